@@ -1,0 +1,48 @@
+"""zoo: latent-diffusion super-resolution of medical images with pluggable autoencoders,
+denoisers, samplers and runtime backends.
+
+Importing ``zoo`` is cheap: names are loaded on first use (PEP 562), so ``import zoo`` and
+``zoo list`` never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AutoencoderCard": "zoo.cards",
+    "BackendCard": "zoo.cards",
+    "DenoiserCard": "zoo.cards",
+    "SamplerCard": "zoo.cards",
+    "Card": "zoo.cards",
+    "ComponentInfo": "zoo.registry",
+    "list_components": "zoo.registry",
+    "get_card": "zoo.registry",
+    "register": "zoo.registry",
+    "build_autoencoder": "zoo.factory",
+    "build_denoiser": "zoo.factory",
+    "build_sampler": "zoo.factory",
+    "build_backend": "zoo.factory",
+    "Autoencoder": "zoo.autoencoders.base",
+    "SRPipeline": "zoo.pipeline",
+    "build_pipeline": "zoo.pipeline",
+    "load_pipeline": "zoo.pipeline",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""Runtime backends that run the encode / denoise / decode stages. Light to import."""

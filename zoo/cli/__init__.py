@@ -1,0 +1,41 @@
+"""The ``zoo`` command line. Subcommands are imported only when run, so ``zoo list`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute"; each module keeps heavy imports (torch, ...) inside its functions.
+COMMANDS: dict[str, str] = {
+    "list": "zoo.cli.components:list_cmd",
+    "info": "zoo.cli.components:info_cmd",
+    "env": "zoo.cli.env:env_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="zoo", prog_name="zoo")
+def main() -> None:
+    """zoo: latent-diffusion super-resolution of medical images.
+
+    \b
+    Start here:
+      zoo demo                  super-resolve the bundled samples with the embedded default
+      zoo list                  every registered autoencoder, denoiser, sampler and backend
+      zoo sr SCAN... --out DIR  super-resolve your own PNG/TIFF/DICOM/NIfTI files
+    """

@@ -1,0 +1,68 @@
+"""``zoo env``: versions, devices and every plugin, for bug reports."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+
+PACKAGES = ("zoo", "zoo-export", "torch", "diffusers", "accelerate", "timm", "onnx", "onnxruntime",
+            "polygraphy", "tensorrt", "numpy", "pydicom", "nibabel")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def collect_env() -> dict:
+    """Environment facts as a JSON-friendly dict."""
+    from zoo.registry import list_components
+
+    env: dict = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": {p: _version(p) for p in PACKAGES},
+        "cuda": {"available": False, "devices": []},
+    }
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            env["cuda"] = {
+                "available": True,
+                "version": torch.version.cuda,
+                "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            }
+    except Exception as err:  # torch missing or broken: report, don't crash
+        env["cuda"]["error"] = f"{type(err).__name__}: {err}"
+    env["plugins"] = [
+        {"kind": i.kind, "name": i.name, "distribution": i.distribution, "version": i.version, "error": i.error}
+        for i in list_components()
+    ]
+    return env
+
+
+@click.command("env")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env_cmd(as_json: bool) -> None:
+    """Versions of zoo and its stack, CUDA devices, and every plugin with its distribution and errors."""
+    env = collect_env()
+    if as_json:
+        json.dump(env, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    click.echo(f"python      {env['python']}  ({env['platform']})")
+    for name, ver in env["packages"].items():
+        click.echo(f"{name:<12}{ver or '-'}")
+    cuda = env["cuda"]
+    click.echo(f"{'cuda':<12}{', '.join(cuda['devices']) if cuda['available'] else 'not available'}")
+    click.echo("\nplugins:")
+    for p in env["plugins"]:
+        status = f"ERROR {p['error']}" if p["error"] else "ok"
+        click.echo(f"  {p['kind']:<12}{p['name']:<18}{p['distribution']} {p['version']}  {status}")

@@ -1,0 +1,85 @@
+"""Build components from registered names, cards or ready objects (timm-style ``create_model``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.cards import Card
+from zoo.registry import get_card, load_factory
+
+__all__ = ["build_autoencoder", "build_backend", "build_denoiser", "build_sampler", "weight_source"]
+
+
+def weight_source(card: Card, weights: Any, pretrained: bool) -> Any:
+    """The weights to load: explicit ``weights`` > the card's default (if ``pretrained``) > none.
+
+    Never falls back silently to random weights: ``pretrained=True`` on a card without a default
+    weight source is an error.
+    """
+    if weights is not None:
+        return weights
+    if not pretrained:
+        return None
+    default = getattr(card, "weights", None)
+    if default is None:
+        raise ValueError(
+            f"{card.kind} {card.name!r} has no default weights: pass weights=PATH "
+            f"(see `zoo info {card.name}`), or pretrained=False for random weights"
+        )
+    return default
+
+
+def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, **overrides: Any):
+    """A :class:`zoo.Autoencoder` from a name, alias, ``distribution:name``, card or built module.
+
+    ``overrides`` change the factory's config (e.g. a smaller architecture for tests).
+    """
+    import torch
+
+    from zoo.autoencoders.kl import as_autoencoder
+
+    if isinstance(name, torch.nn.Module):
+        return as_autoencoder(name)
+    card = get_card("autoencoder", name)
+    source = weight_source(card, weights, pretrained)
+    model = as_autoencoder(load_factory(card)(**{**card.config, **overrides}), card)
+    if source is not None:
+        from zoo.autoencoders.loading import load_autoencoder_weights
+
+        load_autoencoder_weights(model, source)
+    return model.eval()
+
+
+def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **config: Any):
+    """A latent denoiser (``nn.Module``) from a name, card or built module; ``config`` overrides the card's."""
+    import torch
+
+    if isinstance(name, torch.nn.Module):
+        return name
+    card = get_card("denoiser", name)
+    source = weight_source(card, weights, pretrained)
+    model = load_factory(card)(**{**card.config, **config})
+    model.card = card
+    if source is not None:
+        from zoo.weights import load_state_dict
+
+        model.load_state_dict(load_state_dict(source), strict=True)
+    return model.eval()
+
+
+def build_sampler(name: Any, **config: Any):
+    """A sampler (callable with zoo's shared sampler signature) from a name, card or ``Sampler``."""
+    from zoo.samplers.base import Sampler
+
+    if isinstance(name, Sampler):
+        return name.with_config(**config) if config else name
+    card = get_card("sampler", name)
+    return Sampler(card=card, fn=load_factory(card), config={**card.config, **config})
+
+
+def build_backend(name: Any, **options: Any):
+    """A runtime backend object from a name or card; ``options`` go to its factory."""
+    if not isinstance(name, (str, Card)):
+        return name
+    card = get_card("backend", name)
+    return load_factory(card)(**{**card.config, **options})

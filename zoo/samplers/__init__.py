@@ -1,0 +1,1 @@
+"""Noise schedules and samplers (plain functions with one shared signature). Light to import."""
