@@ -30,7 +30,8 @@ def weight_source(card: Card, weights: Any, pretrained: bool) -> Any:
 
 
 def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, **overrides: Any):
-    """A :class:`zoo.Autoencoder` from a name, alias, ``distribution:name``, card or built module.
+    """A :class:`zoo.Autoencoder` from a name, alias, ``distribution:name``, card, built module, or a path
+    (saved-autoencoder folder, diffusers folder, or checkpoint file whose architecture is inferred).
 
     ``overrides`` change the factory's config (e.g. a smaller architecture for tests).
     """
@@ -40,6 +41,13 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
 
     if isinstance(name, torch.nn.Module):
         return as_autoencoder(name)
+    if _is_path(name):
+        from zoo.autoencoders.loading import autoencoder_from_path
+
+        if weights is not None or overrides:
+            raise ValueError(f"build_autoencoder({str(name)!r}): a path carries its own weights and config; "
+                             "pass weights=/overrides only with a registered name")
+        return autoencoder_from_path(name)
     card = get_card("autoencoder", name)
     source = weight_source(card, weights, pretrained)
     model = as_autoencoder(load_factory(card)(**{**card.config, **overrides}), card)
@@ -48,6 +56,25 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
 
         load_autoencoder_weights(model, source)
     return model.eval()
+
+
+def _is_path(name: Any) -> bool:
+    """True for a string that is clearly a path (separator or weight suffix), or an existing unregistered one."""
+    import os
+
+    if isinstance(name, os.PathLike):
+        return True
+    if not isinstance(name, str) or name.startswith("hf:"):
+        return False
+    if "/" in name or os.sep in name or name.endswith((".ckpt", ".safetensors", ".pt", ".pth", ".bin")):
+        return True
+    from zoo.registry import UnknownComponentError
+
+    try:  # a registered name wins over a same-named folder in the working directory
+        get_card("autoencoder", name)
+        return False
+    except UnknownComponentError:
+        return os.path.exists(name)
 
 
 def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **config: Any):

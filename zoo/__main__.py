@@ -1,0 +1,5 @@
+"""``python -m zoo`` runs the zoo CLI."""
+
+from zoo.cli import main
+
+main()
