@@ -77,7 +77,8 @@ def test_import_zoo_and_zoo_list_do_not_import_torch(example_site):
         "from zoo.cli import main\n"
         "sys.argv = ['zoo', 'list']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'diffusers', 'zoo.autoencoders.kl', 'zoo_example_vae.model') if m in sys.modules]\n"
+        "heavy = ('torch', 'diffusers', 'zoo.autoencoders.kl', 'zoo_example_vae.model')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     out = run_python(code, example_site)
