@@ -17,8 +17,13 @@ _MEDVAE_SOURCE = {
 _MEDVAE_MODALITY = ("CR", "DX", "MG", "MR", "CT")
 
 
-def kl_config(in_channels: int, latent_channels: int, block_out_channels: list[int]) -> dict:
-    """diffusers ``AutoencoderKL`` config of an LDM KL autoencoder (attention only in mid blocks)."""
+def kl_config(in_channels: int, latent_channels: int, block_out_channels: list[int],
+              scaling_factor: float = 1.0) -> dict:
+    """diffusers ``AutoencoderKL`` config of an LDM KL autoencoder (attention only in mid blocks).
+
+    ``scaling_factor`` is informational (zoo normalises latents itself); only the SD VAE has an
+    official value (0.18215), so the others say 1.0 rather than diffusers' SD default.
+    """
     n = len(block_out_channels)
     return {
         "in_channels": in_channels,
@@ -33,6 +38,7 @@ def kl_config(in_channels: int, latent_channels: int, block_out_channels: list[i
         "mid_block_add_attention": True,
         "use_quant_conv": True,
         "use_post_quant_conv": True,
+        "scaling_factor": scaling_factor,
     }
 
 
@@ -71,7 +77,7 @@ SD_VAE = AutoencoderCard(
         "code": "https://github.com/CompVis/latent-diffusion",
         "weights": "https://huggingface.co/stabilityai/sd-vae-ft-ema",
     },
-    config=kl_config(3, 4, [128, 256, 512, 512]),
+    config=kl_config(3, 4, [128, 256, 512, 512], scaling_factor=0.18215),
     in_channels=3,
     latent_channels=4,
     downsample_factor=8,

@@ -12,7 +12,15 @@ from zoo.cards import AutoencoderCard
 
 
 def build_autoencoder_kl(**config: Any) -> AutoencoderKL:
-    """Factory of the built-in cards: a randomly initialised ``AutoencoderKL`` from its config."""
+    """Factory of the built-in cards: a randomly initialised ``AutoencoderKL`` from its config.
+
+    Overriding only ``block_out_channels`` with another length resizes uniform block-type lists.
+    """
+    n = len(config.get("block_out_channels", ()))
+    for key in ("down_block_types", "up_block_types"):
+        types = config.get(key)
+        if n and types and len(types) != n and len(set(types)) == 1:
+            config[key] = [types[0]] * n
     return AutoencoderKL(**config)
 
 
@@ -27,12 +35,18 @@ class KLAutoencoder(Autoencoder):
         self.latent_channels = int(cfg.latent_channels)
         self.downsample_factor = 2 ** (len(cfg.block_out_channels) - 1)
 
+    def _run(self, fn, x: torch.Tensor) -> torch.Tensor:
+        """Run ``fn`` in the VAE's own dtype with autocast off (VAEs overflow under fp16 autocast)."""
+        dtype = self.vae.dtype
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return fn(x.to(dtype))
+
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        dist = self.vae.encode(x).latent_dist
-        return dist.mean, dist.logvar
+        dist = self._run(lambda v: self.vae.encode(v).latent_dist, x)
+        return dist.mean.to(x.dtype), dist.logvar.to(x.dtype)
 
     def decode_latent(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(z).sample
+        return self._run(lambda v: self.vae.decode(v).sample, z).to(z.dtype)
 
 
 def as_autoencoder(model: Any, card: AutoencoderCard | None = None) -> Autoencoder:

@@ -11,6 +11,14 @@ COMMANDS: dict[str, str] = {
     "list": "zoo.cli.components:list_cmd",
     "info": "zoo.cli.components:info_cmd",
     "env": "zoo.cli.env:env_cmd",
+    "eval": "zoo.cli.eval:eval_cmd",
+    "screen": "zoo.cli.screen:screen_cmd",
+    "train": "zoo.cli.train:train_cmd",
+    "sr": "zoo.cli.sr:sr_cmd",
+    "demo": "zoo.cli.demo:demo_cmd",
+    "prepare": "zoo.cli.data:prepare_cmd",
+    "encode": "zoo.cli.data:encode_cmd",
+    "bench": "zoo.cli.bench:bench_cmd",
 }
 
 

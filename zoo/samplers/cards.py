@@ -24,6 +24,9 @@ DPMPP_2M = SamplerCard(
 COLD = SamplerCard(
     name="cold", factory="zoo.samplers.sampling:sample_cold", default_steps=50,
     config={"legacy_unstrided": False},
-    description="The paper's x0 iteration with K steps strided over the full T (legacy_unstrided reproduces the seed code).",
+    description=(
+        "The paper's x0 iteration with K steps strided over the full T "
+        "(legacy_unstrided reproduces the seed code)."
+    ),
     license="MIT", source={"paper": "https://arxiv.org/abs/2604.12152", "code": "https://github.com/sebasmos/latent-sr"},
 )

@@ -1,0 +1,46 @@
+"""Fixtures of the zoo-export tests: small configs of the real architectures, one shared export."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    try:  # tests/conftest.py registers it too when both suites run together
+        parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+    except ValueError:
+        pass
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow") or os.environ.get("ZOO_RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow or ZOO_RUN_SLOW=1")
+    here = Path(__file__).parent
+    for item in items:
+        if "slow" in item.keywords and here in Path(str(item.fspath)).parents:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory):
+    """(pipeline, folder): a small medvae-4-3 pipeline exported to ONNX (fp32) once per session."""
+    from export_helpers import small_pipeline
+    from zoo_export.exporter import ExportOptions, export_pipeline
+
+    pipe = small_pipeline()
+    out = tmp_path_factory.mktemp("export") / "medvae"
+    export_pipeline(pipe, out, ExportOptions(size=32))
+    return pipe, out
+
+
+@pytest.fixture
+def exported_copy(exported, tmp_path: Path) -> Path:
+    """A private copy of the shared export, free to tamper with."""
+    dst = tmp_path / "copy"
+    shutil.copytree(exported[1], dst)
+    return dst

@@ -1,0 +1,33 @@
+"""zoo-export: compile a zoo SR pipeline's encoder, denoiser and decoder to ONNX Runtime or fp16 TensorRT.
+
+Light to import: the heavy modules (torch, onnx, onnxruntime, tensorrt) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ExportOptions": "zoo_export.exporter",
+    "export_stages": "zoo_export.exporter",
+    "export_pipeline": "zoo_export.exporter",
+    "load_manifest": "zoo_export.manifest",
+    "verify_export": "zoo_export.manifest",
+    "ManifestError": "zoo_export.manifest",
+    "OrtRuntime": "zoo_export.runtime_ort",
+    "TrtRuntime": "zoo_export.runtime_trt",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo_export' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

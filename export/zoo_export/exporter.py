@@ -1,0 +1,271 @@
+"""Export the encoder, denoiser and decoder into a validated folder (ONNX, optionally TensorRT engines).
+
+Everything is written into a temporary folder beside the target and renamed over it only when
+the whole export is done (``zoo.atomic.atomic_dir``): a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo_export.manifest import MANIFEST, hash_files, new_manifest, write_manifest
+from zoo_export.onnx_export import export_onnx, onnx_files, read_signature
+from zoo_export.stages import STAGE_IO, STAGES, Geometry, stage_modules
+from zoo_export.validate import (
+    STAGE_TOLERANCE,
+    TorchStages,
+    compare_end_to_end,
+    compare_pipelines,
+    compare_stage,
+    ort_feeds,
+)
+
+VAE_STAGES = ("encoder", "decoder")
+PIPELINE_SUBDIR = "pipeline"
+
+
+class ExportValidationError(RuntimeError):
+    """The exported files failed their parity checks (nothing was written)."""
+
+
+@dataclass
+class ExportOptions:
+    """How to export. ``size`` is the HR image side; the encoder sees ``size // scale`` (lr-latent)."""
+
+    backend: str = "onnx"
+    fp16: bool = False
+    keep_io_fp32: bool = True
+    batch: tuple[int, int, int] = (1, 1, 4)
+    size: int = 256
+    scale: int = 4
+    conditioning: str = "lr-latent"
+    dynamic_size: bool = True
+    dynamo: bool = True
+    opset: int | None = None
+    force: bool = False
+    seed: int = 0
+    builder_optimization_level: int = 3
+    timing_cache: str | None = None
+    workspace_gib: float = 8.0
+    progress: bool = False
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def geometry(self, vae: nn.Module) -> Geometry:
+        encode_size = self.size if self.conditioning == "bicubic-latent" else self.size // self.scale
+        geometry = Geometry(
+            in_channels=int(vae.in_channels), latent_channels=int(vae.latent_channels),
+            downsample_factor=int(vae.downsample_factor), size=self.size, encode_size=encode_size,
+        )
+        geometry.validate()
+        return geometry
+
+    def validate(self) -> None:
+        lo, opt, hi = self.batch
+        if not 1 <= lo <= opt <= hi:
+            raise ValueError(f"--batch {lo}:{opt}:{hi} must satisfy 1 <= MIN <= OPT <= MAX")
+        if self.backend not in ("onnx", "trt"):
+            raise ValueError(f"backend must be 'onnx' or 'trt', got {self.backend!r}")
+        if self.conditioning not in ("lr-latent", "bicubic-latent"):
+            raise ValueError(f"conditioning must be 'lr-latent' or 'bicubic-latent', got {self.conditioning!r}")
+
+
+def _session(path: Path):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _stage_fp16(name: str, module: nn.Module, fp32_path: Path, geometry: Geometry, options: ExportOptions) -> dict:
+    """fp16 conversion + overflow emulation; returns the precision chosen and why."""
+    from zoo_export.fp16 import check_fp16_overflow, convert_to_fp16
+
+    inputs = geometry.stage_inputs(name, 1, torch.Generator().manual_seed(options.seed + 7))
+    with torch.no_grad():
+        reference = module(*inputs).numpy()
+    check = check_fp16_overflow(fp32_path, ort_feeds(_session(fp32_path), inputs), reference)
+    info: dict[str, Any] = {"fp16_check": check.to_dict(), "fp16_fallback": None}
+    if check.safe:
+        info["path"] = convert_to_fp16(fp32_path, fp32_path.with_name("model_fp16.onnx"), options.keep_io_fp32)
+        info["precision"] = "fp16"
+    elif name in VAE_STAGES:
+        info["fp16_fallback"] = f"kept fp32: {check.reason} (fp16-storage emulation)"
+        info["path"], info["precision"] = fp32_path, "fp32"
+    else:
+        info["path"], info["precision"] = fp32_path, "fp32"
+        info["error"] = f"fp16 unsafe: {check.reason}"
+    return info
+
+
+def _hw_multiple(name: str, module: nn.Module, geometry: Geometry) -> int:
+    if name == "encoder":
+        return geometry.downsample_factor
+    if name == "denoiser":
+        return int(getattr(module.denoiser, "size_multiple", 1))
+    return 1
+
+
+def _export_stage(name: str, module: nn.Module, root: Path, geometry: Geometry, options: ExportOptions) -> dict:
+    names_in, names_out = STAGE_IO[name]
+    example = geometry.stage_inputs(name, 2, torch.Generator().manual_seed(options.seed))
+    start = time.perf_counter()
+    exported = export_onnx(
+        module, example, root / name / "model.onnx", names_in, names_out, dynamo=options.dynamo,
+        dynamic_hw=options.dynamic_size, hw_multiple=_hw_multiple(name, module, geometry),
+        opset=options.opset,
+    )
+    entry: dict[str, Any] = {
+        "exporter": "dynamo" if options.dynamo else "torchscript",
+        "opset": exported.opset,
+        "external_data": exported.external_data,
+        "export_seconds": round(time.perf_counter() - start, 2),
+        "precision": "fp32",
+    }
+    path = exported.path
+    error = None
+    if options.fp16:
+        info = _stage_fp16(name, module, path, geometry, options)
+        path, error = info.pop("path"), info.pop("error", None)
+        entry.update(info)
+        if path != exported.path:
+            for stale in onnx_files(exported.path):
+                stale.unlink()
+    entry["inputs"], entry["outputs"], _ = read_signature(path)
+    entry["parity"] = compare_stage(name, module, _session(path), geometry, entry["precision"], seed=options.seed)
+    entry["onnx"] = path.relative_to(root).as_posix()
+    if error is None and not entry["parity"]["passed"]:
+        error = f"ORT vs PyTorch relative error {entry['parity']['rel_diff']} > {entry['parity']['tolerance']}"
+    entry["status"], entry["error"] = ("failed", error) if error else ("ok", None)
+    return entry
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise FileExistsError(f"{out}: exists and is not a zoo-export folder; choose another --out")
+
+
+def export_pipeline(pipeline: Any, out: str | Path, options: ExportOptions,
+                    pipeline_dir: str | Path | None = None) -> dict[str, Any]:
+    """Export an :class:`~zoo.pipeline.SRPipeline`: its stages plus ``pipeline.json``, so that
+    ``zoo.load_pipeline(out)`` runs the same SR through the exported files (see :func:`export_stages`)."""
+    from zoo_export.pipelines import pipeline_record, stage_components
+
+    options.scale, options.conditioning = pipeline.scale, pipeline.conditioning
+    if not options.source:
+        den_card = getattr(pipeline.denoiser, "card", None)
+        options.source = {
+            "pipeline": None, "vae": pipeline.vae.card.name, "denoiser": den_card.name if den_card else None,
+            "vae_weights": "as given (Python API)", "denoiser_weights": "as given (Python API)",
+        }
+    vae, denoiser = stage_components(pipeline)
+    return export_stages(vae, denoiser, out, options, record=pipeline_record(pipeline), pipeline_dir=pipeline_dir)
+
+
+def export_stages(
+    vae: nn.Module, denoiser: nn.Module, out: str | Path, options: ExportOptions,
+    record: dict[str, Any] | None = None, pipeline_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Export, validate and (for ``trt``) compile the three stages into ``out``; returns the manifest.
+
+    ``record`` (from :func:`zoo_export.pipelines.pipeline_record`) is written as ``pipeline.json``
+    and makes the end-to-end check run the real pipeline; without it a fixed probe chain is used.
+    Raises :class:`ExportValidationError` (nothing written) when a stage fails its parity check,
+    unless ``options.force``: then the stage is written and marked ``failed``.
+    """
+    from zoo.atomic import atomic_dir
+
+    options.validate()
+    out = Path(out)
+    _check_out_dir(out)
+    if options.backend == "trt":  # before any work: no CUDA / no TensorRT is a clear, early error
+        from zoo_export.trt import import_tensorrt
+
+        import_tensorrt()
+    geometry = options.geometry(vae)
+    modules = stage_modules(vae.eval(), denoiser.eval())
+    with atomic_dir(out) as tmp:
+        stages = {}
+        for name in _progress(STAGES, options.progress):
+            stages[name] = _export_stage(name, modules[name], tmp, geometry, options)
+        if pipeline_dir is not None:
+            _copy_pipeline_config(Path(pipeline_dir), tmp / PIPELINE_SUBDIR)
+        if record is not None:
+            from zoo.atomic import write_text
+            from zoo_export.pipelines import PIPELINE_JSON
+
+            write_text(tmp / PIPELINE_JSON, json.dumps(record, indent=2) + "\n")
+        manifest = _finish(tmp, stages, modules, geometry, options, with_pipeline=record is not None)
+        if manifest["status"] != "ok" and not options.force:
+            raise ExportValidationError(_failure_summary(manifest))
+        write_manifest(tmp, manifest)
+    return manifest
+
+
+def _finish(
+    root: Path, stages: dict, modules: dict, geometry: Geometry, options: ExportOptions, with_pipeline: bool
+) -> dict:
+    from zoo_export.runtime_ort import OrtRuntime
+
+    runnable = all(s["status"] == "ok" for s in stages.values())
+    precision = "fp16" if any(s["precision"] == "fp16" for s in stages.values()) else "fp32"
+    e2e = None
+    if runnable:
+        exported = OrtRuntime({n: root / s["onnx"] for n, s in stages.items()})
+        if with_pipeline:
+            e2e = compare_pipelines(root, TorchStages(modules), exported, geometry, precision)
+        else:
+            e2e = compare_end_to_end(TorchStages(modules), exported, geometry, precision)
+    if options.backend == "trt" and runnable and e2e["passed"]:
+        from zoo_export.trt import build_stage_engines
+
+        build_stage_engines(root, stages, geometry, options)
+    for entry in stages.values():
+        paths = onnx_files(root / entry["onnx"]) + ([root / entry["engine"]["file"]] if "engine" in entry else [])
+        entry["files"] = hash_files(root, paths)
+    ok = runnable and e2e is not None and e2e["passed"]
+    return new_manifest(
+        "tensorrt" if options.backend == "trt" else "onnxruntime",
+        status="ok" if ok else "failed",
+        precision=precision,
+        created_unix=int(time.time()),
+        source=options.source,
+        geometry={**geometry.to_dict(), "scale": options.scale, "conditioning": options.conditioning},
+        batch={"min": options.batch[0], "opt": options.batch[1], "max": options.batch[2]},
+        dynamic_size=options.dynamic_size,
+        tolerances={"stage_rel": STAGE_TOLERANCE, "end_to_end_delta_psnr_db": e2e["tolerance_db"] if e2e else None},
+        options={k: v for k, v in asdict(options).items() if k not in ("source", "progress")},
+        stages=stages,
+        end_to_end=e2e,
+        pipeline_config=PIPELINE_SUBDIR if (root / PIPELINE_SUBDIR).exists() else None,
+    )
+
+
+def _failure_summary(manifest: dict) -> str:
+    problems = [f"{n}: {s['error']}" for n, s in manifest["stages"].items() if s["status"] != "ok"]
+    e2e = manifest.get("end_to_end")
+    if e2e is not None and not e2e["passed"]:
+        problems.append(f"end-to-end SR: dPSNR {e2e['delta_psnr_db']} dB > {e2e['tolerance_db']} dB")
+    return "export failed validation, nothing written (use --force to write it marked failed): " + "; ".join(problems)
+
+
+def _copy_pipeline_config(src: Path, dst: Path) -> None:
+    """Copy the pipeline's JSON config files (weights live in the exported stages)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for path in src.glob("*.json"):
+        shutil.copy2(path, dst / path.name)
+
+
+def _progress(items, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc="export", unit="stage", disable=not os.isatty(2))

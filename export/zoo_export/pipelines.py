@@ -1,0 +1,125 @@
+"""Glue between zoo's :class:`~zoo.pipeline.SRPipeline` and export folders.
+
+An export folder holds ``pipeline.json`` (the pipeline's options, sampler, and the autoencoder's
+and denoiser's metadata); :func:`pipeline_from_export` rebuilds an ``SRPipeline`` whose
+autoencoder and denoiser are thin modules that call the exported runtime.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.autoencoders.base import Autoencoder
+from zoo.cards import AutoencoderCard
+from zoo.denoisers.base import Denoiser
+from zoo_export.manifest import ManifestError
+
+PIPELINE_JSON = "pipeline.json"
+
+
+class ExportedAutoencoder(Autoencoder):
+    """An autoencoder whose encode/decode run in an exported runtime (no torch weights)."""
+
+    def __init__(self, card: AutoencoderCard, runtime: Any) -> None:
+        super().__init__(card)
+        self.in_channels, self.latent_channels = card.in_channels, card.latent_channels
+        self.downsample_factor = card.downsample_factor
+        self.runtime = runtime
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.runtime.encode(x)
+        return mean, torch.zeros_like(mean)  # the export holds the posterior mode only
+
+    def decode_latent(self, z: torch.Tensor) -> torch.Tensor:
+        return self.runtime.decode(z)
+
+
+class ExportedDenoiser(Denoiser):
+    """A denoiser whose forward runs in an exported runtime."""
+
+    def __init__(self, info: dict[str, Any], runtime: Any) -> None:
+        super().__init__(info["latent_channels"], info["prediction_type"], info["size_multiple"], info["config"])
+        self.runtime = runtime
+        self.card = None
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        self.check_inputs(x_t, cond)
+        return self.runtime.denoise(x_t, t, cond)
+
+
+class LoadedBackend:
+    """The backend of a pipeline rebuilt from an export: hands out the already opened runtime."""
+
+    def __init__(self, name: str, runtime: Any) -> None:
+        self.name, self._runtime = name, runtime
+
+    def runtime(self, pipeline: Any) -> Any:
+        return self._runtime
+
+
+def stage_components(pipeline: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """CPU float32 copies of a pipeline's autoencoder and denoiser (export runs on CPU, in fp32)."""
+    vae = copy.deepcopy(pipeline.vae).to("cpu", torch.float32).eval()
+    den = copy.deepcopy(pipeline.denoiser).to("cpu", torch.float32).eval()
+    return vae, den
+
+
+def export_options_for(pipeline: Any, backend: str, fp16: bool, size: int | None, batch: tuple) -> Any:
+    """Export options that fit ``pipeline`` (its scale and conditioning; H/W dynamic for ORT)."""
+    from zoo_export.exporter import ExportOptions
+
+    return ExportOptions(
+        backend=backend, fp16=fp16, batch=tuple(batch), size=size or 256, scale=pipeline.scale,
+        conditioning=pipeline.conditioning, dynamic_size=True,
+    )
+
+
+def pipeline_record(pipeline: Any) -> dict[str, Any]:
+    """What :func:`pipeline_from_export` needs besides the networks (JSON-friendly)."""
+    den = pipeline.denoiser
+    den_card = getattr(den, "card", None)
+    return {
+        "vae": {"card": pipeline.vae.card.to_dict()},
+        "denoiser": {
+            "name": den_card.name if den_card is not None else None,
+            "config": dict(getattr(den, "config", {})),
+            "latent_channels": int(den.latent_channels),
+            "prediction_type": den.prediction_type,
+            "size_multiple": int(den.size_multiple),
+        },
+        "sampler": {"name": pipeline.sampler.name, "config": dict(pipeline.sampler.config)},
+        **pipeline.config(),
+    }
+
+
+def _card_from_dict(data: dict[str, Any]) -> AutoencoderCard:
+    fields = {k: v for k, v in data.items() if k in AutoencoderCard.field_names()}
+    for key in ("aliases", "modality"):
+        fields[key] = tuple(fields.get(key, ()))
+    return AutoencoderCard(**fields)
+
+
+def pipeline_from_export(root: str | Path, runtime: Any, backend_name: str = "onnxruntime") -> Any:
+    """An ``SRPipeline`` running ``runtime`` (opened on ``root``) with the options in ``root/pipeline.json``."""
+    from zoo.factory import build_sampler
+    from zoo.latents import LatentStats
+    from zoo.pipeline import SRPipeline
+    from zoo.samplers.schedules import make_schedule
+
+    path = Path(root) / PIPELINE_JSON
+    if not path.is_file():
+        raise ManifestError(f"{path}: missing; this export holds the networks only (export it with zoo-export 0.1+)")
+    data = json.loads(path.read_text())
+    vae = ExportedAutoencoder(_card_from_dict(data["vae"]["card"]), runtime)
+    denoiser = ExportedDenoiser(data["denoiser"], runtime)
+    return SRPipeline(
+        vae, denoiser, build_sampler(data["sampler"]["name"], **data["sampler"]["config"]),
+        make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
+        conditioning=data["conditioning"], residual=data["residual"],
+        latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=LoadedBackend(backend_name, runtime),
+    )

@@ -1,0 +1,178 @@
+"""Parity of exported stages with PyTorch: per stage at two batch sizes, and end-to-end SR.
+
+Tolerances are relative to the reference's peak magnitude (at least 1): fp32 files must match to
+1e-4 (ORT CPU measures ~1e-6, reference export.md §1.3); fp16 files are compared with the fp32
+PyTorch model, so their budget is that of fp16 rounding (~1e-2, §1.5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo_export.stages import STAGE_IO, Geometry
+
+STAGE_TOLERANCE = {
+    "fp32": {"encoder": 1e-4, "denoiser": 1e-4, "decoder": 1e-4},
+    "fp16": {"encoder": 2e-2, "denoiser": 3e-2, "decoder": 2e-2},
+}
+E2E_DELTA_PSNR_DB = {"fp32": 0.01, "fp16": 0.5}
+PARITY_BATCHES = (1, 3)
+ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32}
+
+
+class Runtime(Protocol):
+    """The stage interface every backend runtime offers (torch tensors in and out)."""
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor: ...
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+
+class TorchStages:
+    """The PyTorch reference of the three stages behind the :class:`Runtime` interface."""
+
+    def __init__(self, modules: dict[str, nn.Module]) -> None:
+        self.modules = modules
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.modules["encoder"](x)
+
+    @torch.no_grad()
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.modules["denoiser"](x_t, t, cond)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.modules["decoder"](z)
+
+
+def ort_feeds(session, inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
+    """Numpy feeds in the dtypes the session declares (fp16 I/O files get fp16 inputs)."""
+    feeds = {}
+    for meta, x in zip(session.get_inputs(), inputs, strict=True):
+        feeds[meta.name] = x.detach().cpu().numpy().astype(ORT_DTYPES[meta.type])
+    return feeds
+
+
+def compare_stage(
+    stage: str, module: nn.Module, session, geometry: Geometry, precision: str, seed: int = 0,
+    batches: Sequence[int] = PARITY_BATCHES,
+) -> dict:
+    """ORT vs PyTorch on fixed inputs at each batch size; ``passed`` against the stage's tolerance."""
+    tol = STAGE_TOLERANCE[precision][stage]
+    gen = torch.Generator().manual_seed(seed)
+    per_batch = {}
+    for batch in batches:
+        inputs = geometry.stage_inputs(stage, batch, gen)
+        with torch.no_grad():
+            ref = module(*inputs).numpy()
+        out = session.run(None, ort_feeds(session, inputs))[0].astype(np.float32)
+        if out.shape != ref.shape:
+            per_batch[str(batch)] = {"error": f"output shape {list(out.shape)} != PyTorch {list(ref.shape)}"}
+            continue
+        diff = float(np.abs(out - ref).max()) if np.isfinite(out).all() else math.inf
+        per_batch[str(batch)] = {
+            "max_abs_diff": diff,
+            "rel_diff": diff / max(1.0, float(np.abs(ref).max())),
+            "ref_max_abs": float(np.abs(ref).max()),
+        }
+    worst = max((b.get("rel_diff", math.inf) for b in per_batch.values()), default=math.inf)
+    return {
+        "inputs": list(STAGE_IO[stage][0]),
+        "batches": per_batch,
+        "rel_diff": _finite_or_none(worst),
+        "tolerance": tol,
+        "passed": worst <= tol,
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _alphas_cumprod(steps: int = 1000) -> torch.Tensor:
+    betas = torch.linspace(1e-4, 2e-2, steps, dtype=torch.float64)
+    return torch.cumprod(1 - betas, 0).float()
+
+
+@torch.no_grad()
+def probe_sr(runtime: Runtime, lr: torch.Tensor, geometry: Geometry, steps: int = 2, seed: int = 0) -> torch.Tensor:
+    """SR of ``lr`` (in [-1, 1], at the encoder's size) through ``runtime``'s three stages.
+
+    A fixed deterministic chain (encode LR, nearest-upsample its latent to the HR latent size,
+    ``steps`` DDIM steps of an x0-predicting denoiser, decode): the same numbers go through the
+    PyTorch and the exported stages, so any difference comes from the export.
+    """
+    cond = runtime.encode(lr).float()
+    side = geometry.latent_size
+    if cond.shape[-1] != side:
+        cond = F.interpolate(cond, size=(side, side), mode="nearest")
+    abar = _alphas_cumprod()
+    timesteps = torch.linspace(len(abar) - 1, 0, steps + 1).round().long()
+    x = torch.randn(cond.shape, generator=torch.Generator().manual_seed(seed))
+    x0 = x
+    for t, t_prev in zip(timesteps[:-1], timesteps[1:], strict=True):
+        a, a_prev = abar[t], abar[t_prev]
+        x0 = runtime.denoise(x, torch.full((x.shape[0],), int(t), dtype=torch.long), cond).float()
+        eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    return runtime.decode(x0).float()
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 2.0) -> float:
+    mse = float(torch.mean((x.float() - ref.float()) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+
+
+def probe_images(geometry: Geometry, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth HR test image in [-1, 1] (sinusoid phantom) and its area-downsampled LR version."""
+    side = geometry.size
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
+    images = [torch.sin(6.3 * (k + 1) * xx) * torch.cos(4.1 * yy + k) * 0.8 for k in range(batch)]
+    hr = torch.stack(images)[:, None].repeat(1, geometry.in_channels, 1, 1)
+    lr = F.interpolate(hr, size=(geometry.encode_size,) * 2, mode="area") if geometry.encode_size != side else hr
+    return hr, lr
+
+
+def compare_end_to_end(reference: Runtime, exported: Runtime, geometry: Geometry, precision: str) -> dict:
+    """SR (fixed probe chain) through both runtimes; PSNR of each against the HR phantom, and the difference."""
+    hr, lr = probe_images(geometry)
+    return _sr_figures(probe_sr(reference, lr, geometry), probe_sr(exported, lr, geometry), hr, precision, "probe")
+
+
+def compare_pipelines(
+    root, reference: Runtime, exported: Runtime, geometry: Geometry, precision: str, steps: int = 2
+) -> dict:
+    """The exported pipeline (``root/pipeline.json``) run through both runtimes on the same LR images."""
+    from zoo_export.pipelines import pipeline_from_export
+
+    hr, lr = probe_images(geometry)
+    hr01, lr01 = (hr + 1) / 2, ((lr + 1) / 2).clamp(0, 1)
+    outputs = [pipeline_from_export(root, rt, name)(lr01, seed=0, steps=steps)
+               for rt, name in ((reference, "torch"), (exported, "export"))]
+    return _sr_figures(outputs[0] * 2 - 1, outputs[1] * 2 - 1, hr01 * 2 - 1, precision, f"pipeline, {steps} steps")
+
+
+def _sr_figures(sr_ref: torch.Tensor, sr_exp: torch.Tensor, hr: torch.Tensor, precision: str, how: str) -> dict:
+    finite = bool(torch.isfinite(sr_exp).all())
+    p_ref, p_exp = psnr(sr_ref, hr), psnr(sr_exp, hr) if finite else -math.inf
+    delta = abs(p_exp - p_ref) if finite else math.inf
+    limit = E2E_DELTA_PSNR_DB[precision]
+    return {
+        "psnr_torch_db": p_ref,
+        "psnr_export_db": _finite_or_none(p_exp),
+        "delta_psnr_db": _finite_or_none(delta),
+        "max_abs_diff": _finite_or_none(float((sr_exp - sr_ref).abs().max()) if finite else math.inf),
+        "tolerance_db": limit,
+        "how": how,
+        "passed": delta <= limit,
+    }

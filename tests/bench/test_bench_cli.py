@@ -1,0 +1,92 @@
+"""``zoo bench --json`` produces the fields docs/bench.md documents (tiny configuration, no timing asserts)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from tests.bench.conftest import TINY, lookup, run_bench
+from zoo.cli import main
+
+STAGES = ("encode", "denoise", "decode")
+
+
+def _check_documented(report: dict, paths: list[str], skip_prefixes: tuple[str, ...] = ()) -> None:
+    ok = {**report, "results": [r for r in report["results"] if r["status"] == "ok"]}
+    for path in paths:
+        if path.startswith(skip_prefixes):
+            continue
+        source = ok if path.startswith("results[].stages") else report
+        for stage in STAGES:
+            try:
+                lookup(source, path, stage)
+            except (KeyError, TypeError) as err:
+                raise AssertionError(f"documented field {path!r} (stage {stage}) missing from the report") from err
+
+
+def test_json_has_documented_fields(tmp_path, doc_paths):
+    report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch,torch-bf16,tensorrt")
+    _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality."))
+    assert report["schema"] == "zoo.bench/1"
+    assert report["baseline"] is None and report["quality"] is None
+
+    names = [r["backend"] for r in report["results"]]
+    assert names == ["torch", "torch-bf16", "tensorrt"]
+    torch_eager, bf16, trt = report["results"]
+    assert trt["status"] == "skipped" and "CUDA" in trt["reason"] and trt["stages"] == {}
+    assert bf16["status"] == "ok" and bf16["precision"] == "bf16"
+    for stage in (*STAGES, "end_to_end"):
+        entry = torch_eager["stages"][stage]
+        assert entry["runs"] == len(entry["times_ms"]) == 1
+        assert entry["min_ms"] <= entry["median_ms"] <= entry["max_ms"]
+        assert entry["speedup_vs_reference"] == 1.0
+    assert torch_eager["stages"]["end_to_end"]["denoiser_evaluations"] == 2  # --steps 2, one call per ddim step
+
+    g = report["geometry"]
+    assert (g["lr_size"], g["hr_size"], g["encode_size"], g["latent_size"]) == (8, 32, 8, 8)
+    assert all(report["flops"][s]["gflop"] > 0 for s in STAGES)
+    e2e = report["flops"]["end_to_end"]["gflop"]
+    parts = [report["flops"][s]["gflop"] for s in STAGES]
+    assert e2e == pytest.approx(parts[0] + 2 * parts[1] + parts[2], rel=1e-3)
+    assert report["machine"]["cores"] >= 1 and report["machine"]["versions"]["torch"]
+    assert [t["name"].split(":")[0] for t in report["targets"]] == ["CPU"] * 4
+
+    assert report["machine"]["cpu"] in markdown
+    for section in ("## Machine", "## Latency", "## End to end", "## Targets", "## FLOPs"):
+        assert section in markdown
+
+
+@pytest.mark.slow
+def test_onnxruntime_and_baseline_fields(tmp_path, doc_paths):
+    report, markdown = run_bench(tmp_path, *TINY, "--backends", "onnxruntime", "--baseline",
+                                 "--cache-dir", str(tmp_path / "exports"))
+    _check_documented(report, doc_paths, skip_prefixes=("quality.",))
+    ort = report["results"][1]
+    assert ort["backend"] == "onnxruntime" and ort["status"] == "ok", ort["reason"]
+    assert ort["stages"]["denoise"]["speedup_vs_reference"] > 0
+
+    base = report["baseline"]
+    assert base["seed"]["extrapolated"] is True and base["seed"]["steps"] == 1000
+    stages = report["results"][0]["stages"]
+    expected = stages["encode"]["median_ms"] + 1000 * stages["denoise"]["median_ms"] + stages["decode"]["median_ms"]
+    assert base["seed"]["ms_per_image"] == pytest.approx(expected, rel=1e-3)
+    assert base["zoo"]["backend"] == "onnxruntime"
+    assert base["speedup"] == pytest.approx(base["seed"]["ms_per_image"] / base["zoo"]["ms_per_image"], rel=1e-2)
+    assert "extrapolated" in markdown
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vae", "zoo-demo-f4"], "--untrained"),
+        (["--vae", "zoo-demo-f4", "--untrained", "--backends", "no-such-backend"], "--backends"),
+        (["--untrained"], "--vae"),
+        (["--vae", "zoo-demo-f4", "--untrained", "--size", "30"], "--size 30"),
+    ],
+)
+def test_bad_options_fail_cleanly(tmp_path, args, message):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", *args, "--runs", "1", "--json", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not out.exists()

@@ -1,0 +1,157 @@
+"""``zoo bench``: latency per stage and end to end, per backend, with ratios against torch eager."""
+
+from __future__ import annotations
+
+import click
+
+from zoo.cli.output import fail, print_table
+
+
+@click.command("bench")
+@click.option("--pipeline", "pipeline_dir", type=click.Path(exists=True, file_okay=False),
+              help="Saved pipeline folder (default: the embedded default pipeline).")
+@click.option("--vae", help="Benchmark this registered VAE with the default denoiser for its latent geometry.")
+@click.option("--weights", "vae_weights", help="VAE weights for --vae (a local file or hf: id).")
+@click.option("--untrained", is_flag=True, help="Random weights for --vae and its denoiser (latency only).")
+@click.option("--denoiser-preset", default=None,
+              help="UNet preset of the --vae denoiser: paper (default), small or tiny.")
+@click.option("--backends", default="torch,onnxruntime", show_default=True,
+              help="Comma-separated: torch, torch-bf16, torch-fp16, torch-compile, onnxruntime, onnxruntime-fp16, "
+                   "tensorrt, any registered backend, or 'all'. torch (eager fp32) is always measured as reference.")
+@click.option("--device", default=None, help="cpu or cuda[:N] (default: cuda when available, else cpu).")
+@click.option("--size", type=int, default=None, help="HR image side (default: the pipeline's, or 256 with --vae).")
+@click.option("--scale", type=int, default=None, help="SR factor with --vae (default 4).")
+@click.option("--batch", type=int, default=1, show_default=True, help="Images per call.")
+@click.option("--sampler", default=None, help="Sampler for the end-to-end runs (default: the pipeline's).")
+@click.option("--steps", type=int, default=None, help="Sampler steps of the end-to-end runs (default: the pipeline's).")
+@click.option("--runs", type=int, default=5, show_default=True, help="Timed runs per measurement.")
+@click.option("--warmup", type=int, default=1, show_default=True, help="Untimed warm-up calls first.")
+@click.option("--peak-gflops", type=float, default=None,
+              help="Device peak GFLOP/s for the 'fraction of peak' column (default: spec table / CPU estimate).")
+@click.option("--no-end-to-end", is_flag=True, help="Time the three stages only.")
+@click.option("--baseline", is_flag=True,
+              help="Also compare the seed code's way (eager fp32, cold sampler, K=1000; extrapolated) "
+                   "with zoo's default.")
+@click.option("--full-baseline", is_flag=True, help="Run the K=1000 seed baseline in full instead of extrapolating.")
+@click.option("--baseline-steps", type=int, default=1000, show_default=True, help="K of the seed baseline.")
+@click.option("--quality", is_flag=True,
+              help="Also measure PSNR against steps per sampler on the bundled held-out images (embedded default).")
+@click.option("--quality-steps", default="1,2,4,8,16,32,64,1000", show_default=True,
+              help="Step counts of --quality (the largest is the reference).")
+@click.option("--quality-images", type=int, default=None, help="Use at most this many held-out images for --quality.")
+@click.option("--quality-data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Prepared dataset folder for --quality (default: the bundled samples); its test split is used.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where exported ONNX/TensorRT stages are cached (default: a temporary folder).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the full report as JSON (schema: docs/bench.md); '-' prints it.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the report as markdown.")
+@click.option("--title", default=None, help="Title of the markdown report.")
+def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backends, device, size, scale, batch, sampler,
+              steps, runs, warmup, peak_gflops, no_end_to_end, baseline, full_baseline, baseline_steps, quality,
+              quality_steps, quality_images, quality_data, cache_dir, json_path, markdown_path, title) -> None:
+    """Time encode, one denoiser evaluation, decode and the whole SR call per backend.
+
+    Each measurement is warm-up calls, then the median, min and max of --runs calls (synchronised
+    on CUDA); every backend is compared with torch eager fp32 timed in the same run. The report
+    also has peak memory, FLOPs per stage and the fraction of the device's peak, and the machine
+    (CPU/GPU, cores, load average; a busy machine is flagged).
+
+    \b
+    Examples:
+      zoo bench                                           # the embedded default pipeline
+      zoo bench --vae medvae-4-3 --untrained --size 256 --backends torch,onnxruntime \\
+                --json bench.json --markdown bench.md     # the paper's geometry
+      zoo bench --pipeline runs/mrnet --backends all --device cuda --baseline
+    """
+    from zoo.bench.runner import BenchConfig, BenchError
+
+    if pipeline_dir and vae:
+        fail("pass either --pipeline DIR or --vae NAME, not both")
+    if vae and not (untrained or vae_weights):
+        fail(f"--vae {vae}: pass --untrained (random weights, latency only) or --weights PATH")
+    if (untrained or vae_weights or denoiser_preset) and not vae:
+        fail("--untrained, --weights and --denoiser-preset go with --vae NAME")
+    if runs < 1 or warmup < 0 or batch < 1:
+        fail("--runs and --batch must be >= 1 and --warmup >= 0")
+    try:
+        q_steps = tuple(sorted({int(s) for s in quality_steps.split(",") if s.strip()}))
+    except ValueError:
+        fail(f"--quality-steps {quality_steps!r}: expected comma-separated integers")
+    config = BenchConfig(
+        pipeline=pipeline_dir, vae=vae, vae_weights=vae_weights, untrained=untrained, denoiser_preset=denoiser_preset,
+        backends=backends, device=device, size=size, scale=scale, batch=batch, sampler=sampler, steps=steps,
+        runs=runs, warmup=warmup, peak_gflops=peak_gflops, end_to_end=not no_end_to_end,
+        baseline=baseline or full_baseline, full_baseline=full_baseline, baseline_steps=baseline_steps,
+        quality=quality, quality_steps=q_steps, quality_images=quality_images, quality_data=quality_data,
+        cache_dir=cache_dir,
+    )
+    try:
+        report = _run(config)
+    except BenchError as err:
+        fail(str(err))
+    _write(report, json_path, markdown_path, title)
+    if json_path != "-":
+        _print_summary(report)
+
+
+def _run(config):
+    import logging
+    import warnings
+
+    from zoo.bench.runner import run_bench
+
+    # exporter chatter ("torchvision is not installed", fp16 converter truncation notes): not about timing
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module="onnxconverter_common")
+
+    def say(message: str) -> None:
+        click.echo(f"zoo bench: {message}", err=True)
+
+    report = run_bench(config, log=say)
+    for warning in report["warnings"]:
+        click.echo(f"zoo: warning: {warning}", err=True)
+    return report
+
+
+def _write(report: dict, json_path: str | None, markdown_path: str | None, title: str | None) -> None:
+    import json
+
+    from zoo.atomic import write_text
+    from zoo.bench.markdown import to_markdown
+
+    text = json.dumps(report, indent=2, allow_nan=False)
+    if json_path == "-":
+        click.echo(text)
+    elif json_path:
+        write_text(json_path, text + "\n")
+    if markdown_path:
+        write_text(markdown_path, to_markdown(report, title or "zoo bench report"))
+
+
+def _fmt(value, digits: int = 1, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def _print_summary(report: dict) -> None:
+    rows = []
+    for r in report["results"]:
+        if r["status"] != "ok":
+            rows.append([r["backend"], r["status"], "-", "-", "-", r.get("reason") or ""])
+            continue
+        for stage, t in r["stages"].items():
+            rows.append([r["backend"], stage, _fmt(t["median_ms"]), f"{_fmt(t['min_ms'])}-{_fmt(t['max_ms'])}",
+                         _fmt(t.get("speedup_vs_reference"), 2, "x"), _fmt(t.get("fraction_of_peak") and
+                                                                             100 * t["fraction_of_peak"], 1, "%")])
+    print_table(["backend", "stage", "median ms", "min-max ms", "vs torch", "of peak"], rows)
+    b = report.get("baseline")
+    if b:
+        kind = "extrapolated" if b["seed"]["extrapolated"] else "measured"
+        click.echo(f"\nbaseline: seed code {b['seed']['images_per_s']:.4g} images/s ({kind}), zoo default "
+                   f"{b['zoo']['images_per_s']:.4g} images/s: {b['speedup']:.1f}x")
+    q = report.get("quality")
+    if q:
+        for s in q["samplers"]:
+            click.echo(f"quality: {s['sampler']}: fewest steps within {q['tolerance_db']} dB of "
+                       f"{q['reference_steps']} steps: {s['fewest_steps_within_tol']}")

@@ -1,0 +1,202 @@
+"""Writers: PNG (8/16-bit), TIFF, NIfTI (affine kept, spacing updated), DICOM (new pixel data), .npy.
+
+``write_like(path, array, template)`` writes an array in the template image's format, updating the
+geometry for the new size (``zoo sr`` writes its output "in the input's format"). Every write is
+atomic: a failed write leaves no file.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+
+from zoo.atomic import atomic_path
+from zoo.data.errors import DataError
+from zoo.data.image import MedicalImage
+
+
+def to_dtype(array: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
+    """Round and clip ``array`` into an integer ``dtype`` (or cast to a float one)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(array), info.min, info.max).astype(dtype)
+    return array.astype(dtype)
+
+
+def write_png(path: str | os.PathLike, array: np.ndarray, bits: int | None = None) -> None:
+    """Gray 8/16-bit or RGB 8-bit PNG. ``bits`` defaults to the array's dtype (uint8 -> 8, else 16).
+
+    Float arrays are taken as [0, 1] and scaled to the full integer range.
+    """
+    from PIL import Image
+
+    array = np.asarray(array)
+    if bits is None:
+        bits = 8 if array.dtype == np.uint8 or array.ndim == 3 else 16
+    if bits not in (8, 16):
+        raise ValueError(f"PNG bits must be 8 or 16, got {bits}")
+    if array.dtype.kind == "f":
+        array = np.clip(array, 0.0, 1.0) * (255 if bits == 8 else 65535)
+    array = to_dtype(array, np.uint8 if bits == 8 else np.uint16)
+    if array.ndim == 3:
+        if bits != 8 or array.shape[-1] != 3:
+            raise ValueError(f"{path}: colour PNG must be 8-bit RGB, got {array.shape} at {bits} bits")
+        im = Image.fromarray(array)
+    elif array.ndim == 2:
+        im = Image.fromarray(array)
+    else:
+        raise ValueError(f"{path}: PNG needs a 2D image, got shape {array.shape}")
+    with atomic_path(path) as tmp:
+        im.save(tmp, format="PNG")
+
+
+def write_tiff(path: str | os.PathLike, array: np.ndarray, spacing: tuple[float, float] | None = None) -> None:
+    """TIFF of any dtype (gray, RGB or a stack), with the pixel spacing as resolution in mm."""
+    import tifffile
+
+    kwargs: dict = {"photometric": "rgb" if np.asarray(array).shape[-1:] == (3,) and array.ndim >= 3 else "minisblack"}
+    if spacing:
+        kwargs["resolution"] = (10.0 / spacing[1], 10.0 / spacing[0])
+        kwargs["resolutionunit"] = "CENTIMETER"
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, np.asarray(array), **kwargs)
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+
+
+def resampled_affine(affine: np.ndarray, zoom: tuple[float, float, float]) -> np.ndarray:
+    """Affine of a volume resampled by ``zoom`` (new voxels per old voxel, per axis), same field of view.
+
+    Voxel i' of the new grid sits at old-voxel coordinate (i' + 0.5) / zoom - 0.5.
+    """
+    zoom_arr = np.asarray(zoom, dtype=float)
+    step = np.diag(np.append(1.0 / zoom_arr, 1.0))
+    step[:3, 3] = 0.5 / zoom_arr - 0.5
+    return np.asarray(affine, dtype=float) @ step
+
+
+def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray, header=None,
+                slice_axis: int = 2) -> None:
+    """NIfTI-1 of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``;
+    the voxel sizes follow the affine."""
+    import nibabel as nib
+
+    data = np.moveaxis(np.asarray(volume), 0, slice_axis)
+    hdr = header.copy() if header is not None else None
+    if hdr is not None:
+        hdr.set_data_dtype(data.dtype)
+        hdr.set_data_shape(data.shape)
+    img = nib.Nifti1Image(data, affine, header=hdr)
+    img.header.set_zooms(tuple(float(z) for z in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))))
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    suffix = ".nii.gz" if str(path).lower().endswith(".gz") else ".nii"
+    with atomic_path(path, suffix=suffix) as tmp:
+        nib.save(img, str(tmp))
+
+
+def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalImage) -> None:
+    """DICOM with new pixel data, built from the template's dataset.
+
+    Updates Rows/Columns/PixelSpacing (for the new size), NumberOfFrames, a new SOPInstanceUID, and
+    writes uncompressed Explicit VR Little Endian. Gray values are mapped back through the inverse
+    rescale (slope/intercept), so a reader gets the same values back; a MONOCHROME1 input (inverted on
+    read) is written as MONOCHROME2 of the values as read, which looks the same.
+    """
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    src = template.extra.get("dataset")
+    if src is None:
+        raise ValueError("write_dicom needs a template read from a DICOM file")
+    ds = copy.deepcopy(src)  # never touch the template's dataset
+    if 0xFFFCFFFC in ds:  # trailing padding of the old pixel data
+        del ds[0xFFFCFFFC]
+    array = np.asarray(array)
+    old_shape = template.array.shape[-3:-1] if template.layout.endswith("C") else template.array.shape[-2:]
+    color = template.layout.endswith("C")
+    frames = array.shape[0] if template.is_volume else 1
+    h, w = (array.shape[-3], array.shape[-2]) if color else (array.shape[-2], array.shape[-1])
+    if color:
+        stored = to_dtype(array, np.uint8)
+        ds.PhotometricInterpretation = "RGB"
+        ds.SamplesPerPixel, ds.PlanarConfiguration = 3, 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    else:
+        values = np.asarray(array, dtype=np.float64)
+        if template.extra.get("inverted"):  # values were inverted on read: write them as MONOCHROME2
+            ds.PhotometricInterpretation = "MONOCHROME2"
+        slope, intercept = template.extra.get("rescale", (1.0, 0.0))
+        values = (values - intercept) / slope
+        signed = bool(values.min() < 0)
+        stored = to_dtype(values, np.int16 if signed else np.uint16)
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+        ds.PixelRepresentation = int(signed)
+        ds.SamplesPerPixel = 1
+        for tag in ("PlanarConfiguration", "SmallestImagePixelValue", "LargestImagePixelValue"):
+            if tag in ds:
+                del ds[tag]
+    ds.Rows, ds.Columns = int(h), int(w)
+    if frames > 1 or "NumberOfFrames" in ds:
+        ds.NumberOfFrames = int(frames)
+    for key in ("PixelSpacing", "ImagerPixelSpacing"):
+        if key in ds and len(ds[key].value) == 2:
+            row, col = (float(v) for v in ds[key].value)
+            ds[key].value = [f"{row * old_shape[0] / h:.6g}", f"{col * old_shape[1] / w:.6g}"]
+    uid = generate_uid()
+    ds.SOPInstanceUID = uid
+    ds.file_meta.MediaStorageSOPInstanceUID = uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if "SOPClassUID" in ds:
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.PixelData = np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder("<")).tobytes()
+    ds["PixelData"].VR = "OB" if stored.dtype.itemsize == 1 else "OW"
+    ds["PixelData"].is_undefined_length = False
+    with atomic_path(path, suffix=".dcm") as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+
+
+def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImage) -> Path:
+    """Write ``array`` (same layout as ``template.array``, any size) in the template's format.
+
+    Values are cast back to the template's stored dtype for PNG/TIFF/NIfTI; geometry (NIfTI affine,
+    DICOM PixelSpacing, TIFF resolution) is scaled by the size ratio. Returns the path written.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    if array.ndim != template.array.ndim:
+        raise DataError(path, f"array shape {array.shape} does not match the input layout {template.layout}")
+    fmt = template.format
+    if template.layout.endswith("C"):
+        old_hw, new_hw = template.array.shape[-3:-1], array.shape[-3:-1]
+    else:
+        old_hw, new_hw = template.array.shape[-2:], array.shape[-2:]
+    ratio = (new_hw[0] / old_hw[0], new_hw[1] / old_hw[1])
+    spacing = None if template.spacing is None else (template.spacing[0] / ratio[0], template.spacing[1] / ratio[1])
+    if fmt in ("png", "jpeg"):
+        dtype = np.dtype(template.dtype) if np.dtype(template.dtype).kind in "ui" else np.uint16
+        bits = 8 if dtype.itemsize == 1 else 16
+        write_png(path, to_dtype(array, np.uint8 if bits == 8 else np.uint16), bits=bits)
+    elif fmt == "tiff":
+        write_tiff(path, to_dtype(array, template.array.dtype), spacing=spacing)
+    elif fmt == "npy":
+        write_npy(path, array.astype(template.array.dtype, copy=False))
+    elif fmt == "nifti":
+        axis = template.extra.get("slice_axis", 2)
+        zoom = [1.0, 1.0, 1.0]
+        rows, cols = (a for a in (0, 1, 2) if a != axis)
+        zoom[rows], zoom[cols] = ratio
+        affine = resampled_affine(template.extra["affine"], tuple(zoom))
+        write_nifti(path, to_dtype(array, template.dtype), affine, template.extra.get("header"), slice_axis=axis)
+    elif fmt == "dicom":
+        write_dicom(path, array, template)
+    else:
+        raise DataError(path, f"no writer for format {fmt!r}")
+    return path

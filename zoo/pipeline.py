@@ -1,0 +1,386 @@
+"""``SRPipeline``: LR image -> encode -> sample -> decode -> SR image, and :func:`build_pipeline`.
+
+Data flow of one SR call, one function per arrow::
+
+    image (any dtype/range) -> [0,1] (sr_images) -> channel adapt, [-1,1] (to_model_input)
+    -> encode (runtime) -> normalize (latent_stats) -> conditioning latent at the HR latent size
+    -> sampler(predict_x0(x_t, t, cond)) -> denormalize -> decode (runtime)
+    -> [0,1], channel merge (from_model_output) -> original range/dtype (sr_images)
+
+Conditioning (saved with the pipeline): ``lr-latent`` (the paper: encode the LR image at its native
+size, upsample the latent bilinearly) or ``bicubic-latent`` (bicubic upsampling in pixel space,
+then encode at the HR size). ``residual=True`` makes the denoiser predict the residual over the
+conditioning latent: its output is read relative to the noisy residual ``x_t - sqrt(ᾱ_t)·cond``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zoo.autoencoders.preprocess import from_model_output, to_model_input
+from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
+from zoo.samplers.noise import generators_for, randn
+from zoo.samplers.parameterization import output_to_x0, training_target
+from zoo.samplers.schedules import NoiseSchedule, make_schedule
+from zoo.sr_images import array_from_unit, array_to_unit, tensor_from_unit, tensor_to_unit
+
+__all__ = ["CONDITIONINGS", "CompatibilityError", "SRPipeline", "build_pipeline", "load_pipeline"]
+
+CONDITIONINGS = ("lr-latent", "bicubic-latent")
+
+
+class CompatibilityError(ValueError):
+    """Two components (or a component and a pipeline option) cannot work together."""
+
+
+def _name(component: Any, kind: str) -> str:
+    card = getattr(component, "card", None)
+    return f"{kind} {card.name!r}" if card is not None else f"{kind} {type(component).__name__}"
+
+
+def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, str):
+        value = getattr(torch, dtype.removeprefix("torch."), None)
+        if not isinstance(value, torch.dtype) or not value.is_floating_point:
+            raise ValueError(f"unknown floating dtype {dtype!r}")
+        return value
+    return dtype
+
+
+def check_compatible(vae: Any, denoiser: Any, schedule: NoiseSchedule, conditioning: str) -> None:
+    """Raise :class:`CompatibilityError` naming both parts if the combination cannot work."""
+    for attr in ("latent_channels", "prediction_type", "size_multiple"):
+        if not hasattr(denoiser, attr):
+            raise CompatibilityError(
+                f"{_name(denoiser, 'denoiser')} lacks '{attr}': a denoiser must be a zoo.denoisers.base.Denoiser "
+                "(forward(x_t, t, cond), latent_channels, prediction_type, size_multiple)"
+            )
+    if denoiser.latent_channels != vae.latent_channels:
+        raise CompatibilityError(
+            f"{_name(denoiser, 'denoiser')} was built for {denoiser.latent_channels} latent channels but "
+            f"{_name(vae, 'autoencoder')} has {vae.latent_channels}: build the denoiser with "
+            f"latent_channels={vae.latent_channels} (build_pipeline does this when given the denoiser's name)"
+        )
+    if conditioning not in CONDITIONINGS:
+        raise CompatibilityError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+    terminal = float(schedule.alphas_cumprod[-1])
+    if denoiser.prediction_type == "eps" and terminal < 1e-10:
+        raise CompatibilityError(
+            f"{_name(denoiser, 'denoiser')} predicts eps but the {schedule.config.get('name')} schedule ends at "
+            f"ᾱ={terminal:.2g} (zero SNR): x0 cannot be recovered from eps there; use prediction_type 'v' or "
+            "'x0', or schedule='linear'"
+        )
+
+
+class SRPipeline:
+    """Latent-diffusion SR: an autoencoder, a denoiser, a sampler and a schedule, run through a backend runtime.
+
+    Build it with :func:`build_pipeline` or :func:`load_pipeline`. ``pipe(lr, seed=0)`` runs SR;
+    the other methods are the single steps (the training loop uses ``prepare_latents``,
+    ``schedule.add_noise``, ``predict_x0`` and ``training_target``).
+    """
+
+    def __init__(
+        self,
+        vae: torch.nn.Module,
+        denoiser: torch.nn.Module,
+        sampler: Any,
+        schedule: NoiseSchedule,
+        *,
+        steps: int | None = None,
+        scale: int = 4,
+        conditioning: str = "lr-latent",
+        residual: bool = False,
+        latent_stats: LatentStats | None = None,
+        backend: Any = "torch",
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype | str | None = None,
+    ) -> None:
+        from zoo.factory import build_backend
+
+        check_compatible(vae, denoiser, schedule, conditioning)
+        if not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        self.vae, self.denoiser = vae, denoiser
+        self.sampler, self.schedule, self.steps = sampler, schedule, steps
+        self.scale, self.conditioning, self.residual = scale, conditioning, bool(residual)
+        self.latent_stats = latent_stats or LatentStats.identity(vae.latent_channels)
+        if self.latent_stats.channels != vae.latent_channels:
+            raise CompatibilityError(
+                f"latent stats have {self.latent_stats.channels} channels, {_name(vae, 'autoencoder')} "
+                f"has {vae.latent_channels}"
+            )
+        self.backend = build_backend(backend)
+        self.device, self.dtype = torch.device(device), _parse_dtype(dtype)
+        self.to(self.device, self.dtype)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | str | None = None) -> SRPipeline:
+        """Move the modules (and rebuild the backend runtime); returns ``self``."""
+        self.device = torch.device(device) if device is not None else self.device
+        self.dtype = _parse_dtype(dtype) if dtype is not None else self.dtype
+        self.vae.to(device=self.device, dtype=self.dtype)
+        self.denoiser.to(device=self.device, dtype=self.dtype)
+        self.runtime = self.backend.runtime(self)
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"SRPipeline(vae={_name(self.vae, '')[1:]}, denoiser={_name(self.denoiser, '')[1:]}, "
+            f"sampler={self.sampler.name!r}, steps={self.num_steps}, scale={self.scale}, "
+            f"conditioning={self.conditioning!r}, residual={self.residual}, device={self.device}, dtype={self.dtype})"
+        )
+
+    @property
+    def num_steps(self) -> int:
+        """Sampler steps of a call without ``steps=``."""
+        return self.steps or self.sampler.default_steps
+
+    @property
+    def factor(self) -> int:
+        return int(self.vae.downsample_factor)
+
+    # latent space -----------------------------------------------------------------------------
+    def normalize(self, z: torch.Tensor) -> torch.Tensor:
+        return self.latent_stats.normalize(z)
+
+    def denormalize(self, z: torch.Tensor) -> torch.Tensor:
+        return self.latent_stats.denormalize(z)
+
+    def encode(self, x01: torch.Tensor) -> torch.Tensor:
+        """Raw posterior-mode latent of images in [0, 1] (any channel count the autoencoder accepts)."""
+        x = to_model_input(x01.to(self.device, torch.float32), self.vae)
+        return self.runtime.encode(x).float()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Image in [-1, 1] (not clamped) of a *normalized* latent."""
+        return self.runtime.decode(self.denormalize(z)).float()
+
+    def hr_size(self, lr_size: Sequence[int]) -> tuple[int, int]:
+        """HR size for an LR size, checked against the autoencoder's factor."""
+        h, w = (int(s) * self.scale for s in lr_size)
+        if h % self.factor or w % self.factor:
+            step = self.factor // math.gcd(self.factor, self.scale)
+            raise ValueError(
+                f"LR {lr_size[0]}x{lr_size[1]} x{self.scale} gives HR {h}x{w}, not a multiple of the "
+                f"{_name(self.vae, 'autoencoder')} factor {self.factor}: use LR sizes that are multiples of {step}"
+            )
+        return h, w
+
+    def target_latent(self, hr01: torch.Tensor) -> torch.Tensor:
+        """Normalized latent of HR images in [0, 1] (the training target)."""
+        return self.normalize(self.encode(hr01))
+
+    def conditioning_latent(self, lr01: torch.Tensor) -> torch.Tensor:
+        """Normalized conditioning latent at the HR latent size for LR images in [0, 1]."""
+        hr = self.hr_size(lr01.shape[-2:])
+        size = (hr[0] // self.factor, hr[1] // self.factor)
+        if self.conditioning == "bicubic-latent":
+            up = F.interpolate(lr01.to(self.device, torch.float32), size=hr, mode="bicubic", align_corners=False)
+            return self.normalize(self.encode(up.clamp(0, 1)))
+        # lr-latent: an LR size that is not a multiple of f is padded (bottom/right), the padding cropped after
+        z = self.normalize(self.encode(pad_to_multiple(lr01, self.factor)))
+        up = upsample_latent(z, (z.shape[-2] * self.scale, z.shape[-1] * self.scale))
+        return crop_to(up, size)
+
+    @torch.inference_mode()
+    def measure_latent_stats(self, hr_batches: Iterable[torch.Tensor]) -> LatentStats:
+        """Per-channel stats of the raw latents of HR image batches in [0, 1] (assign to ``latent_stats``)."""
+        return measure_latent_stats(self.encode(hr) for hr in hr_batches)
+
+    def prepare_latents(self, hr01: torch.Tensor, lr01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target, conditioning) normalized latents for paired HR/LR images in [0, 1]."""
+        if tuple(hr01.shape[-2:]) != self.hr_size(lr01.shape[-2:]):
+            raise ValueError(
+                f"HR {tuple(hr01.shape[-2:])} is not LR {tuple(lr01.shape[-2:])} x{self.scale} (the pipeline's scale)"
+            )
+        return self.target_latent(hr01), self.conditioning_latent(lr01)
+
+    # denoising --------------------------------------------------------------------------------
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Raw denoiser output (float32); latents are padded to the denoiser's size multiple and cropped back."""
+        m = int(self.denoiser.size_multiple)
+        size = tuple(x_t.shape[-2:])
+        out = self.runtime.denoise(pad_to_multiple(x_t, m), t, pad_to_multiple(cond, m))
+        return crop_to(out, size).float()
+
+    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """x0 estimate (normalized latent) from the denoiser, whatever its prediction type (and residual)."""
+        raw = self.denoise(x_t, t, cond)
+        abar = self.schedule.alpha_bar(t, like=x_t)
+        kind = self.denoiser.prediction_type
+        if self.residual:
+            return cond + output_to_x0(raw, x_t - abar.sqrt() * cond, abar, kind)
+        return output_to_x0(raw, x_t, abar, kind)
+
+    def training_target(
+        self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
+        """What the denoiser should output for ``x_t = schedule.add_noise(x0, noise, t)`` (inverse of predict_x0)."""
+        abar = self.schedule.alpha_bar(t, like=x0)
+        base = x0 - cond if self.residual else x0
+        return training_target(base, noise, abar, self.denoiser.prediction_type)
+
+    def sample(
+        self, cond: torch.Tensor, seed: int | Sequence[int] = 0, steps: int | None = None,
+        sampler: Any = None, progress: bool | None = None,
+    ) -> torch.Tensor:
+        """Normalized SR latent for a conditioning latent; image ``i`` uses seed ``seed + i`` (or ``seed[i]``)."""
+        from zoo.factory import build_sampler
+
+        run = build_sampler(sampler) if sampler is not None else self.sampler
+        generators = generators_for(seed, cond.shape[0])
+        x = randn(cond.shape, generators, self.device, torch.float32)
+        return run(
+            lambda x_t, t: self.predict_x0(x_t, t, cond), x, steps or self.steps, schedule=self.schedule,
+            generator=generators, disable=None if progress is None else not progress,
+        )
+
+    # SR call ----------------------------------------------------------------------------------
+    def super_resolve(self, lr01: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input)."""
+        z = self.sample(self.conditioning_latent(lr01), **kwargs)
+        return from_model_output(self.decode(z), channels=lr01.shape[1])
+
+    @torch.inference_mode()
+    def __call__(
+        self, lr: torch.Tensor | Sequence[np.ndarray], seed: int | Sequence[int] = 0, steps: int | None = None,
+        sampler: Any = None, progress: bool | None = None,
+    ) -> torch.Tensor | list[np.ndarray]:
+        """Super-resolve ``lr``: a float tensor B x C x h x w in [0, 1] (returns the same dtype), or a list of
+        numpy arrays H x W / H x W x C of any dtype and range (returns a list, each in its input's range/dtype).
+
+        Image ``i`` uses seed ``seed + i`` (or ``seed[i]``), so its result does not depend on the rest of
+        the batch. ``progress`` shows a bar over sampler steps (``None``: only on a terminal).
+        """
+        intensity = getattr(getattr(self.vae, "card", None), "intensity", "minmax")
+        opts = {"steps": steps, "sampler": sampler, "progress": progress}
+        if isinstance(lr, torch.Tensor):
+            unit, formats = tensor_to_unit(lr, intensity)
+            seeds = generators_seeds(seed, unit.shape[0])
+            sr = self.super_resolve(unit, seed=seeds, **opts)
+            return tensor_from_unit(sr.cpu(), formats).to(lr.device)
+        if not isinstance(lr, (list, tuple)) or not lr:
+            raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
+        converted = [array_to_unit(a, intensity) for a in lr]
+        seeds = generators_seeds(seed, len(converted))
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (unit, _) in enumerate(converted):
+            groups.setdefault(tuple(unit.shape), []).append(i)
+        out: list[np.ndarray | None] = [None] * len(converted)
+        for idx in groups.values():
+            batch = torch.cat([converted[i][0] for i in idx])
+            sr = self.super_resolve(batch, seed=[seeds[i] for i in idx], **opts).cpu()
+            for j, i in enumerate(idx):
+                out[i] = array_from_unit(sr[j : j + 1], converted[i][1])
+        return out
+
+    # persistence ------------------------------------------------------------------------------
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        """Write the pipeline folder (``zoo_pipeline.json``, ``denoiser.safetensors``, ``vae/``) atomically."""
+        from zoo.pipeline_files import save_pipeline
+
+        save_pipeline(self, path)
+
+    def config(self) -> dict[str, Any]:
+        """The pipeline's options (what ``zoo_pipeline.json`` stores besides the components)."""
+        return {
+            "steps": self.steps, "scale": self.scale, "conditioning": self.conditioning, "residual": self.residual,
+            "schedule": dict(self.schedule.config), "latent_stats": self.latent_stats.to_dict(),
+            "dtype": str(self.dtype).removeprefix("torch."),
+        }
+
+
+def generators_seeds(seed: int | Sequence[int], batch: int) -> list[int]:
+    """One seed per image: ``seed + i`` for an int, else the given list (checked against the batch size)."""
+    seeds = [int(seed) + i for i in range(batch)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+    if len(seeds) != batch:
+        raise ValueError(f"got {len(seeds)} seeds for {batch} images")
+    return seeds
+
+
+def _build_denoiser(
+    denoiser: Any, vae: torch.nn.Module, hr_size: int, weights: Any, pretrained: bool, config: dict[str, Any]
+) -> torch.nn.Module:
+    from zoo.factory import build_denoiser
+    from zoo.registry import get_card
+
+    if isinstance(denoiser, torch.nn.Module):
+        return denoiser
+    card = get_card("denoiser", denoiser)
+    derived = {"latent_channels": vae.latent_channels, "sample_size": hr_size // vae.downsample_factor,
+               "prediction_type": card.prediction_type}
+    try:
+        return build_denoiser(card, weights=weights, pretrained=pretrained, **{**derived, **config})
+    except ValueError as err:
+        if "no default weights" in str(err):
+            raise ValueError(
+                f"denoiser {card.name!r} has no default weights: pass denoiser_weights=PATH, or "
+                "pretrained_denoiser=False for a new (random) denoiser to train"
+            ) from err
+        raise
+
+
+def build_pipeline(
+    vae: Any = "medvae-4-3",
+    denoiser: Any = "unet",
+    sampler: Any = "ddim",
+    steps: int | None = None,
+    scale: int = 4,
+    pretrained: bool = True,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | str | None = None,
+    backend: Any = "torch",
+    *,
+    conditioning: str = "lr-latent",
+    residual: bool = False,
+    schedule: str | dict | NoiseSchedule = "cosine",
+    hr_size: int = 256,
+    vae_weights: Any = None,
+    denoiser_weights: Any = None,
+    pretrained_denoiser: bool | None = None,
+    vae_config: dict[str, Any] | None = None,
+    denoiser_config: dict[str, Any] | None = None,
+    sampler_config: dict[str, Any] | None = None,
+    latent_stats: LatentStats | None = None,
+) -> SRPipeline:
+    """Compose an SR pipeline from any registered autoencoder, denoiser, sampler and backend.
+
+    Each component is a name, a card or a built object. A denoiser given by name is built for the
+    autoencoder's latent channels and the latent size of ``hr_size`` images (its layout, e.g. where
+    attention sits, follows that size). ``pretrained`` loads default weights for the autoencoder and
+    (unless ``pretrained_denoiser`` says otherwise) the denoiser; ``*_weights`` override it.
+    ``steps=None`` uses the sampler's default. See :class:`SRPipeline` for ``conditioning``/``residual``.
+
+    Example: ``build_pipeline("medvae-4-3", "unet", "ddim", steps=50, pretrained_denoiser=False)``.
+    """
+    from zoo.factory import build_autoencoder, build_sampler
+
+    ae = build_autoencoder(vae, weights=vae_weights, pretrained=pretrained, **(vae_config or {}))
+    den_pretrained = pretrained if pretrained_denoiser is None else pretrained_denoiser
+    den = _build_denoiser(denoiser, ae, hr_size, denoiser_weights, den_pretrained, denoiser_config or {})
+    return SRPipeline(
+        ae, den, build_sampler(sampler, **(sampler_config or {})), make_schedule(schedule),
+        steps=steps, scale=scale, conditioning=conditioning, residual=residual, latent_stats=latent_stats,
+        backend=backend, device=device, dtype=dtype,
+    )
+
+
+def load_pipeline(
+    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = "torch",
+) -> SRPipeline:
+    """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key).
+
+    An export is opened by its backend: ``build_backend(manifest["backend"]).load(path)``.
+    """
+    from zoo.pipeline_files import open_pipeline
+
+    return open_pipeline(path, device=device, backend=backend)
