@@ -9,6 +9,7 @@ Geometry: ``ZOO_BENCH_EXPORT=reduced`` (default: medvae-4-3 and the ``small`` UN
 width, 32 -> 128 px, so it runs in minutes on a shared CPU) or ``paper`` (medvae-4-3 + the paper
 UNet, 64 -> 256 px; long on CPU).
 
+Threads: ``ZOO_BENCH_THREADS`` (default 1) for both torch and ONNX Runtime.
 Run: ``pytest benchmarks/test_bench_export.py --benchmark-only -s``.
 """
 
@@ -27,6 +28,9 @@ pytest.importorskip("zoo_export")
 ROUNDS = int(os.environ.get("ZOO_BENCH_ROUNDS", "5"))
 MODE = os.environ.get("ZOO_BENCH_EXPORT", "reduced")
 STEPS = int(os.environ.get("ZOO_BENCH_STEPS", "4"))
+# Same thread count for both runtimes. On a shared, oversubscribed CPU, torch's OpenMP barriers
+# make 2-thread eager calls up to ~60x slower than 1 thread (measured here), so 1 is the default.
+THREADS = int(os.environ.get("ZOO_BENCH_THREADS", "1"))
 
 
 def _pipeline():
@@ -54,18 +58,19 @@ def _median_ms(fn: Callable[[], object]) -> tuple[float, float, float]:
 @torch.inference_mode()
 def test_bench_export_ort_vs_torch(benchmark, tmp_path) -> None:
     from zoo_export.exporter import ExportOptions, export_pipeline
+    from zoo_export.pipelines import pipeline_from_export
+    from zoo_export.runtime_ort import OrtRuntime
     from zoo_export.stages import Geometry
 
-    import zoo
     from zoo.bench.machine import describe_machine
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(THREADS)
     pipe, size = _pipeline()
     start = time.perf_counter()
     with torch.inference_mode(False):
         manifest = export_pipeline(pipe, tmp_path / "export", ExportOptions(size=size))
     export_s = time.perf_counter() - start
-    exported = zoo.load_pipeline(tmp_path / "export")
+    exported = pipeline_from_export(tmp_path / "export", OrtRuntime.from_dir(tmp_path / "export", threads=THREADS))
     g = Geometry(**{k: manifest["geometry"][k] for k in ("in_channels", "latent_channels", "downsample_factor",
                                                           "size", "encode_size")})
     gen = torch.Generator().manual_seed(0)
@@ -82,13 +87,14 @@ def test_bench_export_ort_vs_torch(benchmark, tmp_path) -> None:
     ratios = {stage: round(ms["torch"][0] / ms["onnxruntime"][0], 3) for stage, ms in rows.items()}
     machine = describe_machine("cpu")
     benchmark.extra_info.update({
-        "mode": MODE, "steps": STEPS, "rounds": ROUNDS, "export_seconds": round(export_s, 1),
+        "mode": MODE, "steps": STEPS, "rounds": ROUNDS, "threads": THREADS, "export_seconds": round(export_s, 1),
         "median_ms": {s: {k: round(v[0], 2) for k, v in ms.items()} for s, ms in rows.items()},
         "min_max_ms": {s: {k: [round(v[1], 2), round(v[2], 2)] for k, v in ms.items()} for s, ms in rows.items()},
         "torch_over_ort": ratios, "load_average": machine.get("load_average_before"), "cpu": machine.get("cpu"),
         "end_to_end_delta_psnr_db": manifest["end_to_end"]["delta_psnr_db"],
     })
-    print(f"\nzoo-export bench ({MODE}, {machine.get('cpu')}, load {machine.get('load_average_before')}):")
+    print(f"\nzoo-export bench ({MODE}, {THREADS} thread(s), {machine.get('cpu')}, "
+          f"load {machine.get('load_average_before')}):")
     for stage, ms in rows.items():
         print(f"  {stage:10s} torch {ms['torch'][0]:9.1f} ms  ort {ms['onnxruntime'][0]:9.1f} ms  "
               f"torch/ort {ratios[stage]:.2f}x")

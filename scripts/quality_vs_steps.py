@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
              f"from `{quality['data']}`, seed 0 for every run. The last column is the fewest steps whose PSNR "
              f"is at most {quality['tolerance_db']} dB below that of {quality['reference_steps']} steps.", "",
              *quality_section(quality),
-             "Seconds per run (all images in one batch):", ""]
+             "Wall seconds per run (all images in one batch; a shared machine, so indicative only - "
+             "`zoo bench` gives trustworthy latencies):", ""]
     for curve in quality["samplers"]:
         lines.append(f"- `{curve['sampler']}`: " + ", ".join(f"{k}: {s:.1f} s" for k, s in
                                                              zip(quality["steps"], curve["seconds"], strict=True)))

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
+from zoo.data.latents import upsample_lr
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
 from zoo.samplers.noise import generators_for, randn
 from zoo.samplers.parameterization import output_to_x0, training_target
@@ -100,6 +100,7 @@ class SRPipeline:
         scale: int = 4,
         conditioning: str = "lr-latent",
         residual: bool = False,
+        pixel_skip: bool = False,
         latent_stats: LatentStats | None = None,
         backend: Any = "torch",
         device: torch.device | str = "cpu",
@@ -113,6 +114,9 @@ class SRPipeline:
         self.vae, self.denoiser = vae, denoiser
         self.sampler, self.schedule, self.steps = sampler, schedule, steps
         self.scale, self.conditioning, self.residual = scale, conditioning, bool(residual)
+        if pixel_skip and conditioning != "bicubic-latent":
+            raise CompatibilityError("pixel_skip needs conditioning='bicubic-latent' (it adds back the bicubic image)")
+        self.pixel_skip = bool(pixel_skip)
         self.latent_stats = latent_stats or LatentStats.identity(vae.latent_channels)
         if self.latent_stats.channels != vae.latent_channels:
             raise CompatibilityError(
@@ -155,10 +159,15 @@ class SRPipeline:
     def denormalize(self, z: torch.Tensor) -> torch.Tensor:
         return self.latent_stats.denormalize(z)
 
-    def encode(self, x01: torch.Tensor) -> torch.Tensor:
+    def model_input(self, x01: torch.Tensor, range_from: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] -> the autoencoder's input in [-1, 1]; a ``minmax`` card scales each image by the
+        per-image range of ``range_from`` (default: the image itself)."""
+        like = None if range_from is None else range_from.to(self.device, torch.float32)
+        return to_model_input(x01.to(self.device, torch.float32), self.vae, range_from=like)
+
+    def encode(self, x01: torch.Tensor, range_from: torch.Tensor | None = None) -> torch.Tensor:
         """Raw posterior-mode latent of images in [0, 1] (any channel count the autoencoder accepts)."""
-        x = to_model_input(x01.to(self.device, torch.float32), self.vae)
-        return self.runtime.encode(x).float()
+        return self.runtime.encode(self.model_input(x01, range_from)).float()
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Image in [-1, 1] (not clamped) of a *normalized* latent."""
@@ -175,17 +184,20 @@ class SRPipeline:
             )
         return h, w
 
-    def target_latent(self, hr01: torch.Tensor) -> torch.Tensor:
-        """Normalized latent of HR images in [0, 1] (the training target)."""
-        return self.normalize(self.encode(hr01))
+    def target_latent(self, hr01: torch.Tensor, lr01: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalized latent of HR images in [0, 1] (the training target).
+
+        With a ``minmax`` autoencoder, pass the paired LR: the HR is then scaled by the LR's range, the
+        only range known at inference, so the target and the SR output share one intensity scale.
+        """
+        return self.normalize(self.encode(hr01, range_from=lr01))
 
     def conditioning_latent(self, lr01: torch.Tensor) -> torch.Tensor:
         """Normalized conditioning latent at the HR latent size for LR images in [0, 1]."""
         hr = self.hr_size(lr01.shape[-2:])
         size = (hr[0] // self.factor, hr[1] // self.factor)
         if self.conditioning == "bicubic-latent":
-            up = F.interpolate(lr01.to(self.device, torch.float32), size=hr, mode="bicubic", align_corners=False)
-            return self.normalize(self.encode(up.clamp(0, 1)))
+            return self.normalize(self.encode(upsample_lr(lr01.to(self.device, torch.float32), hr), range_from=lr01))
         # lr-latent: an LR size that is not a multiple of f is padded (bottom/right), the padding cropped after
         z = self.normalize(self.encode(pad_to_multiple(lr01, self.factor)))
         up = upsample_latent(z, (z.shape[-2] * self.scale, z.shape[-1] * self.scale))
@@ -202,7 +214,7 @@ class SRPipeline:
             raise ValueError(
                 f"HR {tuple(hr01.shape[-2:])} is not LR {tuple(lr01.shape[-2:])} x{self.scale} (the pipeline's scale)"
             )
-        return self.target_latent(hr01), self.conditioning_latent(lr01)
+        return self.target_latent(hr01, lr01), self.conditioning_latent(lr01)
 
     # denoising --------------------------------------------------------------------------------
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -247,8 +259,12 @@ class SRPipeline:
     # SR call ----------------------------------------------------------------------------------
     def super_resolve(self, lr01: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input)."""
-        z = self.sample(self.conditioning_latent(lr01), **kwargs)
-        return from_model_output(self.decode(z), channels=lr01.shape[1])
+        cond = self.conditioning_latent(lr01)
+        x = self.decode(self.sample(cond, **kwargs))
+        if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
+            bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
+            x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
+        return from_model_output(x, channels=lr01.shape[1])
 
     @torch.inference_mode()
     def __call__(
@@ -294,6 +310,7 @@ class SRPipeline:
         """The pipeline's options (what ``zoo_pipeline.json`` stores besides the components)."""
         return {
             "steps": self.steps, "scale": self.scale, "conditioning": self.conditioning, "residual": self.residual,
+            "pixel_skip": self.pixel_skip,
             "schedule": dict(self.schedule.config), "latent_stats": self.latent_stats.to_dict(),
             "dtype": str(self.dtype).removeprefix("torch."),
         }
@@ -342,6 +359,7 @@ def build_pipeline(
     *,
     conditioning: str = "lr-latent",
     residual: bool = False,
+    pixel_skip: bool = False,
     schedule: str | dict | NoiseSchedule = "cosine",
     hr_size: int = 256,
     vae_weights: Any = None,
@@ -369,7 +387,8 @@ def build_pipeline(
     den = _build_denoiser(denoiser, ae, hr_size, denoiser_weights, den_pretrained, denoiser_config or {})
     return SRPipeline(
         ae, den, build_sampler(sampler, **(sampler_config or {})), make_schedule(schedule),
-        steps=steps, scale=scale, conditioning=conditioning, residual=residual, latent_stats=latent_stats,
+        steps=steps, scale=scale, conditioning=conditioning, residual=residual, pixel_skip=pixel_skip,
+        latent_stats=latent_stats,
         backend=backend, device=device, dtype=dtype,
     )
 

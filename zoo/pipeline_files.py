@@ -169,6 +169,6 @@ def open_pipeline(
     sampler = build_sampler(data["sampler"]["name"], **data["sampler"]["config"])
     return SRPipeline(
         vae, denoiser.eval(), sampler, make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
-        conditioning=data["conditioning"], residual=data["residual"],
+        conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
         latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=backend, device=device, dtype=dtype,
     )

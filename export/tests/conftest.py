@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    try:  # tests/conftest.py registers it too when both suites run together
-        parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
-    except ValueError:
-        pass
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--runslow") or os.environ.get("ZOO_RUN_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: run with --runslow or ZOO_RUN_SLOW=1")
-    here = Path(__file__).parent
-    for item in items:
-        if "slow" in item.keywords and here in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

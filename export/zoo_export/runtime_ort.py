@@ -13,12 +13,17 @@ import torch
 from zoo_export.validate import ort_feeds
 
 
-def make_session(path: str | Path, providers: list[str] | None = None):
-    """An ``InferenceSession`` with full graph optimisation (fastest on CPU, reference export.md §1.4)."""
+def make_session(path: str | Path, providers: list[str] | None = None, threads: int | None = None):
+    """An ``InferenceSession`` with full graph optimisation (fastest on CPU, reference export.md §1.4).
+
+    ``threads`` sets ONNX Runtime's intra-op threads (default: one per physical core).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = int(threads)
     available = ort.get_available_providers()
     chosen = [p for p in (providers or ["CUDAExecutionProvider", "CPUExecutionProvider"]) if p in available]
     return ort.InferenceSession(str(path), options, providers=chosen or ["CPUExecutionProvider"])
@@ -27,17 +32,19 @@ def make_session(path: str | Path, providers: list[str] | None = None):
 class OrtRuntime:
     """encode / denoise / decode through ONNX Runtime sessions (torch tensors in, float32 torch out)."""
 
-    def __init__(self, paths: dict[str, str | Path], providers: list[str] | None = None) -> None:
+    def __init__(
+        self, paths: dict[str, str | Path], providers: list[str] | None = None, threads: int | None = None
+    ) -> None:
         self.paths = {name: Path(p) for name, p in paths.items()}
-        self.sessions = {name: make_session(p, providers) for name, p in self.paths.items()}
+        self.sessions = {name: make_session(p, providers, threads) for name, p in self.paths.items()}
 
     @classmethod
-    def from_dir(cls, root: str | Path, providers: list[str] | None = None) -> OrtRuntime:
+    def from_dir(cls, root: str | Path, providers: list[str] | None = None, threads: int | None = None) -> OrtRuntime:
         """Open a verified zoo-export folder (manifest checks and sha256 of every file first)."""
         from zoo_export.manifest import verify_export
 
         manifest = verify_export(root)
-        return cls({name: Path(root) / stage["onnx"] for name, stage in manifest["stages"].items()}, providers)
+        return cls({name: Path(root) / stage["onnx"] for name, stage in manifest["stages"].items()}, providers, threads)
 
     def _run(self, stage: str, *inputs: torch.Tensor) -> torch.Tensor:
         session = self.sessions[stage]
@@ -56,7 +63,7 @@ class OrtRuntime:
 
 
 class OnnxRuntimeBackend:
-    """``zoo.build_backend("onnxruntime", fp16=False, cache_dir=None, size=None, batch=(1, 1, 4))``.
+    """``zoo.build_backend("onnxruntime", fp16=False, cache_dir=None, size=None, batch=(1, 1, 4), threads=None)``.
 
     ``runtime(pipeline)`` exports the pipeline's stages (validated) into a cache folder keyed by
     the weights and options, and returns an :class:`OrtRuntime`; ``load(export_dir)`` rebuilds the
@@ -66,29 +73,29 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
 
     def __init__(self, fp16: bool = False, cache_dir: str | Path | None = None, size: int | None = None,
-                 batch: tuple[int, int, int] = (1, 1, 4), providers: list[str] | None = None, **_: Any) -> None:
+                 batch: tuple[int, int, int] = (1, 1, 4), providers: list[str] | None = None,
+                 threads: int | None = None, **_: Any) -> None:
         self.fp16 = fp16
         self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "zoo-export-cache"
         self.size = size
         self.batch = tuple(batch)
         self.providers = providers
+        self.threads = threads
 
     def runtime(self, pipeline: Any) -> OrtRuntime:
-        from zoo_export.pipelines import export_options_for, stage_components
+        from zoo_export.exporter import export_pipeline
+        from zoo_export.pipelines import export_options_for
 
-        vae, denoiser = stage_components(pipeline)
         options = export_options_for(pipeline, backend="onnx", fp16=self.fp16, size=self.size, batch=self.batch)
-        out = self.cache_dir / _cache_key(vae, denoiser, options)
+        out = self.cache_dir / _cache_key(pipeline.vae, pipeline.denoiser, options)
         if not (out / "manifest.json").is_file():
-            from zoo_export.exporter import export_stages
-
-            export_stages(vae, denoiser, out, options)
-        return OrtRuntime.from_dir(out, self.providers)
+            export_pipeline(pipeline, out, options)
+        return OrtRuntime.from_dir(out, self.providers, self.threads)
 
     def load(self, export_dir: str | Path) -> Any:
         from zoo_export.pipelines import pipeline_from_export
 
-        return pipeline_from_export(export_dir, OrtRuntime.from_dir(export_dir, self.providers))
+        return pipeline_from_export(export_dir, OrtRuntime.from_dir(export_dir, self.providers, self.threads))
 
 
 def _cache_key(*parts: Any) -> str:

@@ -115,17 +115,16 @@ class TensorRTBackend:
         self.builder_optimization_level = builder_optimization_level
 
     def runtime(self, pipeline: Any) -> TrtRuntime:
-        from zoo_export.exporter import export_stages
-        from zoo_export.pipelines import export_options_for, stage_components
+        from zoo_export.exporter import export_pipeline
+        from zoo_export.pipelines import export_options_for
         from zoo_export.runtime_ort import _cache_key
 
         env = current_environment()  # checks CUDA and TensorRT first
-        vae, denoiser = stage_components(pipeline)
         options = export_options_for(pipeline, backend="trt", fp16=True, size=self.size, batch=self.batch)
         options.builder_optimization_level = self.builder_optimization_level
-        out = self.cache_dir / _cache_key(vae, denoiser, options, env)
+        out = self.cache_dir / _cache_key(pipeline.vae, pipeline.denoiser, options, env)
         if not (out / "manifest.json").is_file():
-            export_stages(vae, denoiser, out, options)
+            export_pipeline(pipeline, out, options)
         return TrtRuntime(out)
 
     def load(self, export_dir: str | Path) -> Any:

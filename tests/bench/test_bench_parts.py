@@ -14,15 +14,14 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 import zoo
-from zoo.bench.quality import quality_report
-from zoo.bench.runner import BenchConfig
-from zoo.data.manifest import Record, write_manifest
 from zoo.bench.flops import count_flops, sdpa_flops
 from zoo.bench.machine import busy_reason, gpu_peak_tflops, peak_gflops
 from zoo.bench.markdown import to_markdown
-from zoo.bench.quality import fewest_within
+from zoo.bench.quality import fewest_within, quality_report
+from zoo.bench.runner import BenchConfig
 from zoo.bench.timing import time_call
 from zoo.bench.variants import parse_variants
+from zoo.data.manifest import Record, write_manifest
 from zoo.registry import UnknownComponentError
 
 

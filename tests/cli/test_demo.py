@@ -20,7 +20,7 @@ def test_demo_with_the_embedded_default(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "bicubic" in res.output and str(tmp_path / "demo" / "report.md") in res.output
     report = (tmp_path / "demo" / "report.md").read_text()
-    assert "| zoo default |" in report and "| bicubic (PIL) |" in report
+    assert "| zoo (embedded default) |" in report and "| bicubic (PIL) |" in report
     png = (tmp_path / "demo" / "demo.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     with (tmp_path / "demo" / "metrics.csv").open(newline="") as fh:

@@ -102,3 +102,12 @@ def test_sr_on_a_prepared_folder_takes_the_lr_images_of_one_split(tiny_pipeline,
     rows = _manifest(tmp_path / "o")
     assert [r["id"] for r in rows] == ["img003", "img004"]
     assert all(Path(r["input"]).parent.name == "lr" for r in rows)
+
+
+def test_sr_without_pipeline_uses_the_embedded_default(inputs, tmp_path):
+    from zoo.data.readers import read_image
+
+    res = _sr([str(inputs["png16"]), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    out = read_image(tmp_path / "gray16.png")
+    assert out.array.shape == (48, 64) and out.dtype == "uint16"

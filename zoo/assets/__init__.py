@@ -33,7 +33,7 @@ ZOO_DEMO_F4 = AutoencoderCard(
         "For demos and tests, not for research results."
     ),
     license="MIT",
-    source={"code": "https://github.com/zoo/zoo (scripts/train_default.py)"},
+    source={"recipe": "scripts/train_default.py (make weights)", "data": "zoo/assets/samples/LICENSES.md"},
     config={
         "in_channels": 1,
         "out_channels": 1,
@@ -51,5 +51,5 @@ ZOO_DEMO_F4 = AutoencoderCard(
     downsample_factor=4,
     modality=("MR", "CT", "CR", "DX"),
     weights="zoo-asset:weights/zoo-demo-f4.safetensors",
-    intensity="minmax",
+    intensity="fixed",  # trained on [0, 1] slices; see scripts/train_default.py
 )

@@ -21,19 +21,23 @@ def _card(card_or_ae) -> AutoencoderCard:
     return card
 
 
-def minmax(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Per-image min-max scaling of B x C x H x W to [0, 1] (constant images become 0)."""
-    flat = x.flatten(1)
+def minmax(x: torch.Tensor, eps: float = 1e-8, range_from: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image min-max scaling of B x C x H x W to [0, 1] (constant images become 0).
+
+    ``range_from`` (same batch size, any shape) supplies each image's min and max instead of ``x``.
+    """
+    flat = (x if range_from is None else range_from).flatten(1)
     lo = flat.min(dim=1).values.view(-1, 1, 1, 1)
     hi = flat.max(dim=1).values.view(-1, 1, 1, 1)
     return (x - lo) / (hi - lo).clamp_min(eps)
 
 
-def to_model_input(x01: torch.Tensor, card_or_ae) -> torch.Tensor:
+def to_model_input(x01: torch.Tensor, card_or_ae, range_from: torch.Tensor | None = None) -> torch.Tensor:
     """B x C x H x W in [0, 1] -> B x in_channels x H x W in [-1, 1] for the card's autoencoder.
 
     C must be 1 or ``in_channels``; a 1-channel image is replicated, a C-channel image fed to a
-    1-channel model is averaged.
+    1-channel model is averaged. A ``minmax`` card scales by the per-image range of ``range_from``
+    when given (e.g. an HR image by its paired LR's range), else of the image itself.
     """
     card = _card(card_or_ae)
     if x01.ndim != 4:
@@ -47,7 +51,7 @@ def to_model_input(x01: torch.Tensor, card_or_ae) -> torch.Tensor:
         else:
             raise ValueError(f"{card.name}: cannot map {c} image channels to the model's {want}")
     if card.intensity == "minmax":
-        x01 = minmax(x01)
+        x01 = minmax(x01, range_from=range_from)
     return x01 * 2 - 1
 
 

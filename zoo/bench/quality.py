@@ -42,7 +42,9 @@ def held_out_pairs(data: str | Path, split: str = "test", limit: int | None = No
     records = filter_split(read_manifest(root), split) or filter_split(read_manifest(root), "val")
     if not records:
         raise BenchError(f"{root}: no '{split}' (or 'val') images in manifest.csv for --quality")
-    records = sorted(records, key=lambda r: r.id)[:limit]
+    records = sorted(records, key=lambda r: r.id)
+    if limit is not None and limit < len(records):  # evenly spaced, so every held-out subject is represented
+        records = [records[i] for i in sorted(set(np.linspace(0, len(records) - 1, limit).round().astype(int)))]
     lr = [load_unit(root / r.lr) for r in records]
     hr = [load_unit(root / r.hr) for r in records]
     if len({a.shape for a in lr}) != 1 or len({a.shape for a in hr}) != 1:
@@ -76,13 +78,21 @@ def quality_curve(pipe: Any, lr: torch.Tensor, hr: torch.Tensor, sampler: str, s
     psnrs, seconds = [], []
     for k in steps:
         if log:
-            log(f"quality: {sampler} {k} steps")
+            log(f"{sampler}, {k} steps")
         start = time.perf_counter()
         sr = pipe(lr.to(pipe.device), seed=seed, steps=k, sampler=run, progress=False)
         seconds.append(round(time.perf_counter() - start, 3))
         psnrs.append(round(mean_psnr(sr, hr), 4))
     return {"sampler": sampler, "psnr_db": psnrs, "seconds": seconds,
             "fewest_steps_within_tol": fewest_within(steps, psnrs, TOLERANCE_DB)}
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    """sha256 (first 16 hex digits) of every file of a pipeline folder: which weights were measured."""
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = None,
@@ -96,15 +106,16 @@ def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = No
     if data is None:
         raise BenchError("--quality: no bundled held-out images found in zoo/assets")
     if cfg.pipeline:
-        pipe, name = zoo.load_pipeline(cfg.pipeline, device=device), str(cfg.pipeline)
+        folder, name = Path(cfg.pipeline), str(cfg.pipeline)
     else:
         from zoo.assets import DEFAULT_PIPELINE_DIR
 
-        pipe, name = zoo.load_pipeline(DEFAULT_PIPELINE_DIR, device=device), "embedded default pipeline"
+        folder, name = DEFAULT_PIPELINE_DIR, "embedded default pipeline"
+    pipe = zoo.load_pipeline(folder, device=device)
     ids, lr, hr = held_out_pairs(data, limit=cfg.quality_images)
     steps = sorted(set(cfg.quality_steps))
     curves = [quality_curve(pipe, lr, hr, s, steps, cfg.seed, log) for s in samplers]
     return {
-        "pipeline": name, "data": str(data), "images": len(ids), "ids": ids, "steps": steps,
+        "pipeline": name, "pipeline_sha256": _fingerprint(folder), "data": str(data), "images": len(ids), "ids": ids, "steps": steps,
         "reference_steps": max(steps), "tolerance_db": TOLERANCE_DB, "samplers": curves,
     }

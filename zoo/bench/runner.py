@@ -305,6 +305,6 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     if cfg.quality:
         from zoo.bench.quality import quality_report
 
-        report["quality"] = quality_report(cfg, device, log)
+        report["quality"] = quality_report(cfg, device, lambda message: log(f"quality: {message}"))
     machine["load_average_after"] = load_average()  # includes the benchmark's own load
     return report

@@ -135,16 +135,19 @@ def _fmt(value, digits: int = 1, suffix: str = "") -> str:
 
 
 def _print_summary(report: dict) -> None:
-    rows = []
+    rows, notes = [], []
     for r in report["results"]:
         if r["status"] != "ok":
-            rows.append([r["backend"], r["status"], "-", "-", "-", r.get("reason") or ""])
+            rows.append([r["backend"], r["status"], "-", "-", "-", "-"])
+            notes.append(f"{r['backend']} {r['status']}: {r.get('reason')}")
             continue
         for stage, t in r["stages"].items():
             rows.append([r["backend"], stage, _fmt(t["median_ms"]), f"{_fmt(t['min_ms'])}-{_fmt(t['max_ms'])}",
                          _fmt(t.get("speedup_vs_reference"), 2, "x"), _fmt(t.get("fraction_of_peak") and
                                                                              100 * t["fraction_of_peak"], 1, "%")])
     print_table(["backend", "stage", "median ms", "min-max ms", "vs torch", "of peak"], rows)
+    for note in notes:
+        click.echo(note)
     b = report.get("baseline")
     if b:
         kind = "extrapolated" if b["seed"]["extrapolated"] else "measured"

@@ -5,10 +5,8 @@ Names load on first use, so ``import zoo.data`` stays light (torch only for the 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from zoo.data.errors import DataError
+from zoo.lazy import lazy_exports
 
 _LAZY = {
     "MedicalImage": "zoo.data.image",
@@ -47,15 +45,4 @@ _LAZY = {
 
 __all__ = ["DataError", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zoo.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -84,7 +84,7 @@ def _settings(vae, vae_name: str, weights: Any, sha: str | None, data: Path, pre
         "preprocessing": {
             "input": "prepared 16-bit PNG / 65535 -> [0, 1]",
             "to_model_input": "zoo.autoencoders.preprocess.to_model_input (channel adapt, card intensity "
-                              f"{getattr(card, 'intensity', '?')!r}, then x * 2 - 1)",
+                              f"{getattr(card, 'intensity', '?')!r} by the LR's range, then x * 2 - 1)",
             "encode": "posterior mode, fp32",
             "lr_up": UPSAMPLE,
         },
@@ -182,7 +182,7 @@ def encode_batch(batch: list[Record], data: Path, vae, f: int, device: str, to_m
             lr = torch.cat([lrs[i] for i in idx]).to(device)
             lr_up = upsample_lr(lr, tuple(hr.shape[-2:]))
             for key, x in (("hr", hr), ("lr", lr), ("lr_up", lr_up)):
-                z = vae.encode(to_model_input(x.float(), vae)).float().cpu()
+                z = vae.encode(to_model_input(x.float(), vae, range_from=lr.float())).float().cpu()
                 for j, i in enumerate(idx):
                     out[f"{batch[i].id}/{key}"] = z[j].contiguous()
     return out

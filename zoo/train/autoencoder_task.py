@@ -20,18 +20,7 @@ from zoo.train.config import TrainConfig
 from zoo.train.data import load_pairs, random_crop_flip
 from zoo.train.lora import add_lora, merge_lora
 
-__all__ = ["AutoencoderTask", "open_autoencoder"]
-
-
-def open_autoencoder(name: str, weights: str | None = None, pretrained: bool = True, **overrides) -> Autoencoder:
-    """A registered autoencoder by name, or a saved-autoencoder folder / checkpoint by path."""
-    from zoo.factory import build_autoencoder
-
-    if weights is None and Path(name).expanduser().exists():
-        from zoo.autoencoders.loading import autoencoder_from_path
-
-        return autoencoder_from_path(name)
-    return build_autoencoder(name, weights=weights, pretrained=pretrained, **overrides)
+__all__ = ["AutoencoderTask", "PosteriorReconstruction"]
 
 
 def crop_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -61,7 +50,9 @@ class AutoencoderTask:
         assert a is not None
         self.cfg = cfg
         self.device = device
-        ae = open_autoencoder(a.name, weights=a.weights, pretrained=a.pretrained, **a.config)
+        from zoo.factory import build_autoencoder
+
+        ae = build_autoencoder(a.name, weights=a.weights, pretrained=a.pretrained, **a.config)
         self.ae = ae
         self.model = PosteriorReconstruction(ae).train()
         if a.finetune == "lora":

@@ -80,6 +80,7 @@ class PipelineSection:
     hr_size: int = 256  # nominal HR size: the denoiser's layout (where attention sits) follows hr_size / f
     conditioning: str = "lr-latent"  # lr-latent (the paper) | bicubic-latent
     residual: bool = False
+    pixel_skip: bool = False  # bicubic-latent only: SR = bicubic + decode(SR latent) - decode(bicubic latent)
     schedule: str = "cosine"
     timesteps: int = 1000
     loss: str = "l1"  # l1 | l2 on the (normalised) latent

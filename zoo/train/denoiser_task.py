@@ -17,7 +17,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.train.autoencoder_task import open_autoencoder
 from zoo.train.config import ConfigError, TrainConfig
 from zoo.train.data import ImagePairs, load_pairs, random_crop_flip
 
@@ -31,10 +30,10 @@ def build_training_pipeline(cfg: TrainConfig, device: torch.device):
     p = cfg.pipeline
     if p.init:
         return load_pipeline(p.init, device=device)
-    vae = open_autoencoder(p.vae, weights=p.vae_weights, pretrained=True)
     return build_pipeline(
-        vae=vae, denoiser=p.denoiser, sampler=p.sampler, steps=p.steps, scale=p.scale, pretrained=True,
-        pretrained_denoiser=False, device=device, conditioning=p.conditioning, residual=p.residual,
+        vae=p.vae, vae_weights=p.vae_weights, denoiser=p.denoiser, sampler=p.sampler, steps=p.steps,
+        scale=p.scale, pretrained=True, pretrained_denoiser=False, device=device,
+        conditioning=p.conditioning, residual=p.residual, pixel_skip=p.pixel_skip,
         schedule={"name": p.schedule, "num_timesteps": p.timesteps}, hr_size=p.hr_size,
         denoiser_config=p.denoiser_config, **p.extra,
     )

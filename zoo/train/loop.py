@@ -70,7 +70,7 @@ def _mixed_precision(requested: str) -> str:
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a config that must not change between a run and its resume."""
-    keep = {k: v for k, v in config.items() if k not in ("optim",)}
+    keep = {k: v for k, v in config.items() if k not in ("optim", "output")}  # a run folder may be moved
     optim = {k: v for k, v in config.get("optim", {}).items() if k not in ("val_every", "ckpt_every", "log_every")}
     return json.loads(json.dumps({**keep, "optim": optim}, default=str))
 

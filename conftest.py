@@ -1,4 +1,5 @@
-"""Shared pytest configuration: ``slow`` tests run only with --runslow or ZOO_RUN_SLOW=1."""
+"""pytest configuration for every suite (tests/, export/tests/, benchmarks/): ``slow`` tests run only
+with --runslow or ZOO_RUN_SLOW=1."""
 
 from __future__ import annotations
 
