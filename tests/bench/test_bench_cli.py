@@ -25,16 +25,15 @@ def _check_documented(report: dict, paths: list[str], skip_prefixes: tuple[str, 
 
 
 def test_json_has_documented_fields(tmp_path, doc_paths):
-    report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch,torch-bf16,tensorrt")
+    report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch,tensorrt")
     _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality."))
     assert report["schema"] == "zoo.bench/1"
     assert report["baseline"] is None and report["quality"] is None
 
     names = [r["backend"] for r in report["results"]]
-    assert names == ["torch", "torch-bf16", "tensorrt"]
-    torch_eager, bf16, trt = report["results"]
+    assert names == ["torch", "tensorrt"]
+    torch_eager, trt = report["results"]
     assert trt["status"] == "skipped" and "CUDA" in trt["reason"] and trt["stages"] == {}
-    assert bf16["status"] == "ok" and bf16["precision"] == "bf16"
     for stage in (*STAGES, "end_to_end"):
         entry = torch_eager["stages"][stage]
         assert entry["runs"] == len(entry["times_ms"]) == 1
@@ -57,11 +56,12 @@ def test_json_has_documented_fields(tmp_path, doc_paths):
 
 
 @pytest.mark.slow
-def test_onnxruntime_and_baseline_fields(tmp_path, doc_paths):
-    report, markdown = run_bench(tmp_path, *TINY, "--backends", "onnxruntime", "--baseline",
+def test_bf16_onnxruntime_and_baseline_fields(tmp_path, doc_paths):
+    report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch-bf16,onnxruntime", "--baseline",
                                  "--cache-dir", str(tmp_path / "exports"))
     _check_documented(report, doc_paths, skip_prefixes=("quality.",))
-    ort = report["results"][1]
+    bf16, ort = report["results"][1:]
+    assert bf16["status"] == "ok" and bf16["precision"] == "bf16", bf16["reason"]
     assert ort["backend"] == "onnxruntime" and ort["status"] == "ok", ort["reason"]
     assert ort["stages"]["denoise"]["speedup_vs_reference"] > 0
 

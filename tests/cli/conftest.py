@@ -8,18 +8,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run each test on one torch thread: on a shared 2-core machine two threads per process are several
-    times slower (oversubscription); restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved pipeline folder: narrowed zoo-demo-f4 VAE + tiny UNet, random weights, 1-step DDIM."""

@@ -111,3 +111,11 @@ def test_sr_without_pipeline_uses_the_embedded_default(inputs, tmp_path):
     assert res.exit_code == 0, res.output
     out = read_image(tmp_path / "gray16.png")
     assert out.array.shape == (48, 64) and out.dtype == "uint16"
+
+
+def test_sr_with_no_usable_input_writes_nothing(tiny_pipeline, tmp_path):
+    res = CliRunner().invoke(main, ["sr", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o"),
+                                    "--pipeline", str(tiny_pipeline)])
+    assert res.exit_code == 2
+    assert "missing.png" in res.output and "nothing written" in res.output
+    assert not (tmp_path / "o").exists()

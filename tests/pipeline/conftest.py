@@ -31,17 +31,6 @@ def tiny_pipeline(vae: str = "medvae-4-3", denoiser: str = "unet", sampler: str 
     )
 
 
-@pytest.fixture(autouse=True, scope="package")
-def _one_torch_thread():
-    """One intra-op thread: on a small shared CPU, oversubscribed threads make these tiny models 10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pipe43():
     """medvae-4-3 geometry (3 latent channels, f=4), tiny UNet, DDPM (stochastic) with 2 steps."""

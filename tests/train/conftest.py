@@ -9,18 +9,6 @@ import pytest
 from tests.train.helpers import make_prepared
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run each test on one torch thread: on a shared 2-core machine two threads per process are several
-    times slower (oversubscription); restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared folder: 6 train + 2 val pairs, HR 32x32, LR 8x8 (8-bit PNG)."""

@@ -116,6 +116,7 @@ def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = No
     steps = sorted(set(cfg.quality_steps))
     curves = [quality_curve(pipe, lr, hr, s, steps, cfg.seed, log) for s in samplers]
     return {
-        "pipeline": name, "pipeline_sha256": _fingerprint(folder), "data": str(data), "images": len(ids), "ids": ids, "steps": steps,
+        "pipeline": name, "pipeline_sha256": _fingerprint(folder), "data": str(data), "images": len(ids), "ids": ids,
+        "steps": steps,
         "reference_steps": max(steps), "tolerance_db": TOLERANCE_DB, "samplers": curves,
     }

@@ -87,6 +87,7 @@ def info_cmd(name: str, kind: str | None, as_json: bool) -> None:
     for key, value in card.items():
         if key in ("kind", "name") or value in ((), [], {}, None, ""):
             continue
+        key = "card_version" if key == "version" else key
         if isinstance(value, dict):
             click.echo(f"{key:>18}:")
             for k, v in value.items():

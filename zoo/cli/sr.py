@@ -144,6 +144,10 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     files, errors = expand_inputs(inputs, split)
     ids = unique_ids(files)
     folder = Path(pipeline_dir) if pipeline_dir else DEFAULT_PIPELINE_DIR
+    if not files:
+        for item, reason in errors:
+            click.echo(f"zoo: error: {item}: {reason}", err=True)
+        fail("no input file could be used; nothing written")
     try:
         pipe = load_pipeline(folder, device=device or str(state.device))
     except (OSError, ValueError, RuntimeError) as err:
