@@ -58,3 +58,16 @@ def test_failing_validation_writes_nothing_unless_forced(tmp_path, monkeypatch) 
     assert json.loads((out / "manifest.json").read_text())["stages"]["encoder"]["status"] == "ok"
     with pytest.raises(ManifestError, match="denoiser"):
         verify_export(out)
+
+
+def test_embedded_default_exports_and_runs_the_same_sr(tmp_path) -> None:
+    """A bicubic-latent, residual, pixel-skip pipeline (the embedded default) through ONNX Runtime."""
+    from zoo.assets import DEFAULT_PIPELINE_DIR
+
+    pipe = zoo.load_pipeline(DEFAULT_PIPELINE_DIR)
+    assert pipe.conditioning == "bicubic-latent" and pipe.pixel_skip
+    out = tmp_path / "demo-ort"
+    export_pipeline(pipe, out, ExportOptions(size=128))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "ok"
+    _same_sr(pipe, zoo.load_pipeline(out), torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0)))

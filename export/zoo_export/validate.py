@@ -155,10 +155,12 @@ def compare_pipelines(
     """The exported pipeline (``root/pipeline.json``) run through both runtimes on the same LR images."""
     from zoo_export.pipelines import pipeline_from_export
 
-    hr, lr = probe_images(geometry)
-    hr01, lr01 = (hr + 1) / 2, ((lr + 1) / 2).clamp(0, 1)
-    outputs = [pipeline_from_export(root, rt, name)(lr01, seed=0, steps=steps)
-               for rt, name in ((reference, "torch"), (exported, "export"))]
+    pipes = [pipeline_from_export(root, rt, name) for rt, name in ((reference, "torch"), (exported, "export"))]
+    hr, _ = probe_images(geometry)
+    hr01 = (hr + 1) / 2
+    # the pipeline's LR input is the HR / scale, whatever size its encoder sees (bicubic-latent: the HR size)
+    lr01 = F.interpolate(hr01, size=(geometry.size // pipes[0].scale,) * 2, mode="area").clamp(0, 1)
+    outputs = [pipe(lr01, seed=0, steps=steps) for pipe in pipes]
     return _sr_figures(outputs[0] * 2 - 1, outputs[1] * 2 - 1, hr01 * 2 - 1, precision, f"pipeline, {steps} steps")
 
 

@@ -78,7 +78,7 @@ def test_peak_tables():
     assert gpu_peak_tflops("Some Future GPU", "fp16")[0] is None
     assert peak_gflops("cpu", "fp32", 2, override=123.0) == (123.0, "given (--peak-gflops)")
     value, source = peak_gflops("cpu", "fp32", 2)
-    assert value is None or (value > 0 and "estimate" in source)
+    assert value > 0 and "nominal" in source and "measured fp32" in source
 
 
 def test_fewest_within_tolerance():

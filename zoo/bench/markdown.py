@@ -38,7 +38,7 @@ def _machine(report: dict[str, Any]) -> list[str]:
         f"- versions: {versions}",
     ]
     for result in report["results"]:
-        if result.get("peak_gflops") is not None:
+        if result["status"] == "ok" and result.get("peak_gflops") is not None:
             lines.append(f"- peak used for `{result['backend']}`: {result['peak_gflops']:.0f} GFLOP/s "
                          f"({result['peak_source']})")
     return lines + [""]
