@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml export/pyproject.toml plugins/zoo-example-vae/pyproject
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]' -e ./export -e ./plugins/zoo-example-vae
+	$(BIN)/pip install --quiet -e '.[test]' -e './export[openvino]' -e ./plugins/zoo-example-vae
 	$(BIN)/pip install --quiet --no-deps -r requirements-test.txt
 	touch $(STAMP)
 

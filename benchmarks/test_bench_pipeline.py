@@ -6,7 +6,8 @@
 Stages: ``encode`` (the LR image), one ``denoise`` evaluation, ``decode``; ``end_to_end`` is the
 whole ``pipe(lr)`` call per image with the pipeline's sampler (``ZOO_BENCH_STEPS`` steps for the
 paper geometry, default 10). Variants: torch eager fp32, torch bf16, torch-compile (GPU), ONNX
-Runtime fp32 and fp16, TensorRT (GPU); unavailable ones are skipped with the reason.
+Runtime fp32 and fp16, OpenVINO fp32 and bf16 (CPU), TensorRT (GPU); unavailable ones are skipped
+with the reason.
 
 Run: ``pytest benchmarks/test_bench_pipeline.py --benchmark-only [-k "demo and onnxruntime"]``.
 Rounds: ``ZOO_BENCH_ROUNDS`` (default 3) after one warm-up. Nothing is asserted about time;

@@ -394,11 +394,13 @@ def build_pipeline(
 
 
 def load_pipeline(
-    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = "torch",
+    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None,
 ) -> SRPipeline:
     """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key).
 
-    An export is opened by its backend: ``build_backend(manifest["backend"]).load(path)``.
+    A saved pipeline runs on ``backend`` (a name, or a built backend; default ``"torch"``). An export
+    is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else by the backend
+    that wrote it: ``build_backend(name).load(path)``.
     """
     from zoo.pipeline_files import open_pipeline
 

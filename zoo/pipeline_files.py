@@ -121,6 +121,9 @@ def _read_json(folder: Path) -> dict[str, Any]:
     file = folder / PIPELINE_FILE
     if not folder.is_dir():
         raise PipelineFileError(f"{folder}: pipeline folder not found")
+    if not file.is_file() and (folder / EXPORT_MANIFEST).is_file():
+        raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
+                                "exports (open it with the backend that wrote it, or onnxruntime / openvino)")
     if not file.is_file():
         raise PipelineFileError(f"{folder}: not a zoo pipeline (no {PIPELINE_FILE} or {EXPORT_MANIFEST})")
     try:
@@ -135,10 +138,11 @@ def _read_json(folder: Path) -> dict[str, Any]:
 
 
 def open_pipeline(
-    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = "torch", follow_export: bool = True
+    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None, follow_export: bool = True
 ):
-    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder, or (``follow_export``) from an export folder
-    via ``build_backend(manifest["backend"]).load(path)``; a backend's own ``load`` passes ``follow_export=False``."""
+    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (run by ``backend``, default torch), or
+    (``follow_export``) from an export folder via ``build_backend(backend or manifest["backend"]).load(path)``;
+    a backend's own ``load`` passes ``follow_export=False``."""
     from safetensors.torch import load_file
 
     from zoo.autoencoders.loading import autoencoder_from_path
@@ -154,7 +158,11 @@ def open_pipeline(
         except (OSError, json.JSONDecodeError) as err:
             raise PipelineFileError(f"{manifest}: cannot read ({err})") from err
         if "backend" in export:
-            return build_backend(export["backend"]).load(folder)
+            opener = build_backend(backend or export["backend"]) if isinstance(backend, str | None) else backend
+            if not hasattr(opener, "load"):
+                raise PipelineFileError(f"{folder}: an export folder; this backend cannot open exports "
+                                        f"(open it with {export['backend']!r})")
+            return opener.load(folder)
     data = _read_json(folder)
     dtype = _parse_dtype(data.get("dtype"))
     for name, specs in data["tensors"].items():
@@ -170,5 +178,6 @@ def open_pipeline(
     return SRPipeline(
         vae, denoiser.eval(), sampler, make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
         conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
-        latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=backend, device=device, dtype=dtype,
+        latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=backend or "torch", device=device,
+        dtype=dtype,
     )

@@ -24,3 +24,13 @@ TENSORRT = BackendCard(
     license="Apache-2.0",
     source={"code": "https://github.com/NVIDIA/TensorRT"},
 )
+OPENVINO = BackendCard(
+    name="openvino",
+    factory="zoo_export.runtime_openvino:OpenVinoBackend",
+    devices=("cpu",),
+    requires=("onnx", "openvino"),
+    aliases=("ov",),
+    description="OpenVINO CPU inference of the exported ONNX stages; bf16 where the CPU has it (the fast CPU path).",
+    license="Apache-2.0",
+    source={"code": "https://github.com/openvinotoolkit/openvino"},
+)

@@ -117,12 +117,12 @@ class TensorRTBackend:
     def runtime(self, pipeline: Any) -> TrtRuntime:
         from zoo_export.exporter import export_pipeline
         from zoo_export.pipelines import export_options_for
-        from zoo_export.runtime_ort import _cache_key
+        from zoo_export.runtime_ort import export_cache_key
 
         env = current_environment()  # checks CUDA and TensorRT first
         options = export_options_for(pipeline, backend="trt", fp16=True, size=self.size, batch=self.batch)
         options.builder_optimization_level = self.builder_optimization_level
-        out = self.cache_dir / _cache_key(pipeline.vae, pipeline.denoiser, options, env)
+        out = self.cache_dir / export_cache_key(pipeline.vae, pipeline.denoiser, options, env)
         if not (out / "manifest.json").is_file():
             export_pipeline(pipeline, out, options)
         return TrtRuntime(out)

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.bench.conftest import TINY, lookup, run_bench
+from zoo.bench.baseline import zoo_default_variant
 from zoo.cli import main
 
 STAGES = ("encode", "denoise", "decode")
@@ -60,7 +61,8 @@ def test_bf16_onnxruntime_and_baseline_fields(tmp_path, doc_paths):
     report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch-bf16,onnxruntime", "--baseline",
                                  "--cache-dir", str(tmp_path / "exports"))
     _check_documented(report, doc_paths, skip_prefixes=("quality.",))
-    bf16, ort = report["results"][1:]
+    by_name = {r["backend"]: r for r in report["results"]}
+    bf16, ort = by_name["torch-bf16"], by_name["onnxruntime"]
     assert bf16["status"] == "ok" and bf16["precision"] == "bf16", bf16["reason"]
     assert ort["backend"] == "onnxruntime" and ort["status"] == "ok", ort["reason"]
     assert ort["stages"]["denoise"]["speedup_vs_reference"] > 0
@@ -70,9 +72,33 @@ def test_bf16_onnxruntime_and_baseline_fields(tmp_path, doc_paths):
     stages = report["results"][0]["stages"]
     expected = stages["encode"]["median_ms"] + 1000 * stages["denoise"]["median_ms"] + stages["decode"]["median_ms"]
     assert base["seed"]["ms_per_image"] == pytest.approx(expected, rel=1e-3)
-    assert base["zoo"]["backend"] == "onnxruntime"
+    assert base["zoo"]["backend"] == zoo_default_variant("cpu").name  # openvino-bf16 where the CPU has bf16
     assert base["speedup"] == pytest.approx(base["seed"]["ms_per_image"] / base["zoo"]["ms_per_image"], rel=1e-2)
     assert "extrapolated" in markdown
+
+
+@pytest.mark.slow
+def test_openvino_variants_report_their_precision_and_validation(tmp_path, doc_paths):
+    pytest.importorskip("openvino")
+    import openvino
+
+    report, markdown = run_bench(tmp_path, *TINY, "--backends", "openvino,openvino-bf16",
+                                 "--cache-dir", str(tmp_path / "exports"))
+    _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality."))
+    fp32, bf16 = report["results"][1:]
+    assert fp32["status"] == bf16["status"] == "ok", (fp32["reason"], bf16["reason"])
+    native = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert fp32["precision"] == "fp32" and bf16["precision"] == ("bf16" if native else "fp32")
+    for result in (fp32, bf16):
+        check = result["validation"]
+        assert check["passed"] and check["reference"].startswith("onnxruntime")
+        assert set(check["stage_rel_diff"]) == {"encoder", "denoiser", "decoder"}
+        assert check["end_to_end_delta_psnr_db"] <= check["end_to_end_tolerance_db"]
+    assert max(fp32["validation"]["stage_rel_diff"].values()) <= 1e-4
+    assert report["results"][0]["validation"] is None
+    names = [t["name"] for t in report["targets"]]
+    assert names[-1] == "CPU: openvino-bf16 end to end vs torch eager" and len(names) == 4
+    assert "checked when built" in markdown
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,27 @@ def test_sr_with_no_usable_input_writes_nothing(tiny_pipeline, tmp_path):
     assert res.exit_code == 2
     assert "missing.png" in res.output and "nothing written" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_sr_unknown_backend_is_one_line_and_writes_nothing(inputs, tiny_pipeline, tmp_path):
+    res = CliRunner().invoke(main, ["sr", str(inputs["png8"]), "--out", str(tmp_path / "o"),
+                                    "--pipeline", str(tiny_pipeline), "--backend", "no-such-backend"])
+    assert res.exit_code == 2
+    assert "no-such-backend" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_sr_on_the_openvino_backend_matches_torch(inputs, tiny_pipeline, tmp_path, monkeypatch):
+    pytest.importorskip("openvino")
+    from zoo.data.readers import read_image
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the backend's export cache
+    for backend in ("torch", "openvino"):
+        res = _sr([str(inputs["png16"]), "--out", str(tmp_path / backend), "--pipeline", str(tiny_pipeline),
+                   "--backend", backend])
+        assert res.exit_code == 0, res.output
+    a, b = (read_image(tmp_path / name / "gray16.png").array.astype(float) for name in ("torch", "openvino"))
+    assert a.shape == b.shape == (48, 64)
+    # bf16 where the CPU has it: close, not equal (random weights amplify rounding to ~1.5 % here)
+    assert np.abs(a - b).mean() < 0.03 * 65535

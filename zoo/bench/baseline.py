@@ -1,8 +1,8 @@
 """The seed code's way against zoo's default: images/s and their ratio.
 
 Seed code: PyTorch eager fp32 and the paper's cold sampler with K = 1000 denoiser evaluations per
-image (reference paper.md §4.5-4.6). zoo's default: the exported stages (ONNX Runtime on CPU,
-TensorRT or torch-compile on GPU) and the pipeline's few-step sampler.
+image (reference paper.md §4.5-4.6). zoo's default: the exported stages (OpenVINO bf16 on a CPU
+with native bf16, else ONNX Runtime; TensorRT or torch-compile on GPU) and the pipeline's few-step sampler.
 
 A full K = 1000 run takes minutes per image on a CPU, so by default the seed figure is
 *extrapolated* from the torch eager stage medians measured in the same run
@@ -22,10 +22,19 @@ from zoo.bench.variants import KNOWN, REFERENCE, Variant
 
 
 def zoo_default_variant(device: str) -> Variant:
-    """The backend zoo deploys with on ``device``: ONNX Runtime on CPU; TensorRT (else torch-compile) on CUDA."""
+    """The backend zoo deploys with on ``device``: on CPU, OpenVINO bf16 where the CPU has native bf16 and
+    OpenVINO is installed, else ONNX Runtime; on CUDA, TensorRT (else torch-compile)."""
     if not device.startswith("cuda"):
-        return KNOWN["onnxruntime"]
+        return KNOWN["openvino-bf16" if _openvino_native_bf16() else "onnxruntime"]
     return KNOWN["tensorrt" if importlib.util.find_spec("tensorrt") else "torch-compile"]
+
+
+def _openvino_native_bf16() -> bool:
+    if importlib.util.find_spec("openvino") is None:
+        return False
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def _zoo_result(results: list[dict[str, Any]], device: str) -> dict[str, Any] | None:

@@ -198,7 +198,7 @@ def gpu_info(device: str = "cuda") -> dict[str, Any] | None:
 
 
 def versions(packages: tuple[str, ...] = ("zoo", "zoo-export", "torch", "diffusers", "onnx", "onnxruntime",
-                                          "tensorrt", "numpy")) -> dict[str, str | None]:
+                                          "openvino", "tensorrt", "numpy")) -> dict[str, str | None]:
     """Installed versions (None where absent), read from package metadata without importing."""
     out: dict[str, str | None] = {}
     for name in packages:

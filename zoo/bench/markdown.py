@@ -99,11 +99,22 @@ def _end_to_end(report: dict[str, Any]) -> list[str]:
         if t is None:
             continue
         rows.append([f"`{r['backend']}`", r["precision"], _num(t["ms_per_image"]), _num(t["images_per_s"], 2),
-                     _num(t.get("speedup_vs_reference"), 2, "x"), str(t.get("denoiser_evaluations", "-"))])
+                     _num(t.get("speedup_vs_reference"), 2, "x"), str(t.get("denoiser_evaluations", "-")),
+                     _validation(r.get("validation"))])
     if not rows:
         return []
-    return ["## End to end (per image)", "",
-            *_table(["backend", "precision", "ms / image", "images / s", "vs reference", "denoiser calls"], rows)]
+    header = ["backend", "precision", "ms / image", "images / s", "vs reference", "denoiser calls",
+              "checked when built"]
+    return ["## End to end (per image)", "", *_table(header, rows)]
+
+
+def _validation(v: dict[str, Any] | None) -> str:
+    """A runtime's own check, in brief: worst stage difference and the end-to-end dPSNR."""
+    if not v:
+        return "-"
+    worst = max((d for d in v["stage_rel_diff"].values() if d is not None), default=None)
+    return (f"vs {v['reference']}: stage rel diff <= {_num(worst, 4)}, "
+            f"dPSNR {_num(v['end_to_end_delta_psnr_db'], 3)} dB (limit {_num(v['end_to_end_tolerance_db'], 2)})")
 
 
 def _targets(report: dict[str, Any]) -> list[str]:

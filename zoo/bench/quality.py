@@ -87,6 +87,14 @@ def quality_curve(pipe: Any, lr: torch.Tensor, hr: torch.Tensor, sampler: str, s
             "fewest_steps_within_tol": fewest_within(steps, psnrs, TOLERANCE_DB)}
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (reports stay machine-independent)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _fingerprint(folder: Path) -> dict[str, str]:
     """sha256 (first 16 hex digits) of every file of a pipeline folder: which weights were measured."""
     import hashlib
@@ -116,7 +124,8 @@ def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = No
     steps = sorted(set(cfg.quality_steps))
     curves = [quality_curve(pipe, lr, hr, s, steps, cfg.seed, log) for s in samplers]
     return {
-        "pipeline": name, "pipeline_sha256": _fingerprint(folder), "data": str(data), "images": len(ids), "ids": ids,
+        "pipeline": name, "pipeline_sha256": _fingerprint(folder), "data": _shown(Path(data)), "images": len(ids),
+        "ids": ids,
         "steps": steps,
         "reference_steps": max(steps), "tolerance_db": TOLERANCE_DB, "samplers": curves,
     }

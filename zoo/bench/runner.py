@@ -38,6 +38,7 @@ __all__ = ["BenchConfig", "BenchError", "run_bench"]
 STAGES = ("encode", "denoise", "decode")
 # Speed targets of the export work (goals, reported as measured; never asserted).
 CPU_STAGE_TARGET, CPU_E2E_TARGET, GPU_E2E_TARGET = 1.5, 1.8, 2.5
+CPU_EXPORT_VARIANTS = ("onnxruntime", "openvino-bf16")  # the exported CPU paths the CPU targets are read for
 
 
 @dataclass
@@ -130,7 +131,20 @@ def _rate(entry: dict[str, Any], gflop: float | None, peak: float | None) -> Non
 def _skip_reason(variant: Variant, device: str) -> str | None:
     if variant.cuda_only and not device.startswith("cuda"):
         return f"needs a CUDA device (running on {device})"
+    if variant.cpu_only and device != "cpu":
+        return f"runs on the CPU only (benchmark device {device})"
     return None
+
+
+def _validation_summary(runtime: Any) -> dict[str, Any] | None:
+    """The runtime's own check against its reference (backends that validate when built), in brief."""
+    report = getattr(runtime, "validation", None)
+    if not report:
+        return None
+    e2e = report.get("end_to_end") or {}
+    return {"reference": report.get("reference"), "passed": report.get("passed"),
+            "stage_rel_diff": {name: s.get("rel_diff") for name, s in report.get("stages", {}).items()},
+            "end_to_end_delta_psnr_db": e2e.get("delta_psnr_db"), "end_to_end_tolerance_db": e2e.get("tolerance_db")}
 
 
 def _unavailable(err: Exception) -> bool:
@@ -143,7 +157,8 @@ def _measure_variant(variant: Variant, pipe: Any, g: Geometry, cfg: BenchConfig,
     """Stages and (optionally) the whole SR call of one variant."""
     peak, source = peak_gflops(device, variant.precision, torch.get_num_threads(), cfg.peak_gflops)
     result: dict[str, Any] = {**variant.to_dict(), "device": device, "status": "ok", "reason": None,
-                              "setup_s": None, "peak_gflops": peak, "peak_source": source, "stages": {}}
+                              "setup_s": None, "validation": None, "peak_gflops": peak, "peak_source": source,
+                              "stages": {}}
     reason = _skip_reason(variant, device)
     if reason:
         return {**result, "status": "skipped", "reason": reason}
@@ -155,6 +170,11 @@ def _measure_variant(variant: Variant, pipe: Any, g: Geometry, cfg: BenchConfig,
         status = "skipped" if _unavailable(err) else "failed"
         return {**result, "status": status, "reason": f"{type(err).__name__}: {err}".splitlines()[0]}
     result["setup_s"] = round(time.perf_counter() - start, 2)
+    effective = getattr(clone.runtime, "precision", None)
+    if isinstance(effective, str) and effective != variant.precision:
+        result["precision"] = effective
+        result["reason"] = f"ran {effective}: {variant.precision} is not available on this machine"
+    result["validation"] = _validation_summary(clone.runtime)
     inputs = stage_inputs(g, cfg.batch, device, cfg.seed)
     try:
         with torch.inference_mode():
@@ -234,10 +254,12 @@ def _targets(results: list[dict[str, Any]], device: str) -> list[dict[str, Any]]
         return {"name": name, "target": goal, "measured": measured, "met": met}
 
     if not device.startswith("cuda"):
-        out = [target(f"CPU: onnxruntime {s} vs torch eager", CPU_STAGE_TARGET, ratio("onnxruntime", s))
-               for s in STAGES]
-        return out + [target("CPU: onnxruntime end to end vs torch eager", CPU_E2E_TARGET,
-                             ratio("onnxruntime", "end_to_end"))]
+        measured = [name for name in CPU_EXPORT_VARIANTS if name in by_name] or [CPU_EXPORT_VARIANTS[0]]
+        out = []
+        for name in measured:
+            out += [target(f"CPU: {name} {s} vs torch eager", CPU_STAGE_TARGET, ratio(name, s)) for s in STAGES]
+            out.append(target(f"CPU: {name} end to end vs torch eager", CPU_E2E_TARGET, ratio(name, "end_to_end")))
+        return out
     best = [v for v in (ratio("torch-compile", "end_to_end"), ratio("tensorrt", "end_to_end")) if v is not None]
     return [target("GPU: fp16 torch-compile or TensorRT end to end vs eager fp32", GPU_E2E_TARGET,
                    max(best) if best else None)]

@@ -75,15 +75,20 @@ def lr_images(g: Geometry, batch: int, device: str, seed: int = 0) -> torch.Tens
     return torch.rand(batch, 1, g.lr_size, g.lr_size, generator=gen).to(device)
 
 
+EXPORT_BACKENDS = ("onnxruntime", "openvino", "tensorrt")
+
+
 def backend_options(variant: Variant, g: Geometry, batch: int, cache_dir: str | None) -> dict[str, Any]:
     """Factory options of the variant's backend: export backends get the size, batch profile and cache."""
-    if variant.backend not in ("onnxruntime", "tensorrt"):
+    if variant.backend not in EXPORT_BACKENDS:
         return dict(variant.options)
     options: dict[str, Any] = {"size": g.hr_size, "batch": (1, batch, max(batch, 1))}
     if cache_dir:
         options["cache_dir"] = cache_dir
     if variant.backend == "onnxruntime":
         options["fp16"] = variant.precision == "fp16"
+    if variant.backend == "openvino":
+        options["precision"] = variant.precision
     return {**options, **variant.options}
 
 
@@ -95,7 +100,7 @@ def with_backend(pipe: Any, variant: Variant, options: dict[str, Any]) -> Any:
     from zoo.factory import build_backend
 
     clone = copy.copy(pipe)
-    dtype = DTYPES[variant.precision] if variant.backend == "torch" else torch.float32
+    dtype = DTYPES[variant.precision] if variant.backend == "torch" else torch.float32  # others export fp32
     if dtype != pipe.dtype:
         clone.vae = copy.deepcopy(pipe.vae).to(dtype=dtype)
         clone.denoiser = copy.deepcopy(pipe.denoiser).to(dtype=dtype)

@@ -20,6 +20,7 @@ class Variant:
     backend: str
     precision: str = "fp32"
     cuda_only: bool = False
+    cpu_only: bool = False
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
@@ -37,11 +38,15 @@ KNOWN: dict[str, Variant] = {
                 description="torch.compile, fp16 denoiser, CUDA graphs"),
         Variant("onnxruntime", "onnxruntime", "fp32", description="ONNX Runtime, fp32 ONNX files"),
         Variant("onnxruntime-fp16", "onnxruntime", "fp16", description="ONNX Runtime, fp16 ONNX files"),
+        Variant("openvino", "openvino", "fp32", cpu_only=True, description="OpenVINO CPU, fp32 ONNX files"),
+        Variant("openvino-bf16", "openvino", "bf16", cpu_only=True,
+                description="OpenVINO CPU, fp32 ONNX files computed in bf16 (CPUs with native bf16)"),
         Variant("tensorrt", "tensorrt", "fp16", cuda_only=True, description="TensorRT fp16 engines"),
     )
 }
 ALIASES = {"eager": "torch", "bf16": "torch-bf16", "compile": "torch-compile", "ort": "onnxruntime",
-           "onnx": "onnxruntime", "ort-fp16": "onnxruntime-fp16", "onnx-fp16": "onnxruntime-fp16", "trt": "tensorrt"}
+           "onnx": "onnxruntime", "ort-fp16": "onnxruntime-fp16", "onnx-fp16": "onnxruntime-fp16", "trt": "tensorrt",
+           "ov": "openvino", "ov-bf16": "openvino-bf16"}
 ALL = tuple(KNOWN)
 
 
@@ -53,7 +58,8 @@ def variant(name: str) -> Variant:
     from zoo.registry import get_card
 
     card = get_card("backend", name)  # raises UnknownComponentError with the registered names
-    return Variant(card.name, card.name, "fp32", cuda_only="cpu" not in card.devices, description=card.description)
+    return Variant(card.name, card.name, "fp32", cuda_only="cpu" not in card.devices,
+                   cpu_only=tuple(card.devices) == ("cpu",), description=card.description)
 
 
 def parse_variants(spec: str | list[str] | tuple[str, ...]) -> list[Variant]:

@@ -111,10 +111,13 @@ def _merge_manifests(out: Path, parts: list[Path]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed; slice i of a file uses seed + i.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Slices per call.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--backend", default=None,
+              help="Runtime: torch (default for a saved pipeline), onnxruntime, openvino (fast on CPUs with bf16; "
+                   "see `zoo list --kind backend`). An export folder defaults to the backend that wrote it.")
 @click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "val", "test"]),
               help="For a prepared folder (zoo prepare) given as INPUT: super-resolve the LR images of this split.")
 def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, sampler: str | None, steps: int | None,
-           seed: int, batch_size: int, device: str | None, split: str) -> None:
+           seed: int, batch_size: int, device: str | None, backend: str | None, split: str) -> None:
     """Super-resolve files, folders or globs; each output is written in its input's format.
 
     \b
@@ -130,6 +133,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
       zoo sr scan.dcm --out sr/
       zoo sr 'data/**/*.nii.gz' lr_pngs/ --out sr/ --pipeline runs/medvae/pipeline --steps 10
       zoo sr data/brats --split val --out sr/brats   # a prepared folder: its val LR images
+      zoo sr lr_pngs/ --out sr/ --backend openvino    # OpenVINO (bf16 where the CPU has it)
     """
     from accelerate import PartialState
     from tqdm.auto import tqdm
@@ -149,8 +153,8 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
             click.echo(f"zoo: error: {item}: {reason}", err=True)
         fail("no input file could be used; nothing written")
     try:
-        pipe = load_pipeline(folder, device=device or str(state.device))
-    except (OSError, ValueError, RuntimeError) as err:
+        pipe = load_pipeline(folder, device=device or str(state.device), backend=backend)
+    except (OSError, ValueError, RuntimeError, LookupError, ImportError) as err:
         fail(f"{folder}: cannot load the pipeline: {err}")
     if state.is_main_process:
         for item, reason in errors:
