@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo_export.stages import StageRuntime
+
 logger = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
@@ -59,7 +61,7 @@ def effective_precision(core: Any, precision: str) -> str:
     return precision
 
 
-class OpenVinoRuntime:
+class OpenVinoRuntime(StageRuntime):
     """encode / decode / denoise through OpenVINO compiled models (torch tensors in, float32 torch out)."""
 
     def __init__(self, paths: dict[str, str | Path], precision: str = "auto", threads: int | None = None) -> None:
@@ -92,15 +94,6 @@ class OpenVinoRuntime:
 
     def _run(self, stage: str, *inputs: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.run(stage, inputs)).to(inputs[0].device)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run("encoder", x)
-
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self._run("denoiser", x_t, t.long(), cond)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self._run("decoder", z)
 
 
 def validate_runtime(root: str | Path, runtime: OpenVinoRuntime) -> dict[str, Any]:

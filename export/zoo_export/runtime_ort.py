@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo_export.stages import StageRuntime
 from zoo_export.validate import ort_feeds
 
 
@@ -33,7 +34,7 @@ def make_session(path: str | Path, providers: list[str] | None = None, threads: 
     return ort.InferenceSession(str(path), options, providers=chosen or ["CPUExecutionProvider"])
 
 
-class OrtRuntime:
+class OrtRuntime(StageRuntime):
     """encode / denoise / decode through ONNX Runtime sessions (torch tensors in, float32 torch out)."""
 
     def __init__(
@@ -55,15 +56,6 @@ class OrtRuntime:
         device = inputs[0].device
         out = session.run(None, ort_feeds(session, inputs))[0]
         return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(device)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run("encoder", x)
-
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self._run("denoiser", x_t, t.long(), cond)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self._run("decoder", z)
 
 
 class OnnxRuntimeBackend:

@@ -99,6 +99,23 @@ class Geometry:
         }
 
 
+class StageRuntime:
+    """``encode / denoise / decode`` for a runtime that runs each stage by name: subclasses define
+    ``_run(stage, *inputs) -> float32 tensor`` on the inputs' device (timesteps arrive as int64)."""
+
+    def _run(self, stage: str, *inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run("encoder", x)
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self._run("denoiser", x_t, t.long(), cond)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self._run("decoder", z)
+
+
 STAGE_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "encoder": (("x",), ("z",)),
     "denoiser": (("x_t", "t", "cond"), ("out",)),
