@@ -17,6 +17,7 @@ _LAZY = {
     "verify_export": "zoo_export.manifest",
     "ManifestError": "zoo_export.manifest",
     "OrtRuntime": "zoo_export.runtime_ort",
+    "OpenVinoRuntime": "zoo_export.runtime_openvino",
     "TrtRuntime": "zoo_export.runtime_trt",
 }
 

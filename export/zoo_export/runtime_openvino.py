@@ -156,7 +156,6 @@ class OpenVinoBackend:
         self.threads = threads
 
     def _open(self, root: Path) -> OpenVinoRuntime:
-        import_openvino()  # before any export work: a missing package is a clear, early error
         runtime = OpenVinoRuntime.from_dir(root, self.precision, self.threads)
         runtime.validation = validate_runtime(root, runtime)
         return runtime
@@ -166,7 +165,7 @@ class OpenVinoBackend:
         from zoo_export.pipelines import export_options_for
         from zoo_export.runtime_ort import export_cache_key
 
-        import_openvino()
+        import_openvino()  # before any export work: a missing package is a clear, early error
         if torch.device(pipeline.device).type != "cpu":
             raise ValueError(f"the openvino backend runs on the CPU; the pipeline is on {pipeline.device}")
         options = export_options_for(pipeline, backend="onnx", fp16=False, size=self.size, batch=self.batch)
