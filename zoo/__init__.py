@@ -29,6 +29,8 @@ _LAZY = {
     "SRPipeline": "zoo.pipeline",
     "build_pipeline": "zoo.pipeline",
     "load_pipeline": "zoo.pipeline",
+    "ZooError": "zoo.errors",
+    "MissingWeightsError": "zoo.errors",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from zoo.errors import ZooError
+
 __all__ = [
     "AutoencoderCard",
     "BackendCard",
@@ -25,7 +27,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
-class CardError(ValueError):
+class CardError(ZooError, ValueError):
     """A card is invalid (bad name, missing field, wrong type)."""
 
 

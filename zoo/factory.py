@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.cards import Card
+from zoo.errors import MissingWeightsError
 from zoo.registry import get_card, load_factory
 
 __all__ = ["build_autoencoder", "build_backend", "build_denoiser", "build_sampler", "weight_source"]
@@ -22,7 +23,7 @@ def weight_source(card: Card, weights: Any, pretrained: bool) -> Any:
         return None
     default = getattr(card, "weights", None)
     if default is None:
-        raise ValueError(
+        raise MissingWeightsError(
             f"{card.kind} {card.name!r} has no default weights: pass weights=PATH "
             f"(see `zoo info {card.name}`), or pretrained=False for random weights"
         )

@@ -25,6 +25,7 @@ import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
+from zoo.errors import MissingWeightsError, ZooError
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
 from zoo.samplers.noise import generators_for, randn
 from zoo.samplers.parameterization import output_to_x0, training_target
@@ -36,7 +37,7 @@ __all__ = ["CONDITIONINGS", "CompatibilityError", "SRPipeline", "build_pipeline"
 CONDITIONINGS = ("lr-latent", "bicubic-latent")
 
 
-class CompatibilityError(ValueError):
+class CompatibilityError(ZooError, ValueError):
     """Two components (or a component and a pipeline option) cannot work together."""
 
 
@@ -337,13 +338,11 @@ def _build_denoiser(
                "prediction_type": card.prediction_type}
     try:
         return build_denoiser(card, weights=weights, pretrained=pretrained, **{**derived, **config})
-    except ValueError as err:
-        if "no default weights" in str(err):
-            raise ValueError(
-                f"denoiser {card.name!r} has no default weights: pass denoiser_weights=PATH, or "
-                "pretrained_denoiser=False for a new (random) denoiser to train"
-            ) from err
-        raise
+    except MissingWeightsError as err:
+        raise MissingWeightsError(
+            f"denoiser {card.name!r} has no default weights: pass denoiser_weights=PATH, or "
+            "pretrained_denoiser=False for a new (random) denoiser to train"
+        ) from err
 
 
 def build_pipeline(

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from zoo.errors import ZooError
 from zoo.latents import LatentStats
 
 __all__ = ["FORMAT", "PIPELINE_FILE", "PipelineFileError", "open_pipeline", "save_pipeline"]
@@ -27,7 +28,7 @@ VAE_DIR = "vae"
 EXPORT_MANIFEST = "manifest.json"
 
 
-class PipelineFileError(ValueError):
+class PipelineFileError(ZooError, ValueError):
     """A pipeline folder is missing a file, or a stored tensor does not fit the architecture."""
 
 

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from zoo.cards import KINDS, Card, CardError
+from zoo.errors import ZooError
 
 __all__ = [
     "GROUPS",
@@ -42,18 +43,18 @@ GROUPS: dict[str, str] = {
 LOCAL_DISTRIBUTION = "__local__"
 
 
-class PluginError(RuntimeError):
+class PluginError(ZooError, RuntimeError):
     """A plugin could not be loaded (import error or invalid card)."""
 
 
-class UnknownComponentError(LookupError):
+class UnknownComponentError(ZooError, LookupError):
     """No registered component has the requested name."""
 
     def __str__(self) -> str:  # LookupError would quote the message like a key
         return str(self.args[0])
 
 
-class DuplicateComponentError(LookupError):
+class DuplicateComponentError(ZooError, LookupError):
     """Two distributions register the same name; use ``distribution:name``."""
 
     def __str__(self) -> str:

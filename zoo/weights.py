@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo.errors import ZooError
+
 __all__ = [
     "HFSource",
     "WeightsError",
@@ -29,7 +31,7 @@ __all__ = [
 SAFETENSORS_SUFFIXES = (".safetensors",)
 
 
-class WeightsError(RuntimeError):
+class WeightsError(ZooError, RuntimeError):
     """A weight source cannot be found, downloaded, verified or safely read."""
 
 

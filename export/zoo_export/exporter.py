@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.errors import ZooError
 from zoo_export.manifest import MANIFEST, hash_files, new_manifest, write_manifest
 from zoo_export.onnx_export import export_onnx, onnx_files, read_signature
 from zoo_export.stages import STAGE_IO, STAGES, Geometry, stage_modules
@@ -33,7 +34,7 @@ VAE_STAGES = ("encoder", "decoder")
 PIPELINE_SUBDIR = "pipeline"
 
 
-class ExportValidationError(RuntimeError):
+class ExportValidationError(ZooError, RuntimeError):
     """The exported files failed their parity checks (nothing was written)."""
 
 

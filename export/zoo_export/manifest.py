@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from zoo.errors import ZooError
 from zoo_export import __version__
 
 MANIFEST = "manifest.json"
@@ -20,7 +21,7 @@ FORMAT = "zoo-export"
 FORMAT_VERSION = 1
 
 
-class ManifestError(ValueError):
+class ManifestError(ZooError, ValueError):
     """An export folder's manifest is missing, malformed, from another release, or its files changed."""
 
 

@@ -19,12 +19,14 @@ import onnx
 import torch
 from torch import nn
 
+from zoo.errors import ZooError
+
 EXTERNAL_DATA_BYTES = 1_500_000_000  # the protobuf limit is 2 GiB; leave room for the graph
 LEGACY_OPSET = 17
 MAX_BATCH = 1024
 
 
-class ExportError(RuntimeError):
+class ExportError(ZooError, RuntimeError):
     """An ONNX export failed or produced a file that does not match what was asked."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.errors import ZooError
 from zoo_export.stages import StageRuntime
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ CHOICES = ("auto", *PRECISIONS)
 VALIDATION_BATCHES = (1, 2)
 
 
-class OpenVinoUnavailable(ImportError):
+class OpenVinoUnavailable(ZooError, ImportError):
     """The ``openvino`` package is not installed (``pip install 'zoo-export[openvino]'``)."""
 
 

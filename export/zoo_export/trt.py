@@ -13,16 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zoo.errors import ZooError
 from zoo_export.stages import STAGE_IO, Geometry
 
 MIN_TRT_MAJOR = 10
 
 
-class TensorRTUnavailable(RuntimeError):
+class TensorRTUnavailable(ZooError, RuntimeError):
     """No CUDA device, or TensorRT is not installed / too old. Raised before any TensorRT call."""
 
 
-class EngineMismatchError(RuntimeError):
+class EngineMismatchError(ZooError, RuntimeError):
     """An engine was built for another TensorRT version or GPU; it must be rebuilt here."""
 
 

@@ -20,6 +20,7 @@ from zoo.autoencoders.base import Autoencoder
 from zoo.autoencoders.convert import convert_to_diffusers, infer_kl_config
 from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder
 from zoo.cards import AutoencoderCard
+from zoo.errors import ZooError
 from zoo.weights import WeightsError, read_tensors, resolve
 
 __all__ = [
@@ -40,7 +41,7 @@ FORMAT_VERSION = 1
 _FACTORY = "zoo.autoencoders.kl:build_autoencoder_kl"
 
 
-class StateDictMismatchError(ValueError):
+class StateDictMismatchError(ZooError, ValueError):
     """Checkpoint keys or shapes do not match the architecture (strict loading)."""
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import torch
 
 from zoo.bench.variants import Variant
+from zoo.errors import ZooError
 
 
-class BenchError(ValueError):
+class BenchError(ZooError, ValueError):
     """A benchmark configuration that cannot run (one-line message for the CLI)."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from zoo.errors import ZooError
 
-class DataError(ValueError):
+
+class DataError(ZooError, ValueError):
     """A file zoo cannot use; ``str(err)`` is ``"<file>: <reason>"`` (one line)."""
 
     def __init__(self, path: str | os.PathLike | None, reason: str) -> None:

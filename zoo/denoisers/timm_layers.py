@@ -12,10 +12,12 @@ import importlib.util
 import sys
 import types
 
+from zoo.errors import ZooError
+
 __all__ = ["Attention", "Mlp", "PatchEmbed", "TimmMissingError"]
 
 
-class TimmMissingError(ImportError):
+class TimmMissingError(ZooError, ImportError):
     """timm is not installed."""
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.errors import ZooError
+
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(ZooError, ValueError):
     """An image file could not be read or has an unsupported layout."""
 
 

@@ -18,6 +18,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from zoo.errors import ZooError
+
 MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 MS_SSIM_KERNEL = 11
 
@@ -138,7 +140,7 @@ def masked_ssim(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray, border: int
     return float(smap[inside[box]].mean())
 
 
-class LPIPSUnavailableError(RuntimeError):
+class LPIPSUnavailableError(ZooError, RuntimeError):
     """LPIPS cannot run here (torchvision or the AlexNet/LPIPS weights are missing)."""
 
 

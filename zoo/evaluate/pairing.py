@@ -11,6 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo.errors import ZooError
 from zoo.evaluate.images import IMAGE_SUFFIXES
 
 PRED_COLUMNS = ("output", "sr", "hr", "path", "file")
@@ -18,7 +19,7 @@ REF_COLUMNS = ("hr", "output", "path", "file")
 MASK_COLUMNS = ("mask", "seg", "path", "file")
 
 
-class PairingError(ValueError):
+class PairingError(ZooError, ValueError):
     """Two image sets cannot be paired by id."""
 
 

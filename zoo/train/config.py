@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from zoo.errors import ZooError
+
 __all__ = [
     "AutoencoderSection",
     "ConfigError",
@@ -25,7 +27,7 @@ __all__ = [
 TASKS = ("denoiser", "autoencoder")
 
 
-class ConfigError(ValueError):
+class ConfigError(ZooError, ValueError):
     """A training config is invalid; the message names the key."""
 
 
