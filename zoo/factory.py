@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from zoo.cards import Card
@@ -51,7 +52,10 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
         return autoencoder_from_path(name)
     card = get_card("autoencoder", name)
     source = weight_source(card, weights, pretrained)
-    model = as_autoencoder(load_factory(card)(**{**card.config, **overrides}), card)
+    config = {**card.config, **overrides}
+    if overrides:  # the card says what was built: a saved folder rebuilds it from the card's config
+        card = dataclasses.replace(card, config=config)
+    model = as_autoencoder(load_factory(card)(**config), card)
     if source is not None:
         from zoo.autoencoders.loading import load_autoencoder_weights
 

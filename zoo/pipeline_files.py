@@ -2,8 +2,12 @@
 
 ``zoo_pipeline.json`` holds the component names and card versions, the denoiser's and sampler's
 configs, the pipeline options (schedule, conditioning, scale, steps, latent stats, dtype) and the
-shape and dtype of every stored tensor, checked on load. The autoencoder is saved with its card and
-config (``zoo.autoencoders.loading.save_autoencoder``), so a pipeline loads offline.
+shape and dtype of every stored tensor, checked on load. The autoencoder is a saved-autoencoder
+folder (:mod:`zoo.autoencoders.saved`), so a pipeline loads offline.
+
+A folder is data, never code (see docs/security.md): :data:`SCHEMA` checks ``zoo_pipeline.json``
+before any work, every path it names must lie inside the folder, and components are built only
+from the registry by name.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 import torch
 
 from zoo.errors import ZooError
+from zoo.folder_paths import inside
+from zoo.folder_schema import Bool, Either, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
 from zoo.latents import LatentStats
 
 __all__ = ["FORMAT", "PIPELINE_FILE", "PipelineFileError", "open_pipeline", "save_pipeline"]
@@ -51,12 +57,11 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
     """Write ``pipe`` to the folder ``path`` (replaced atomically: no half-written folder on failure)."""
-    from safetensors import safe_open
     from safetensors.torch import save_file
 
     from zoo import __version__
     from zoo.atomic import atomic_dir
-    from zoo.autoencoders.loading import WEIGHTS_FILE, save_autoencoder
+    from zoo.autoencoders.saved import WEIGHTS_FILE, save_autoencoder
 
     config = getattr(pipe.denoiser, "config", None)
     if not isinstance(config, dict):
@@ -77,11 +82,10 @@ def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
         save_file(denoiser_state, str(tmp / DENOISER_FILE), metadata={"format": FORMAT})
         save_autoencoder(pipe.vae, tmp / VAE_DIR)
         vae_file = f"{VAE_DIR}/{WEIGHTS_FILE}"
-        with safe_open(str(tmp / vae_file), "pt") as f:
-            payload["tensors"][vae_file] = {
-                k: [_st_dtype(f.get_slice(k).get_dtype()), list(f.get_slice(k).get_shape())] for k in sorted(f.keys())
-            }
-        (tmp / PIPELINE_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+        payload["tensors"][vae_file] = dict(sorted(_header(tmp / vae_file).items()))
+        text = json.dumps(payload, indent=2) + "\n"
+        validate(json.loads(text), SCHEMA, PIPELINE_FILE)  # never write what opening would refuse
+        (tmp / PIPELINE_FILE).write_text(text)
     return folder
 
 
@@ -93,16 +97,22 @@ def _st_dtype(code: str) -> str:
     return _ST_DTYPES.get(code, code.lower())
 
 
-def _check_file(folder: Path, name: str, expected: dict[str, list]) -> None:
-    """Compare a safetensors file's header with the specs recorded in zoo_pipeline.json."""
+def _header(file: Path) -> dict[str, list]:
+    """``{tensor name: [dtype, shape]}`` of a safetensors file, from its header (no tensor is read)."""
     from safetensors import safe_open
 
-    file = folder / name
+    try:
+        with safe_open(str(file), "pt") as f:
+            return {k: [_st_dtype(f.get_slice(k).get_dtype()), list(f.get_slice(k).get_shape())] for k in f.keys()}
+    except Exception as err:  # safetensors raises its own errors on truncated or foreign files
+        raise PipelineFileError(f"{file}: not a readable safetensors file ({err})") from err
+
+
+def _check_file(file: Path, expected: dict[str, list]) -> None:
+    """Compare a safetensors file's header with the specs recorded in zoo_pipeline.json."""
     if not file.is_file():
         raise PipelineFileError(f"{file}: missing (the pipeline folder is incomplete)")
-    with safe_open(str(file), "pt") as f:
-        found = {k: [_st_dtype(f.get_slice(k).get_dtype()), list(f.get_slice(k).get_shape())] for k in f.keys()}
-    _compare(file, found, expected, "zoo_pipeline.json")
+    _compare(file, _header(file), expected, PIPELINE_FILE)
 
 
 def _compare(file: Path, found: dict[str, list], expected: dict[str, list], against: str) -> None:
@@ -118,24 +128,81 @@ def _compare(file: Path, found: dict[str, list], expected: dict[str, list], agai
             )
 
 
-def _read_json(folder: Path) -> dict[str, Any]:
-    file = folder / PIPELINE_FILE
+_NAME = Str(what="a component name")
+_REF = {"name": _NAME}
+_TENSOR_SPEC = ListOf(Either((Str(), ListOf(Int(0)))), min_len=2, max_len=2)
+SCHEMA = Obj(
+    {
+        "format": Str((FORMAT,)),
+        "vae": Obj({**_REF, "path": Str()}, {"version": Str()}),
+        "denoiser": Obj({**_REF, "config": MapOf(Json()), "file": Str()}, {"version": Str()}),
+        "sampler": Obj({**_REF, "config": MapOf(Json())}, {"version": Str()}),
+        "steps": Int(1, null=True),
+        "scale": Int(1),
+        "conditioning": Str(("lr-latent", "bicubic-latent")),
+        "residual": Bool(),
+        "schedule": Obj({"name": Str(("cosine", "linear"))}, {
+            "num_timesteps": Int(1), "s": Number(min=0), "beta_start": Number(positive=True),
+            "beta_end": Number(positive=True)}),
+        "latent_stats": Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}),
+        "tensors": MapOf(MapOf(_TENSOR_SPEC), 1),
+    },
+    {"format_version": Int(1, FORMAT_VERSION), "zoo_version": Str(), "pixel_skip": Bool(),
+     "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)},
+)
+"""Schema of ``zoo_pipeline.json``: checked before anything in the folder is used."""
+_EXPORT_HEADER = Obj(optional={"backend": _NAME}, others=True)
+"""What zoo reads of an export's ``manifest.json`` (the backend named there checks the rest)."""
+
+
+def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
     if not folder.is_dir():
         raise PipelineFileError(f"{folder}: pipeline folder not found")
+    file = folder / PIPELINE_FILE
     if not file.is_file() and (folder / EXPORT_MANIFEST).is_file():
         raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
                                 "exports (open it with the backend that wrote it, or onnxruntime / openvino)")
     if not file.is_file():
         raise PipelineFileError(f"{folder}: not a zoo pipeline (no {PIPELINE_FILE} or {EXPORT_MANIFEST})")
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise PipelineFileError(f"{file}: cannot read ({err})") from err
-    if data.get("format") != FORMAT:
+    file = inside(folder, PIPELINE_FILE, PIPELINE_FILE, folder)
+    data = read_json(file)
+    if isinstance(data, dict) and data.get("format") != FORMAT:
         raise PipelineFileError(f"{file}: not a zoo pipeline file (format {data.get('format')!r})")
-    if data.get("format_version", 0) > FORMAT_VERSION:
-        raise PipelineFileError(f"{file}: format version {data['format_version']} is newer than this zoo reads")
-    return data
+    version = data.get("format_version", 0) if isinstance(data, dict) else 0
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise PipelineFileError(f"{file}: format version {version} is newer than this zoo reads")
+    validate(data, SCHEMA, file)
+    return file, data
+
+
+def _open_export(folder: Path, manifest: Path, backend: Any) -> Any:
+    """The pipeline of an export folder, opened by ``backend`` or by the registered backend its manifest names."""
+    from zoo.factory import build_backend
+    from zoo.registry import installed_card
+
+    export = read_json(inside(folder, EXPORT_MANIFEST, EXPORT_MANIFEST, folder), _EXPORT_HEADER)
+    if "backend" not in export:
+        return None
+    if isinstance(backend, str | None):
+        opener = build_backend(backend or installed_card("backend", export["backend"], f"{manifest}: backend"))
+    else:
+        opener = backend
+    if not hasattr(opener, "load"):
+        raise PipelineFileError(f"{folder}: an export folder; this backend cannot open exports "
+                                f"(open it with {export['backend']!r})")
+    return opener.load(folder)
+
+
+def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
+    """The registered ``kind`` that ``ref`` names, built with its stored config (one line if that fails)."""
+    from zoo import factory
+    from zoo.registry import installed_card
+
+    card = installed_card(kind, ref["name"], f"{file}: {kind}.name")
+    try:
+        return getattr(factory, f"build_{kind}")(card, **options, **ref["config"])
+    except (TypeError, ValueError) as err:
+        raise PipelineFileError(f"{file}: {kind}.config does not build the {ref['name']!r} {kind}: {err}") from err
 
 
 def open_pipeline(
@@ -143,42 +210,48 @@ def open_pipeline(
 ):
     """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (run by ``backend``, default torch), or
     (``follow_export``) from an export folder via ``build_backend(backend or manifest["backend"]).load(path)``;
-    a backend's own ``load`` passes ``follow_export=False``."""
+    a backend's own ``load`` passes ``follow_export=False``.
+
+    Nothing the folder names is imported: components resolve through the registry, every JSON file is
+    checked against its schema first, and every path it names must lie inside it.
+    """
     from safetensors.torch import load_file
 
-    from zoo.autoencoders.loading import autoencoder_from_path
-    from zoo.factory import build_backend, build_denoiser, build_sampler
+    from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
     from zoo.pipeline import SRPipeline, _parse_dtype
     from zoo.samplers.schedules import make_schedule
 
     folder = Path(path).expanduser()
     manifest = folder / EXPORT_MANIFEST
     if follow_export and manifest.is_file():
-        try:
-            export = json.loads(manifest.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise PipelineFileError(f"{manifest}: cannot read ({err})") from err
-        if "backend" in export:
-            opener = build_backend(backend or export["backend"]) if isinstance(backend, str | None) else backend
-            if not hasattr(opener, "load"):
-                raise PipelineFileError(f"{folder}: an export folder; this backend cannot open exports "
-                                        f"(open it with {export['backend']!r})")
-            return opener.load(folder)
-    data = _read_json(folder)
+        opened = _open_export(folder, manifest, backend)
+        if opened is not None:
+            return opened
+    file, data = _read_json(folder)
     dtype = _parse_dtype(data.get("dtype"))
     for name, specs in data["tensors"].items():
-        _check_file(folder, name, specs)
-    vae = autoencoder_from_path(folder / data["vae"]["path"]).to(dtype=dtype)
+        _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
+    vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
+    if not (vae_dir / CARD_FILE).is_file():
+        raise PipelineFileError(f"{file}: vae.path: {vae_dir} is not a saved autoencoder folder (no {CARD_FILE})")
+    vae = open_saved_autoencoder(vae_dir).to(dtype=dtype)
+    if vae.card.name != data["vae"]["name"]:
+        raise PipelineFileError(f"{file}: vae.name {data['vae']['name']!r} differs from the name in "
+                                f"{vae_dir / CARD_FILE} ({vae.card.name!r})")
     den = data["denoiser"]
-    denoiser = build_denoiser(den["name"], pretrained=False, **den["config"]).to(dtype=dtype)
-    state = load_file(str(folder / den["file"]))
-    _compare(folder / den["file"], _tensor_specs(state), _tensor_specs(denoiser.state_dict()),
+    denoiser = _build("denoiser", den, file, pretrained=False).to(dtype=dtype)
+    weights = inside(folder, den["file"], "denoiser.file", file)
+    _compare(weights, _header(weights), _tensor_specs(denoiser.state_dict()),
              f"the {den['name']!r} denoiser built from its config")
-    denoiser.load_state_dict(state, strict=True)
-    sampler = build_sampler(data["sampler"]["name"], **data["sampler"]["config"])
+    denoiser.load_state_dict(load_file(str(weights)), strict=True)
+    sampler = _build("sampler", data["sampler"], file)
+    try:
+        schedule = make_schedule(data["schedule"])
+        stats = LatentStats.from_dict(data["latent_stats"])
+    except (TypeError, ValueError) as err:
+        raise PipelineFileError(f"{file}: {err}") from err
     return SRPipeline(
-        vae, denoiser.eval(), sampler, make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
+        vae, denoiser.eval(), sampler, schedule, steps=data["steps"], scale=data["scale"],
         conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
-        latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=backend or "torch", device=device,
-        dtype=dtype,
+        latent_stats=stats, backend=backend or "torch", device=device, dtype=dtype,
     )

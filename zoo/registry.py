@@ -26,7 +26,10 @@ __all__ = [
     "DuplicateComponentError",
     "PluginError",
     "UnknownComponentError",
+    "components_with_factory",
     "get_card",
+    "installed_card",
+    "not_installed",
     "list_components",
     "load_factory",
     "register",
@@ -256,6 +259,33 @@ def get_card(kind: str, name: str | Card) -> Card:
     card = resolve(kind, name).card
     assert card is not None
     return card
+
+
+def installed_card(kind: str, name: str, where: str) -> Card:
+    """The registered card that a folder names by ``name``; ``where`` says where the name was read.
+
+    An unknown name is one line naming it and listing the installed components of that kind: a folder
+    is data, so nothing it names is ever imported; only registered components are built.
+    """
+    try:
+        return get_card(kind, name)
+    except UnknownComponentError:
+        raise not_installed(kind, name, where) from None
+
+
+def not_installed(kind: str, name: str, where: str) -> UnknownComponentError:
+    """The one-line error for a folder naming ``name``, which is no installed component of ``kind``."""
+    kind = _check_kind(kind)
+    installed = sorted(i.name for i in _discover(kind) if i.ok)
+    return UnknownComponentError(
+        f"{where}: no {kind} named {name!r} is installed (installed: {', '.join(installed) or 'none'}); "
+        "a folder made with a plugin needs that plugin installed"
+    )
+
+
+def components_with_factory(kind: str, factory: str) -> list[Card]:
+    """The registered cards (sorted by name) whose factory is ``factory``."""
+    return [i.card for i in list_components(kind) if i.ok and i.card is not None and i.card.factory == factory]
 
 
 def load_factory(card: Card) -> Any:

@@ -1,4 +1,4 @@
-"""Load weights into zoo autoencoders; save and reopen zoo's saved-autoencoder folder.
+"""Load weights into zoo autoencoders; open autoencoders from paths (saved folders: :mod:`zoo.autoencoders.saved`).
 
 Accepted weight sources (see :func:`read_autoencoder_state`): an official MedVAE ``.ckpt``, a
 CompVis first-stage ``.ckpt``, a diffusers folder, an original single-file ``.safetensors``, zoo's
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ import torch
 
 from zoo.autoencoders.base import Autoencoder
 from zoo.autoencoders.convert import convert_to_diffusers, infer_kl_config
-from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder
+from zoo.autoencoders.kl import KLAutoencoder
+from zoo.autoencoders.saved import CARD_FILE, KL_FACTORY, WEIGHTS_FILE, open_saved_autoencoder, save_autoencoder
 from zoo.cards import AutoencoderCard
 from zoo.errors import ZooError
 from zoo.weights import WeightsError, read_tensors, resolve
@@ -33,12 +33,6 @@ __all__ = [
     "read_autoencoder_state",
     "save_autoencoder",
 ]
-
-CARD_FILE = "zoo_autoencoder.json"
-WEIGHTS_FILE = "autoencoder.safetensors"
-FORMAT = "zoo-autoencoder"
-FORMAT_VERSION = 1
-_FACTORY = "zoo.autoencoders.kl:build_autoencoder_kl"
 
 
 class StateDictMismatchError(ZooError, ValueError):
@@ -131,33 +125,6 @@ def _card_name(stem: str) -> str:
     return name or "autoencoder"
 
 
-def _card_from_json(data: dict[str, Any], where: Path) -> AutoencoderCard:
-    names = {f.name for f in fields(AutoencoderCard)}
-    card = {k: v for k, v in data.get("card", {}).items() if k in names}
-    for key in ("aliases", "modality"):
-        if key in card:
-            card[key] = tuple(card[key])
-    try:
-        return AutoencoderCard(**card)
-    except Exception as err:
-        raise WeightsError(f"{where}: invalid card: {err}") from err
-
-
-def _open_saved_folder(folder: Path) -> Autoencoder:
-    card_file = folder / CARD_FILE
-    try:
-        data = json.loads(card_file.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise WeightsError(f"{card_file}: cannot read ({err})") from err
-    if data.get("format") != FORMAT:
-        raise WeightsError(f"{card_file}: not a zoo autoencoder file (format {data.get('format')!r})")
-    card = _card_from_json(data, card_file)
-    from zoo.registry import load_factory
-
-    model = as_autoencoder(load_factory(card)(**card.config), card)
-    return load_autoencoder_weights(model, folder / WEIGHTS_FILE)
-
-
 def autoencoder_from_path(path: str | os.PathLike, card: AutoencoderCard | None = None) -> Autoencoder:
     """An autoencoder from a saved folder, a diffusers folder or a bare checkpoint file.
 
@@ -168,7 +135,7 @@ def autoencoder_from_path(path: str | os.PathLike, card: AutoencoderCard | None 
     if not path.exists():
         raise WeightsError(f"autoencoder path not found: {path}")
     if path.is_dir() and (path / CARD_FILE).exists():
-        return _open_saved_folder(path).eval()
+        return open_saved_autoencoder(path)
     sd = read_autoencoder_state(path)
     if card is None:
         try:
@@ -180,7 +147,7 @@ def autoencoder_from_path(path: str | os.PathLike, card: AutoencoderCard | None 
         factor = 2 ** (len(config["block_out_channels"]) - 1)
         card = AutoencoderCard(
             name=_card_name(path.stem if path.is_file() else path.name),
-            factory=_FACTORY,
+            factory=KL_FACTORY,
             description=f"autoencoder loaded from {path} (architecture inferred from the weights)",
             config=config,
             in_channels=config["in_channels"],
@@ -213,37 +180,3 @@ def _kl_model(config: dict[str, Any]):
     from zoo.autoencoders.kl import build_autoencoder_kl
 
     return build_autoencoder_kl(**config)
-
-
-def save_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> Path:
-    """Write ``ae`` as a saved-autoencoder folder (``zoo_autoencoder.json`` + ``autoencoder.safetensors``).
-
-    The folder appears atomically; diffusers key names are used for KL autoencoders.
-    """
-    from safetensors.torch import save_file
-
-    from zoo import __version__
-    from zoo.atomic import atomic_dir
-
-    card = ae.card
-    if card is None:
-        raise ValueError("save_autoencoder needs an autoencoder with a card (ae.card is None)")
-    module = ae.vae if isinstance(ae, KLAutoencoder) else ae
-    config = dict(card.config)
-    if isinstance(ae, KLAutoencoder) and card.factory == _FACTORY:  # the live config (overrides included)
-        config = {k: _jsonable(v) for k, v in dict(ae.vae.config).items() if not k.startswith("_")}
-    card_dict = card.to_dict()
-    card_dict.pop("kind", None)
-    card_dict["config"] = config
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "zoo_version": __version__, "card": card_dict}
-    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    folder = Path(folder)
-    with atomic_dir(folder) as tmp:
-        tmp = Path(tmp)
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT})
-        (tmp / CARD_FILE).write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    return folder
-
-
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
