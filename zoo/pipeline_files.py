@@ -131,24 +131,29 @@ def _compare(file: Path, found: dict[str, list], expected: dict[str, list], agai
 _NAME = Str(what="a component name")
 _REF = {"name": _NAME}
 _TENSOR_SPEC = ListOf(Either((Str(), ListOf(Int(0)))), min_len=2, max_len=2)
+OPTIONS = {
+    "steps": Int(1, null=True),
+    "scale": Int(1),
+    "conditioning": Str(("lr-latent", "bicubic-latent")),
+    "residual": Bool(),
+    "schedule": Obj({"name": Str(("cosine", "linear"))}, {
+        "num_timesteps": Int(1), "s": Number(min=0), "beta_start": Number(positive=True),
+        "beta_end": Number(positive=True)}),
+    "latent_stats": Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}),
+}
+"""Schemas of the pipeline options (``SRPipeline.config()``) that every pipeline file holds."""
+OPTIONAL_OPTIONS = {"pixel_skip": Bool(), "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)}
+"""Options that older files may lack."""
 SCHEMA = Obj(
     {
         "format": Str((FORMAT,)),
         "vae": Obj({**_REF, "path": Str()}, {"version": Str()}),
         "denoiser": Obj({**_REF, "config": MapOf(Json()), "file": Str()}, {"version": Str()}),
         "sampler": Obj({**_REF, "config": MapOf(Json())}, {"version": Str()}),
-        "steps": Int(1, null=True),
-        "scale": Int(1),
-        "conditioning": Str(("lr-latent", "bicubic-latent")),
-        "residual": Bool(),
-        "schedule": Obj({"name": Str(("cosine", "linear"))}, {
-            "num_timesteps": Int(1), "s": Number(min=0), "beta_start": Number(positive=True),
-            "beta_end": Number(positive=True)}),
-        "latent_stats": Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}),
+        **OPTIONS,
         "tensors": MapOf(MapOf(_TENSOR_SPEC), 1),
     },
-    {"format_version": Int(1, FORMAT_VERSION), "zoo_version": Str(), "pixel_skip": Bool(),
-     "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)},
+    {"format_version": Int(1, FORMAT_VERSION), "zoo_version": Str(), **OPTIONAL_OPTIONS},
 )
 """Schema of ``zoo_pipeline.json``: checked before anything in the folder is used."""
 _EXPORT_HEADER = Obj(optional={"backend": _NAME}, others=True)

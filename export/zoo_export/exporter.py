@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from zoo.errors import ZooError
-from zoo_export.manifest import MANIFEST, hash_files, new_manifest, write_manifest
+from zoo.folder_paths import files_under
+from zoo_export.manifest import MANIFEST, PIPELINE_JSON, PIPELINE_SUBDIR, hash_files, new_manifest, write_manifest
 from zoo_export.onnx_export import export_onnx, onnx_files, read_signature
 from zoo_export.stages import STAGE_IO, STAGES, Geometry, stage_modules
 from zoo_export.validate import (
@@ -31,7 +32,6 @@ from zoo_export.validate import (
 )
 
 VAE_STAGES = ("encoder", "decoder")
-PIPELINE_SUBDIR = "pipeline"
 
 
 class ExportValidationError(ZooError, RuntimeError):
@@ -200,7 +200,6 @@ def export_stages(
             _copy_pipeline_config(Path(pipeline_dir), tmp / PIPELINE_SUBDIR)
         if record is not None:
             from zoo.atomic import write_text
-            from zoo_export.pipelines import PIPELINE_JSON
 
             write_text(tmp / PIPELINE_JSON, json.dumps(record, indent=2) + "\n")
         manifest = _finish(tmp, stages, modules, geometry, options, with_pipeline=record is not None)
@@ -231,6 +230,9 @@ def _finish(
     for entry in stages.values():
         paths = onnx_files(root / entry["onnx"]) + ([root / entry["engine"]["file"]] if "engine" in entry else [])
         entry["files"] = hash_files(root, paths)
+    pipeline_files = [root / PIPELINE_JSON] if (root / PIPELINE_JSON).is_file() else []
+    pipeline_files += [root / rel for rel in files_under(root, PIPELINE_SUBDIR)]
+    files = {rel: sha for entry in stages.values() for rel, sha in entry["files"].items()}
     ok = runnable and e2e is not None and e2e["passed"]
     return new_manifest(
         "tensorrt" if options.backend == "trt" else "onnxruntime",
@@ -246,6 +248,7 @@ def _finish(
         stages=stages,
         end_to_end=e2e,
         pipeline_config=PIPELINE_SUBDIR if (root / PIPELINE_SUBDIR).exists() else None,
+        files={**files, **hash_files(root, pipeline_files)},
     )
 
 
@@ -258,10 +261,12 @@ def _failure_summary(manifest: dict) -> str:
 
 
 def _copy_pipeline_config(src: Path, dst: Path) -> None:
-    """Copy the pipeline's JSON config files (weights live in the exported stages)."""
+    """Copy the pipeline's ``zoo_pipeline.json`` (weights live in the exported stages)."""
+    from zoo.folder_paths import inside
+    from zoo.pipeline_files import PIPELINE_FILE
+
     dst.mkdir(parents=True, exist_ok=True)
-    for path in src.glob("*.json"):
-        shutil.copy2(path, dst / path.name)
+    shutil.copyfile(inside(src, PIPELINE_FILE, PIPELINE_FILE, src), dst / PIPELINE_FILE)
 
 
 def _progress(items, enabled: bool):

@@ -1,7 +1,10 @@
 """``manifest.json`` of an export folder: what was exported, how it was checked, and file hashes.
 
 Loading an export verifies the manifest before any file is used: its format, the zoo-export
-release series that wrote it, and the sha256 of every file it lists.
+release series that wrote it, its schema (types, ranges, known keys), and ``files``: the sha256 of
+every file the export reads (each stage's ONNX and external data, TensorRT engines,
+``pipeline.json`` and everything under ``pipeline/``). A listed file that changed, a file the
+export reads that is not listed, and a path leading outside the folder are refused.
 """
 
 from __future__ import annotations
@@ -14,11 +17,44 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.folder_paths import files_under, inside
+from zoo.folder_schema import Bool, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
 from zoo_export import __version__
 
 MANIFEST = "manifest.json"
+PIPELINE_JSON = "pipeline.json"
+PIPELINE_SUBDIR = "pipeline"
 FORMAT = "zoo-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+STAGE_NAMES = ("encoder", "denoiser", "decoder")
+
+_SHA256 = Str(test=lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v), what="a sha256 (64 hex digits)")
+_HASHES = MapOf(_SHA256)
+_STAGE = Obj(
+    {"onnx": Str(), "status": Str(("ok", "failed")), "precision": Str(("fp32", "fp16")), "files": _HASHES},
+    {"exporter": Str(("dynamo", "torchscript")), "opset": Int(1), "external_data": Bool(),
+     "export_seconds": Number(min=0), "inputs": ListOf(Json()), "outputs": ListOf(Json()), "parity": MapOf(Json()),
+     "error": Str(null=True), "fp16_check": MapOf(Json()), "fp16_fallback": Str(null=True),
+     "engine": Obj({"file": Str(), "sha256": _SHA256}, others=True)},
+)
+SCHEMA = Obj(
+    {
+        "format": Str((FORMAT,)), "format_version": Int(1), "zoo_export_version": Str(),
+        "backend": Str(what="a component name"), "status": Str(("ok", "failed")), "precision": Str(("fp32", "fp16")),
+        "geometry": Obj({k: Int(1) for k in ("in_channels", "latent_channels", "downsample_factor", "size",
+                                             "encode_size", "latent_size", "scale")},
+                        {"conditioning": Str(("lr-latent", "bicubic-latent"))}),
+        "stages": Obj({name: _STAGE for name in STAGE_NAMES}),
+        "files": _HASHES,
+    },
+    {
+        "versions": MapOf(Str(null=True)), "created_unix": Int(0), "source": MapOf(Json()),
+        "batch": Obj({"min": Int(1), "opt": Int(1), "max": Int(1)}), "dynamic_size": Bool(),
+        "tolerances": MapOf(Json()), "options": MapOf(Json()), "end_to_end": MapOf(Json(), null=True),
+        "pipeline_config": Str((PIPELINE_SUBDIR,), null=True),
+    },
+)
+"""Schema of ``manifest.json`` (report sections that nothing acts upon are free-form JSON)."""
 
 
 class ManifestError(ZooError, ValueError):
@@ -73,16 +109,14 @@ def _series(text: str) -> tuple[str, ...]:
 
 
 def load_manifest(root: str | Path) -> dict[str, Any]:
-    """Read and sanity-check ``root/manifest.json`` (format and writer release); no hashing."""
+    """Read and check ``root/manifest.json`` (format, writer release, schema); no hashing."""
     path = Path(root) / MANIFEST
     if not path.is_file():
         raise ManifestError(f"{path}: not found; is {root} a zoo-export folder?")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ManifestError(f"{path}: unreadable manifest ({err})") from err
+    manifest = read_json(inside(root, MANIFEST, MANIFEST, root))
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ManifestError(f"{path}: not a zoo-export manifest (format {manifest.get('format')!r})")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ManifestError(f"{path}: not a zoo-export manifest (format {found!r})")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ManifestError(
             f"{path}: manifest format {manifest.get('format_version')!r} is not supported by zoo-export "
@@ -94,25 +128,64 @@ def load_manifest(root: str | Path) -> dict[str, Any]:
             f"{path}: written by zoo-export {written_by}, this is zoo-export {__version__}; "
             "re-export with this release (or install the matching one)"
         )
+    validate(manifest, SCHEMA, path)
     return manifest
 
 
+def read_files(root: Path, manifest: dict[str, Any]) -> list[str]:
+    """Every file (relative POSIX path) that opening the export reads, before parsing any ONNX file."""
+    reads = []
+    for stage in manifest["stages"].values():
+        reads.append(stage["onnx"])
+        if "engine" in stage:
+            reads.append(stage["engine"]["file"])
+    if (root / PIPELINE_JSON).exists() or (root / PIPELINE_JSON).is_symlink():
+        reads.append(PIPELINE_JSON)
+    return reads + files_under(root, PIPELINE_SUBDIR)
+
+
+def _external_data(root: Path, onnx_rel: str) -> list[str]:
+    """The external-data files that the (already verified) ONNX file ``onnx_rel`` makes a runtime read."""
+    from zoo_export.onnx_export import onnx_files
+
+    paths = onnx_files(root / onnx_rel)[1:]
+    return [p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in paths]
+
+
 def verify_files(root: str | Path, manifest: dict[str, Any]) -> None:
-    """Raise :class:`ManifestError` naming the first listed file that is missing or changed."""
+    """Raise :class:`ManifestError` (or a path error) naming the first file that is unlisted, missing or changed."""
     root = Path(root)
-    for name, stage in manifest.get("stages", {}).items():
-        for rel, expected in stage.get("files", {}).items():
-            path = root / rel
+    where = root / MANIFEST
+    listed: dict[str, str] = manifest["files"]
+    if not listed:
+        raise ManifestError(f"{where}: files: empty; an export must list the sha256 of every file it reads "
+                            "(re-export with this release)")
+    entries = [(rel, sha, f"files[{rel!r}]") for rel, sha in listed.items()]
+    entries += [(rel, sha, f"stages.{name}.files[{rel!r}]")
+                for name, stage in manifest["stages"].items() for rel, sha in stage["files"].items()]
+    actual: dict[str, str] = {}
+    for rel, expected, field in entries:
+        path = inside(root, rel, field, where)
+        if rel not in actual:
             if not path.is_file():
-                raise ManifestError(f"{path}: missing ({name} stage file listed in {MANIFEST})")
-            actual = sha256_file(path)
-            if actual != expected:
-                raise ManifestError(
-                    f"{path}: sha256 {actual[:12]}... does not match the manifest's {expected[:12]}... "
-                    "(file changed after export)"
-                )
+                raise ManifestError(f"{path}: missing ({field} in {MANIFEST})")
+            actual[rel] = sha256_file(path)
+        if actual[rel] != expected:
+            raise ManifestError(f"{path}: sha256 {actual[rel][:12]}... does not match {field} {expected[:12]}... "
+                                "in the manifest (file changed after export)")
+    reads = read_files(root, manifest)
+    for rel in reads:
+        _check_listed(root, rel, listed, where)
+    for stage in manifest["stages"].values():
+        for rel in _external_data(root, stage["onnx"]):
+            _check_listed(root, rel, listed, where)
 
 
+def _check_listed(root: Path, rel: str, listed: dict[str, str], where: Path) -> None:
+    inside(root, rel, rel, where)
+    if rel not in listed:
+        raise ManifestError(f"{where}: files: {rel!r} is read by the export but not listed with its sha256; "
+                            "refusing to load it")
 def verify_export(root: str | Path, require_ok: bool = True) -> dict[str, Any]:
     """Load, check and hash-verify an export folder; ``require_ok`` refuses stages marked failed."""
     manifest = load_manifest(root)

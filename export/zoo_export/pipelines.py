@@ -2,24 +2,46 @@
 
 An export folder holds ``pipeline.json`` (the pipeline's options, sampler, and the autoencoder's
 and denoiser's metadata); :func:`pipeline_from_export` rebuilds an ``SRPipeline`` whose
-autoencoder and denoiser are thin modules that call the exported runtime.
+autoencoder and denoiser are thin modules that call the exported runtime. ``pipeline.json`` is
+data: it is checked against :data:`SCHEMA`, its sampler resolves through the registry, and the
+autoencoder's card is kept without a factory (an exported autoencoder is never rebuilt).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from zoo.autoencoders.base import Autoencoder
-from zoo.cards import AutoencoderCard
+from zoo.autoencoders.saved import card_schema
+from zoo.cards import AutoencoderCard, CardError
 from zoo.denoisers.base import Denoiser
-from zoo_export.manifest import ManifestError
+from zoo.folder_paths import inside
+from zoo.folder_schema import Int, Json, MapOf, Obj, Str, read_json
+from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS
+from zoo_export.manifest import PIPELINE_JSON, ManifestError
 
-PIPELINE_JSON = "pipeline.json"
+NOT_REBUILDABLE = "zoo_export.pipelines:not_rebuildable"
+SCHEMA = Obj(
+    {
+        "vae": Obj({"card": card_schema()}),
+        "denoiser": Obj({"name": Str(null=True), "config": MapOf(Json()), "latent_channels": Int(1),
+                         "prediction_type": Str(("x0", "eps", "v")), "size_multiple": Int(1)}),
+        "sampler": Obj({"name": Str(what="a component name"), "config": MapOf(Json())}),
+        **OPTIONS,
+    },
+    OPTIONAL_OPTIONS,
+)
+"""Schema of an export's ``pipeline.json``."""
+
+
+def not_rebuildable(**_: Any) -> None:
+    """The factory of an exported autoencoder's card: it runs in its export and is never rebuilt."""
+    raise ManifestError("this autoencoder was opened from an export folder: it runs in the export's runtime "
+                        "and cannot be rebuilt from its card")
 
 
 class ExportedAutoencoder(Autoencoder):
@@ -83,8 +105,9 @@ def pipeline_record(pipeline: Any) -> dict[str, Any]:
     """What :func:`pipeline_from_export` needs besides the networks (JSON-friendly)."""
     den = pipeline.denoiser
     den_card = getattr(den, "card", None)
+    card = {k: v for k, v in pipeline.vae.card.to_dict().items() if k not in ("kind", "factory")}
     return {
-        "vae": {"card": pipeline.vae.card.to_dict()},
+        "vae": {"card": card},
         "denoiser": {
             "name": den_card.name if den_card is not None else None,
             "config": dict(getattr(den, "config", {})),
@@ -97,11 +120,12 @@ def pipeline_record(pipeline: Any) -> dict[str, Any]:
     }
 
 
-def _card_from_dict(data: dict[str, Any]) -> AutoencoderCard:
-    fields = {k: v for k, v in data.items() if k in AutoencoderCard.field_names()}
-    for key in ("aliases", "modality"):
-        fields[key] = tuple(fields.get(key, ()))
-    return AutoencoderCard(**fields)
+def _card_from_dict(data: dict[str, Any], where: Path) -> AutoencoderCard:
+    fields = {k: tuple(v) if k in ("aliases", "modality") else v for k, v in data.items()}
+    try:
+        return AutoencoderCard(**fields, factory=NOT_REBUILDABLE)
+    except (CardError, TypeError) as err:
+        raise ManifestError(f"{where}: vae.card: {err}") from err
 
 
 def pipeline_from_export(root: str | Path, runtime: Any, backend_name: str = "onnxruntime") -> Any:
@@ -109,17 +133,22 @@ def pipeline_from_export(root: str | Path, runtime: Any, backend_name: str = "on
     from zoo.factory import build_sampler
     from zoo.latents import LatentStats
     from zoo.pipeline import SRPipeline
+    from zoo.registry import installed_card
     from zoo.samplers.schedules import make_schedule
 
     path = Path(root) / PIPELINE_JSON
     if not path.is_file():
         raise ManifestError(f"{path}: missing; this export holds the networks only (export it with zoo-export 0.1+)")
-    data = json.loads(path.read_text())
-    vae = ExportedAutoencoder(_card_from_dict(data["vae"]["card"]), runtime)
+    data = read_json(inside(root, PIPELINE_JSON, PIPELINE_JSON, root), SCHEMA)
+    vae = ExportedAutoencoder(_card_from_dict(data["vae"]["card"], path), runtime)
     denoiser = ExportedDenoiser(data["denoiser"], runtime)
-    return SRPipeline(
-        vae, denoiser, build_sampler(data["sampler"]["name"], **data["sampler"]["config"]),
-        make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
-        conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
-        latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=LoadedBackend(backend_name, runtime),
-    )
+    sampler = installed_card("sampler", data["sampler"]["name"], f"{path}: sampler.name")
+    try:
+        return SRPipeline(
+            vae, denoiser, build_sampler(sampler, **data["sampler"]["config"]),
+            make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
+            conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
+            latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=LoadedBackend(backend_name, runtime),
+        )
+    except (TypeError, ValueError) as err:
+        raise ManifestError(f"{path}: {err}") from err
