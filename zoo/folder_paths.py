@@ -28,7 +28,7 @@ def inside(root: str | os.PathLike, relative: str, field: str, file: str | os.Pa
     target = (base / relative).resolve()
     if target != base and base not in target.parents:
         raise FolderPathError(f"{file}: {field}: {relative!r} leads outside the folder {root} (to {target})")
-    return base / relative
+    return Path(root) / relative
 
 
 def files_under(root: str | os.PathLike, sub: str) -> list[str]:
