@@ -167,7 +167,7 @@ class ListOf(Spec):
 
 
 def _join(where: str, key: str) -> str:
-    plain = key.replace("-", "_").replace(".", "_").isidentifier()
+    plain = key.replace("-", "_").isidentifier()
     return (f"{where}.{key}" if where else key) if plain else f"{where}[{json.dumps(key)}]"
 
 
