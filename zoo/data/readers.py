@@ -111,12 +111,26 @@ def _pillow_checks_off():
         Image.MAX_IMAGE_PIXELS = saved
 
 
+@contextlib.contextmanager
+def quiet_tifffile():
+    """tifffile's warnings about damaged files off (the reader's one-line DataError says what is wrong)."""
+    import logging
+
+    logger = logging.getLogger("tifffile")
+    saved = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
 def read_tiff(path: Path) -> MedicalImage:
     """TIFF through tifffile: any integer/float dtype, gray or RGB, single page or a page stack."""
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             _check_tiff_size(path, tif)
             array = tif.asarray()
             page = tif.pages[0]

@@ -26,9 +26,9 @@ def _read_raw(path: Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        from zoo.data.readers import _check_tiff_size
+        from zoo.data.readers import _check_tiff_size, quiet_tifffile
 
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             _check_tiff_size(path, tif)  # the declared size, before decoding (ZOO_MAX_IMAGE_PIXELS)
             return np.asarray(tif.asarray())
     from PIL import Image
