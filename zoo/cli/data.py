@@ -63,7 +63,7 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
     Writes OUT/hr/<id>.png and OUT/lr/<id>.png (16-bit, per-slice [0,1]), OUT/manifest.csv
     (id,source,slice,subject,split,hr,lr + original range) and OUT/prepare.json. Splits are by subject:
     no subject is in two splits. Nothing is written if any file fails (unless --skip-bad). OUT must be
-    a new or empty folder outside the sources (or pass --overwrite).
+    a new or empty folder and never a source (or pass --overwrite).
 
     \b
     Example:

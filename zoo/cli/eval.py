@@ -54,7 +54,7 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
       zoo eval compare reports/medvae reports/sdvae --by subject
 
     Images are mapped to [0,1] by their dtype's range (uint8 /255, uint16 /65535); colour images
-    are averaged over channels. --out must be a new or empty folder outside --pred/--ref (or pass
+    are averaged over channels. --out must be a new or empty folder, never --pred or --ref (or pass
     --overwrite: only report.json, report.md, per_image.csv and figures/ are replaced).
     """
     if ctx.invoked_subcommand is not None:
