@@ -48,21 +48,50 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds."""
+def atomic_dir(path: str | os.PathLike, replace_all: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; its entries reach ``path`` only if the block succeeds.
+
+    A new ``path`` is the temporary folder renamed in one step. An existing ``path`` keeps everything
+    the block did not write: each top-level entry written (a file, or a sub-folder as a whole)
+    replaces the entry of the same name, sub-folders first and ``manifest*`` files last; other
+    entries are left alone (commands replace only their own files, see :mod:`zoo.output_guard`).
+    ``replace_all=True`` swaps the whole folder instead (for folders a command owns entirely, such
+    as a training checkpoint).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
+        if not path.exists():
             os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+        elif replace_all:
+            _swap(tmp, path)
         else:
-            os.replace(tmp, path)
+            entries = sorted(tmp.iterdir(), key=lambda p: (not p.is_dir(), p.name.startswith("manifest"), p.name))
+            for entry in entries:
+                target = path / entry.name
+                if entry.is_dir() and not entry.is_symlink() and (target.exists() or target.is_symlink()):
+                    _swap(entry, target)
+                else:
+                    if target.is_dir() and not target.is_symlink():
+                        shutil.rmtree(target)
+                    os.replace(entry, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Replace ``target`` (a folder or a file) by the folder ``new``, keeping the old one aside until done."""
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists() or old.is_symlink():
+        old.unlink()
+    os.replace(target, old)
+    os.replace(new, target)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)

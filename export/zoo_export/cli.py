@@ -32,6 +32,12 @@ class DefaultGroup(click.Group):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """A :class:`zoo.errors.ZooError` (or running out of memory) is one line and exit code 2."""
+        from zoo.cli import run_reporting_errors
+
+        return run_reporting_errors(lambda: super(DefaultGroup, self).invoke(ctx), "zoo-export")
+
 
 def _parse_batch(value: str) -> tuple[int, int, int]:
     try:
@@ -97,7 +103,11 @@ def main() -> None:
               help="TensorRT timing cache to reuse/update (default: per GPU under ~/.cache/zoo/tensorrt).")
 @click.option("--workspace-gib", type=float, default=8.0, show_default=True, help="TensorRT workspace limit.")
 @click.option("--force", is_flag=True, help="Write stages that fail validation, marked 'failed' in the manifest.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder; must be new or empty.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into an existing --out, replacing only the export's own encoder/, denoiser/, decoder/, "
+                   "pipeline/, pipeline.json and manifest.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON instead of a table.")
 def export_cmd(**kw: Any) -> None:
     """Export, validate against PyTorch, and (trt) compile the three stages into --out.
@@ -105,8 +115,13 @@ def export_cmd(**kw: Any) -> None:
     \b
     Example (no weights needed; the manifest marks them untrained):
       zoo-export --vae medvae --untrained --backend onnx --size 256 --out exports/medvae
+
+    --out must be a new or empty folder (or pass --overwrite). --size must fit the models (a multiple
+    of scale x VAE factor and of the denoiser's size multiple); it is checked before any export work.
     """
     batch = _parse_batch(kw["batch"])
+    if kw["size"] < 1 or kw["scale"] < 1:
+        fail(f"--size and --scale must be positive, got --size {kw['size']} --scale {kw['scale']}")
     if kw["weights"] and kw["untrained"]:
         fail("--weights and --untrained are mutually exclusive")
     if kw["pipeline_dir"] is None and not kw["vae"]:
@@ -122,8 +137,13 @@ def export_cmd(**kw: Any) -> None:
             fail(str(err))
     vae_config = _parse_json(kw["vae_config"], "--vae-config")
     den_config = _parse_json(kw["denoiser_config"], "--denoiser-config")
+    from zoo.output_guard import prepare_output
+    from zoo_export.exporter import ExportOptions, ExportValidationError, export_files, export_pipeline
+
+    # before loading anything: the output folder (and, below, --size once the models are known)
+    prepare_output(kw["out"], inputs=[kw["pipeline_dir"], kw["weights"], kw["timing_cache"]],
+                   overwrite=kw["overwrite"], will_write=export_files())
     pipe, source = _load_source(kw, vae_config, den_config)
-    from zoo_export.exporter import ExportOptions, ExportValidationError, export_pipeline
 
     options = ExportOptions(
         backend=kw["backend"], fp16=kw["fp16"] or kw["backend"] == "trt", keep_io_fp32=not kw["fp16_io"],
@@ -133,7 +153,8 @@ def export_cmd(**kw: Any) -> None:
         progress=True, source=source,
     )
     try:
-        manifest = export_pipeline(pipe, kw["out"], options, pipeline_dir=kw["pipeline_dir"])
+        manifest = export_pipeline(pipe, kw["out"], options, pipeline_dir=kw["pipeline_dir"],
+                                   overwrite=kw["overwrite"])
     except ExportValidationError as err:
         fail(str(err), EXIT_VALIDATION)
     except (ValueError, FileExistsError) as err:

@@ -148,13 +148,44 @@ def _export_stage(name: str, module: nn.Module, root: Path, geometry: Geometry, 
     return entry
 
 
-def _check_out_dir(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
-        raise FileExistsError(f"{out}: exists and is not a zoo-export folder; choose another --out")
+class ExportSizeError(ZooError, ValueError):
+    """``--size`` does not fit the models (VAE factor, SR scale, denoiser size multiple)."""
+
+
+def export_files() -> tuple[str, ...]:
+    """What an export writes at the top of its folder (all that ``--overwrite`` replaces)."""
+    from zoo_export.pipelines import PIPELINE_JSON
+
+    return (*STAGES, PIPELINE_SUBDIR, PIPELINE_JSON, MANIFEST)
+
+
+def check_size(options: ExportOptions, downsample_factor: int, size_multiple: int = 1) -> None:
+    """Refuse, before any work, an HR ``size`` the three stages cannot be exported at.
+
+    The encoder's input (``size / scale``, or ``size`` for bicubic-latent) must be a multiple of the VAE
+    factor ``f``; the HR latent (``size / f``) a multiple of the denoiser's ``size_multiple``; with
+    dynamic sizes every exported side must be at least twice its multiple (a side of one multiple is
+    fixed by the exporter).
+    """
+    import math
+
+    f, m, size = int(downsample_factor), max(int(size_multiple), 1), int(options.size)
+    scale = 1 if options.conditioning == "bicubic-latent" else int(options.scale)
+    step = math.lcm(scale * f, f * m)
+    least = 2 if options.dynamic_size else 1
+    smallest = step * max(1, math.ceil(least * max(scale * f, f * m) / step))
+    fits = (size >= smallest and size % step == 0)
+    if not fits:
+        parts = [f"SR scale {scale}"] if scale > 1 else []
+        parts += [f"VAE downsample factor {f}"] + ([f"denoiser size multiple {m} (in latent pixels)"] if m > 1 else [])
+        raise ExportSizeError(
+            f"--size {size}: the models need an HR side that is a multiple of {step} ({', '.join(parts)}) and at "
+            f"least {smallest}{' for a size-dynamic export' if options.dynamic_size else ''}; e.g. --size "
+            f"{max(smallest, step * max(1, round(size / step)))}")
 
 
 def export_pipeline(pipeline: Any, out: str | Path, options: ExportOptions,
-                    pipeline_dir: str | Path | None = None) -> dict[str, Any]:
+                    pipeline_dir: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Export an :class:`~zoo.pipeline.SRPipeline`: its stages plus ``pipeline.json``, so that
     ``zoo.load_pipeline(out)`` runs the same SR through the exported files (see :func:`export_stages`)."""
     from zoo_export.pipelines import pipeline_record, stage_components
@@ -167,25 +198,29 @@ def export_pipeline(pipeline: Any, out: str | Path, options: ExportOptions,
             "vae_weights": "as given (Python API)", "denoiser_weights": "as given (Python API)",
         }
     vae, denoiser = stage_components(pipeline)
-    return export_stages(vae, denoiser, out, options, record=pipeline_record(pipeline), pipeline_dir=pipeline_dir)
+    return export_stages(vae, denoiser, out, options, record=pipeline_record(pipeline), pipeline_dir=pipeline_dir,
+                         overwrite=overwrite)
 
 
 def export_stages(
     vae: nn.Module, denoiser: nn.Module, out: str | Path, options: ExportOptions,
-    record: dict[str, Any] | None = None, pipeline_dir: str | Path | None = None,
+    record: dict[str, Any] | None = None, pipeline_dir: str | Path | None = None, overwrite: bool = False,
 ) -> dict[str, Any]:
     """Export, validate and (for ``trt``) compile the three stages into ``out``; returns the manifest.
 
     ``record`` (from :func:`zoo_export.pipelines.pipeline_record`) is written as ``pipeline.json``
     and makes the end-to-end check run the real pipeline; without it a fixed probe chain is used.
     Raises :class:`ExportValidationError` (nothing written) when a stage fails its parity check,
-    unless ``options.force``: then the stage is written and marked ``failed``.
+    unless ``options.force``: then the stage is written and marked ``failed``. An existing non-empty
+    ``out`` is refused unless ``overwrite``; then only the export's own entries (stage folders,
+    ``pipeline/``, ``pipeline.json``, ``manifest.json``) are replaced and everything else is kept.
     """
     from zoo.atomic import atomic_dir
+    from zoo.output_guard import prepare_output
 
     options.validate()
-    out = Path(out)
-    _check_out_dir(out)
+    out = prepare_output(out, inputs=[pipeline_dir], overwrite=overwrite, will_write=export_files())
+    check_size(options, int(vae.downsample_factor), int(getattr(denoiser, "size_multiple", 1)))
     if options.backend == "trt":  # before any work: no CUDA / no TensorRT is a clear, early error
         from zoo_export.trt import import_tensorrt
 

@@ -53,7 +53,8 @@ def _assign(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--paper-uint8", is_flag=True,
               help="Reproduce the paper's 8-bit path exactly (uint8 truncation, PIL 'L' resize, 8-bit PNG).")
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable files (listed in prepare.json) instead of failing.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into an existing non-empty --out, replacing only hr/, lr/, manifest.csv and prepare.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, slice_seed, axis, frame, subject_from,
                 splits, split_seed, assign, seed, paper_uint8, skip_bad, overwrite, as_json) -> None:
@@ -61,7 +62,8 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
 
     Writes OUT/hr/<id>.png and OUT/lr/<id>.png (16-bit, per-slice [0,1]), OUT/manifest.csv
     (id,source,slice,subject,split,hr,lr + original range) and OUT/prepare.json. Splits are by subject:
-    no subject is in two splits. Nothing is written if any file fails (unless --skip-bad).
+    no subject is in two splits. Nothing is written if any file fails (unless --skip-bad). OUT must be
+    a new or empty folder and never a source (or pass --overwrite).
 
     \b
     Example:
@@ -116,7 +118,9 @@ def _overrides(values: tuple[str, ...]) -> dict:
               help="Architecture override passed to the factory (VALUE as JSON), e.g. block_out_channels=[8,8,8].")
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, or auto.")
-@click.option("--overwrite", is_flag=True, help="Start over if the cache was made with other settings.")
+@click.option("--overwrite", is_flag=True,
+              help="Start over if the cache was made with other settings, or write into a non-empty --out that is "
+                   "not a cache; only cache.json, manifest.csv and shards/ are replaced.")
 @click.option("--json", "as_json", is_flag=True, help="Print cache.json as JSON.")
 def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device, overwrite, as_json) -> None:
     """Encode a prepared folder into latents (safetensors shards keyed by id; resumable).
@@ -133,6 +137,10 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
 
     if weights and untrained:
         fail("--weights and --untrained exclude each other")
+    from zoo.data.latents import CACHE_FILES
+    from zoo.output_guard import prepare_output
+
+    prepare_output(out, inputs=[data, weights], overwrite=overwrite, will_write=CACHE_FILES, allow=CACHE_FILES)
     try:
         import torch
 

@@ -16,7 +16,13 @@ _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSErro
               help="SR outputs (folder; ids from manifest.csv or file stems).")
 @click.option("--ref", type=click.Path(path_type=Path), help="HR references (prepared dataset folder or images).")
 @click.option("--out", type=click.Path(path_type=Path),
-              help="Report folder to write (report.json, report.md, figures/).")
+              help="Report folder to write (report.json, report.md, per_image.csv, figures/); must be new or empty.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into an existing --out, replacing only the report's own files (never an input).")
+@click.option("--split", type=click.Choice(["auto", "all", "train", "val", "test"]), default="auto",
+              show_default=True,
+              help="For a prepared --ref folder: score only this split's images. auto: the split whose ids "
+                   "are exactly the predictions' (as `zoo sr DATA --split S` writes), else all.")
 @click.option("--protocol", type=click.Choice(["true-hr", "self-referential"]), default="true-hr", show_default=True,
               help="true-hr: score against the HR images (paper v2); self-referential: against "
                    "decode(encode(HR)) through --vae (paper v1).")
@@ -35,19 +41,21 @@ _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSErro
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def eval_cmd(ctx: click.Context, pred, ref, out, protocol, vae, weights, untrained, device, mask_dir, floor_dir, tau,
-             lpips, limit, no_figures, as_json) -> None:
+def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae, weights, untrained, device, mask_dir,
+             floor_dir, tau, lpips, limit, no_figures, as_json) -> None:
     """Evaluate SR outputs with the paper's metrics, pairing files strictly by id.
 
     \b
     Examples:
       zoo eval --pred sr_out --ref data/valid --out reports/medvae --vae medvae-4-3
+      zoo eval --pred sr/mine --ref data/mine --split test --out reports/mine
       zoo eval --pred sr_out --ref data/valid --out reports/v1 --protocol self-referential \\
                --vae medvae-4-3 --weights vae.safetensors
       zoo eval compare reports/medvae reports/sdvae --by subject
 
     Images are mapped to [0,1] by their dtype's range (uint8 /255, uint16 /65535); colour images
-    are averaged over channels.
+    are averaged over channels. --out must be a new or empty folder, never --pred or --ref (or pass
+    --overwrite: only report.json, report.md, per_image.csv and figures/ are replaced).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -60,14 +68,17 @@ def eval_cmd(ctx: click.Context, pred, ref, out, protocol, vae, weights, untrain
     import json
 
     from zoo.evaluate.evaluation import evaluate_folders
-    from zoo.evaluate.report import to_jsonable, write_eval_report
+    from zoo.evaluate.report import EVAL_REPORT_FILES, to_jsonable, write_eval_report
+    from zoo.output_guard import prepare_output
 
+    prepare_output(out, inputs=[pred, ref, mask_dir, floor_dir, weights], overwrite=overwrite,
+                   will_write=EVAL_REPORT_FILES)
     try:
         reference_fn = None
         if protocol == "self-referential":
             reference_fn = _self_reference(vae, weights, untrained, device)
         result = evaluate_folders(pred, ref, reference_fn=reference_fn, mask_dir=mask_dir, floor_dir=floor_dir,
-                                  tau=tau, limit=limit, lpips=lpips, progress=not as_json)
+                                  tau=tau, limit=limit, split=split, lpips=lpips, progress=not as_json)
         result = {"protocol": protocol, "vae": vae, "weights": weights, "untrained": untrained, **result}
         write_eval_report(result, out, figures=not no_figures)
     except _EVAL_ERRORS as err:
@@ -109,9 +120,12 @@ def _self_reference(vae: str, weights: str | None, untrained: bool, device: str)
 @click.option("--seed", type=int, default=42, show_default=True, help="Bootstrap seed.")
 @click.option("--wilcoxon", "wilcoxon_method", type=click.Choice(["auto", "exact", "approx"]), default="auto",
               show_default=True, help="Wilcoxon p-value method (auto: exact for n<=50 without ties/zeros).")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder for compare.json, compare.md, bland_altman.png.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for compare.json, compare.md, bland_altman.png; must be new or empty.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into an existing --out, replacing only compare.json, compare.md and bland_altman.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def compare_cmd(run_a, run_b, metric, by, resamples, seed, wilcoxon_method, out, as_json) -> None:
+def compare_cmd(run_a, run_b, metric, by, resamples, seed, wilcoxon_method, out, overwrite, as_json) -> None:
     """Paired statistics of RUN_A minus RUN_B (two `zoo eval` reports), matched by id.
 
     \b
@@ -121,8 +135,12 @@ def compare_cmd(run_a, run_b, metric, by, resamples, seed, wilcoxon_method, out,
     """
     import json
 
-    from zoo.evaluate.compare import compare_reports, compare_rows, write_compare_report
+    from zoo.evaluate.compare import COMPARE_FILES, compare_reports, compare_rows, write_compare_report
     from zoo.evaluate.report import load_report, to_jsonable
+    from zoo.output_guard import prepare_output
+
+    if out is not None:
+        prepare_output(out, inputs=[run_a, run_b], overwrite=overwrite, will_write=COMPARE_FILES)
 
     names = (_run_name(run_a), _run_name(run_b))
     if names[0] == names[1]:

@@ -39,9 +39,13 @@ def _parse_override(value: str):
 @click.option("--device", default="cpu", show_default=True, help="torch device (VAEs run in fp32).")
 @click.option("--sr-results", "sr_results", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="`zoo eval` report (folder or report.json) with --vae set; repeatable. Fits SR PSNR on recon PSNR.")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder for screen.json, screen.md and figures.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for screen.json, screen.md and figures; must be new or empty.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into an existing --out, replacing only screen.json, screen.md and its figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_results, out, as_json) -> None:
+def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_results, out, overwrite,
+               as_json) -> None:
     """Rank autoencoders on your scans before training: reconstruction PSNR/SSIM, Haar bands, latent stats, speed.
 
     \b
@@ -53,11 +57,23 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
       zoo screen --data data/valid --vae medvae-4-3,sd-vae --sr-results reports/medvae --sr-results reports/sdvae
     """
     from zoo.evaluate.report import load_report, to_jsonable
-    from zoo.evaluate.screen import SCREEN_HEADER, screen, screen_table, sr_regression, write_screen_report
+    from zoo.evaluate.screen import (
+        SCREEN_FILES,
+        SCREEN_HEADER,
+        screen,
+        screen_table,
+        sr_regression,
+        write_screen_report,
+    )
+    from zoo.output_guard import prepare_output
 
     override_values = {k: _parse_override(v) for k, v in _key_values(overrides, "--override").items()}
+    weight_paths = _key_values(weights, "--weights")
+    if out is not None:
+        prepare_output(out, inputs=[data_dir, *sr_results, *weight_paths.values()], overwrite=overwrite,
+                       will_write=SCREEN_FILES)
     try:
-        result = screen(data_dir, vaes, weights=_key_values(weights, "--weights"), untrained=untrained, limit=limit,
+        result = screen(data_dir, vaes, weights=weight_paths, untrained=untrained, limit=limit,
                         device=device, overrides=override_values, progress=not as_json)
         if not result["rows"]:
             fail("no autoencoder could be built: " + "; ".join(f"{k}: {v}" for k, v in result["failed"].items()))

@@ -14,6 +14,7 @@ are recorded when the cache is complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from zoo.data.manifest import Record, read_manifest
 from zoo.data.pngio import load_unit
 
 KEYS = ("hr", "lr", "lr_up")
+CACHE_FILES = ("cache.json", "manifest.csv", "shards")  # what encode_dataset writes into its folder
 UPSAMPLE = "torch bicubic (align_corners=False, antialias=False) of the [0, 1] LR to the HR size, clamped to [0, 1]"
 
 
@@ -55,13 +57,24 @@ def shard_files(cache: Path) -> list[Path]:
     return sorted((cache / "shards").glob("shard-*.safetensors"))
 
 
+@contextlib.contextmanager
+def open_shard(shard: Path, framework: str = "pt"):
+    """``safe_open`` of a latent shard; a truncated or corrupt shard is a one-line :class:`DataError` naming it."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(shard), framework=framework) as fh:
+            yield fh
+    except (SafetensorError, OSError) as err:
+        raise DataError(shard, f"corrupt or truncated latent shard ({' '.join(str(err).split())}); delete it "
+                               "and run `zoo encode` again to re-encode its ids") from None
+
+
 def finished_ids(cache: Path) -> set[str]:
     """Ids whose tensors are all stored in complete shards."""
-    from safetensors import safe_open
-
     done: set[str] = set()
     for shard in shard_files(cache):
-        with safe_open(str(shard), framework="pt") as fh:
+        with open_shard(shard) as fh:
             keys = set(fh.keys())
         done.update(k.rsplit("/", 1)[0] for k in keys if k.endswith("/hr"))
     return done
@@ -103,7 +116,9 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
     """Encode every pair of the prepared folder ``data`` with ``vae`` into the cache ``out``.
 
     Resumes an interrupted cache made with the same VAE, weights and data (finished ids are skipped);
-    a cache made with different settings is an error unless ``overwrite``. ``limit`` stops after that
+    a cache made with different settings is an error unless ``overwrite``, and so is a non-empty
+    ``out`` that holds anything but a cache; ``overwrite`` replaces only the cache's own files
+    (``cache.json``, ``manifest.csv``, ``shards/``). ``limit`` stops after that
     many new ids. ``vae_overrides`` (architecture overrides used to build ``vae``) are recorded.
     Returns the cache's ``cache.json`` content.
     """
@@ -111,8 +126,11 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
     from tqdm.auto import tqdm
 
     from zoo.autoencoders.preprocess import to_model_input
+    from zoo.output_guard import prepare_output
 
     data, out = Path(data), Path(out)
+    prepare_output(out, inputs=[data, weights if isinstance(weights, str | os.PathLike) else None],
+                   overwrite=overwrite, will_write=CACHE_FILES, allow=CACHE_FILES)
     records = read_manifest(data)
     prep = json.loads((data / "prepare.json").read_text()) if (data / "prepare.json").exists() else {}
     settings = _settings(vae, vae_name, weights, weights_sha256, data, prep, vae_overrides or {})
@@ -123,8 +141,9 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
         changed = _same_run(old, settings)
         if changed and not overwrite:
             raise DataError(out, f"cache was made with different {', '.join(changed)} (pass --overwrite to start over)")
-        if changed:
-            shutil.rmtree(out)
+        if changed:  # start over: remove only the cache's own files
+            shutil.rmtree(out / "shards", ignore_errors=True)
+            meta_path.unlink()
     (out / "shards").mkdir(parents=True, exist_ok=True)
     for stale in (out / "shards").glob(".shard-*"):  # temp files of a killed run
         stale.unlink()
@@ -190,13 +209,11 @@ def encode_batch(batch: list[Record], data: Path, vae, f: int, device: str, to_m
 
 def latent_stats(cache: Path, records: list[Record]) -> dict:
     """Per-channel mean/std of each latent kind over the train split (all records if there is none)."""
-    from safetensors import safe_open
-
     split = "train" if any(r.split == "train" for r in records) else "all"
     wanted = {r.id for r in records if split == "all" or r.split == split}
     sums: dict[str, list[np.ndarray]] = {}
     for shard in shard_files(cache):
-        with safe_open(str(shard), framework="numpy") as fh:
+        with open_shard(shard, "numpy") as fh:
             for key in fh.keys():
                 rid, kind = key.rsplit("/", 1)
                 if rid not in wanted:
@@ -225,11 +242,9 @@ def read_cache(cache: str | os.PathLike) -> dict:
 
 def load_latents(cache: str | os.PathLike, ids: set[str] | None = None, keys: tuple[str, ...] = KEYS) -> dict:
     """``{id: {key: tensor}}`` for ``ids`` (all if None) from the cache's shards."""
-    from safetensors import safe_open
-
     found: dict[str, dict] = {}
     for shard in shard_files(Path(cache)):
-        with safe_open(str(shard), framework="pt") as fh:
+        with open_shard(shard) as fh:
             for key in fh.keys():
                 rid, kind = key.rsplit("/", 1)
                 if kind in keys and (ids is None or rid in ids):

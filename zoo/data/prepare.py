@@ -27,8 +27,10 @@ from zoo.data.readers import read_image
 from zoo.data.slices import select_slices
 from zoo.data.splits import split_subjects
 from zoo.data.writers import write_png
+from zoo.output_guard import prepare_output
 
 SUBJECT_RULES = ("auto", "file", "parent")
+PREPARED_FILES = ("hr", "lr", "manifest.csv", "prepare.json")  # what prepare() writes into its folder
 AXES = {"axial": 2, "coronal": 1, "sagittal": 0}
 
 
@@ -157,16 +159,18 @@ def prepare(sources: list[str | os.PathLike], out: str | os.PathLike, config: Pr
     """Prepare HR/LR pairs from ``sources`` into ``out`` (written atomically: all or nothing).
 
     Returns the summary saved as ``prepare.json``. A bad file raises :class:`DataError` unless
-    ``skip_bad``, in which case it is listed under ``skipped``.
+    ``skip_bad``, in which case it is listed under ``skipped``. An existing non-empty ``out`` is
+    refused (:class:`zoo.output_guard.OutputExistsError`) unless ``overwrite``; then only ``hr/``,
+    ``lr/``, ``manifest.csv`` and ``prepare.json`` are replaced.
     """
     from tqdm.auto import tqdm
 
     config = config or PrepareConfig()
     config.check()
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise DataError(out, "output folder exists and is not empty (pass --overwrite to replace it)")
-    files = collect_files(sources)
+    out = prepare_output(out, inputs=sources, overwrite=overwrite, will_write=PREPARED_FILES)
+    real_out = Path(os.path.realpath(out))
+    files = [f for f in collect_files(sources)  # never this run's own output folder (a source folder may hold it)
+             if real_out not in Path(os.path.realpath(f)).parents]
     pairs: list[Pair] = []
     skipped: list[dict] = []
     for path in tqdm(files, desc="prepare", unit="file", disable=not progress):

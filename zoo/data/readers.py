@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 from zoo.data.errors import DataError
 from zoo.data.formats import detect_format, stem
 from zoo.data.image import MedicalImage, value_range
+from zoo.data.limits import check_pixels, out_of_memory
 
 # The decoders pydicom can use for compressed transfer syntaxes, and what to install for them.
 DICOM_DECODER_HINT = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (or pyjpegls / python-gdcm)"
@@ -59,8 +61,11 @@ def read_pil(path: Path) -> MedicalImage:
     if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 6):  # IHDR bit depth, colour type
         raise DataError(path, "16-bit colour PNG is not supported (Pillow would reduce it to 8 bits); "
                               "save it as 16-bit TIFF or as gray PNG")
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:  # IHDR width, height: refuse a bomb before Pillow
+        check_pixels(path, (int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")))
     try:
-        with Image.open(path) as im:
+        with _pillow_checks_off(), Image.open(path) as im:
+            check_pixels(path, (im.size[1], im.size[0]))  # zoo's cap (ZOO_MAX_IMAGE_PIXELS) replaces Pillow's
             im.load()
             fmt = (im.format or "").lower()
             if im.mode in ("I;16", "I;16B", "I;16L"):
@@ -74,7 +79,9 @@ def read_pil(path: Path) -> MedicalImage:
             else:
                 raise DataError(path, f"unsupported image mode {im.mode!r}")
             dpi = im.info.get("dpi")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except MemoryError:
+        raise out_of_memory(path) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         if isinstance(err, DataError):
             raise
         raise DataError(path, f"cannot decode image ({err})") from None
@@ -91,18 +98,50 @@ def read_pil(path: Path) -> MedicalImage:
     )
 
 
+@contextlib.contextmanager
+def _pillow_checks_off():
+    """Pillow's own decompression-bomb check off while zoo's (configurable) one runs on the header."""
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextlib.contextmanager
+def quiet_tifffile():
+    """tifffile's warnings about damaged files off (the reader's one-line DataError says what is wrong)."""
+    import logging
+
+    logger = logging.getLogger("tifffile")
+    saved = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
 def read_tiff(path: Path) -> MedicalImage:
     """TIFF through tifffile: any integer/float dtype, gray or RGB, single page or a page stack."""
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            _check_tiff_size(path, tif)
             array = tif.asarray()
             page = tif.pages[0]
             photometric = getattr(page.photometric, "name", "")
             xres = page.tags.get("XResolution")
             unit = page.tags.get("ResolutionUnit")
+    except MemoryError:
+        raise out_of_memory(path) from None
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as err:
+        if isinstance(err, DataError):
+            raise
         raise DataError(path, f"cannot decode TIFF ({err})") from None
     array = np.squeeze(array) if array.ndim > 2 and 1 in array.shape[:-2] else array
     rgb = photometric == "RGB" and array.shape[-1] in (3, 4)
@@ -128,10 +167,40 @@ def read_tiff(path: Path) -> MedicalImage:
     )
 
 
+def _check_tiff_size(path: Path, tif) -> None:
+    """The declared shape of what ``tif.asarray()`` decodes (the first series), channels excluded."""
+    if not tif.series:
+        return
+    series = tif.series[0]
+    shape = list(series.shape)
+    axes = getattr(series, "axes", "")
+    if len(axes) == len(shape) and "S" in axes:  # samples per pixel (colour channels)
+        del shape[axes.index("S")]
+    check_pixels(path, shape)
+
+
+def _check_npy_size(path: Path) -> None:
+    """The shape an ``.npy`` header declares, before the array is read."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            version = fmt.read_magic(fh)
+            reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, _ = reader(fh)
+    except (ValueError, OSError, EOFError):
+        return  # np.load reports what is wrong with the file
+    if len(shape) == 3 and shape[-1] in (3, 4) and shape[0] > 4:
+        shape = shape[:-1]
+    check_pixels(path, shape)
+
+
 def read_npy(path: Path) -> MedicalImage:
     """A NumPy ``.npy`` array: H x W, H x W x 3, or S x H x W (never a pickle)."""
+    _check_npy_size(path)
     try:
         array = np.load(path, allow_pickle=False)
+    except MemoryError:
+        raise out_of_memory(path) from None
     except (ValueError, OSError, EOFError) as err:
         raise DataError(path, f"cannot read .npy ({err})") from None
     if array.ndim == 2:
@@ -157,8 +226,13 @@ def read_nifti(path: Path, frame: int = 0, slice_axis: int = 2) -> MedicalImage:
 
     try:
         img = nib.load(str(path))
+        check_pixels(path, img.shape, "volume")  # the header's shape, before any voxel is read
         img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
+    except MemoryError:
+        raise out_of_memory(path) from None
+    except DataError:
+        raise
     except Exception as err:  # nibabel raises many types for truncated/garbled files
         raise DataError(path, f"cannot read NIfTI ({type(err).__name__}: {err})") from None
     if data.ndim == 4:
@@ -200,6 +274,7 @@ def read_dicom(path: Path) -> MedicalImage:
             raise DataError(path, "not a DICOM file (no DICOM elements found)")
         raise DataError(path, f"DICOM without pixel data (modality {ds.get('Modality', '?')})")
     tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    _check_dicom_size(path, ds)
     try:
         raw = ds.pixel_array
     except (RuntimeError, NotImplementedError) as err:
@@ -208,6 +283,8 @@ def read_dicom(path: Path) -> MedicalImage:
             raise DataError(path, f"compressed DICOM ({name}) needs an optional decoder: "
                             f"{DICOM_DECODER_HINT}") from None
         raise DataError(path, f"cannot decode DICOM pixel data ({err})") from None
+    except MemoryError:
+        raise out_of_memory(path) from None
     except (ValueError, AttributeError, KeyError, TypeError, EOFError, OSError) as err:
         raise DataError(path, f"cannot decode DICOM pixel data, file truncated or corrupt? ({err})") from None
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
@@ -249,6 +326,15 @@ def read_dicom(path: Path) -> MedicalImage:
         slice_spacing=float(thickness) if thickness not in (None, "") else None,
         subject=subject, modality=str(ds.get("Modality", "") or "") or None, extra=extra,
     )
+
+
+def _check_dicom_size(path: Path, ds) -> None:
+    """Rows x Columns x NumberOfFrames as the header declares them, before the pixel data is decoded."""
+    try:
+        dims = (int(ds.get("NumberOfFrames", 1) or 1), int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0))
+    except (TypeError, ValueError):
+        return  # decoding reports the bad header
+    check_pixels(path, dims if dims[0] > 1 else dims[1:])
 
 
 READERS = {

@@ -87,6 +87,9 @@ def compare_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+COMPARE_FILES = ("compare.json", "compare.md", "bland_altman.png")  # what write_compare_report writes
+
+
 def write_compare_report(result: dict[str, Any], out_dir: str | Path, figures: bool = True) -> Path:
     """Write compare.json, compare.md and a Bland–Altman figure into ``out_dir`` (atomically)."""
     from zoo.evaluate import figures as fig

@@ -17,7 +17,7 @@ import numpy as np
 from zoo.evaluate import hallucination as hal
 from zoo.evaluate.images import read_image
 from zoo.evaluate.metrics import masked_psnr, masked_ssim, ms_ssim, ms_ssim_scales, psnr, ssim
-from zoo.evaluate.pairing import MASK_COLUMNS, REF_COLUMNS, image_set, matched_ids, pair_ids
+from zoo.evaluate.pairing import MASK_COLUMNS, REF_COLUMNS, image_set, matched_ids, pair_ids, select_split
 from zoo.evaluate.spectrum import radial_profile
 from zoo.evaluate.stats import bland_altman, mean_std
 from zoo.evaluate.wavelets import band_errors, band_names, band_psnr
@@ -55,6 +55,7 @@ def evaluate_folders(
     floor_dir: str | Path | None = None,
     tau: float | None = None,
     limit: int | None = None,
+    split: str = "all",
     progress: bool = False,
     lpips: bool = False,
     n_examples: int = 3,
@@ -64,11 +65,13 @@ def evaluate_folders(
     ``mask_dir``: masks by id (ROI PSNR/SSIM). ``floor_dir``: AE reconstructions by id giving the
     per-image hallucination floor τ; ``tau``: a fixed, VAE-independent τ instead. The first
     ``n_examples`` pairs are kept as arrays under ``examples`` (for figures; not JSON).
+    ``split`` restricts a prepared reference folder to one split (see
+    :func:`~zoo.evaluate.pairing.select_split`; ``auto`` matches the predictions' ids).
     """
     from tqdm import tqdm
 
     preds = image_set(pred_dir)
-    refs = image_set(ref_dir, REF_COLUMNS)
+    refs, split = select_split(image_set(ref_dir, REF_COLUMNS), split, preds.paths)
     ids = pair_ids(preds, refs)
     masks = image_set(mask_dir, MASK_COLUMNS) if mask_dir else None
     floors = image_set(floor_dir, REF_COLUMNS) if floor_dir else None
@@ -120,7 +123,7 @@ def evaluate_folders(
         "n": len(records),
         "pred_dir": str(preds.root),
         "ref_dir": str(refs.root),
-        "pairing": {"pred": preds.source, "ref": refs.source, "by": "id"},
+        "pairing": {"pred": preds.source, "ref": refs.source, "by": "id", "split": split},
         "summary": _summary(records),
         "bands": band_names(),
         "intensity_bland_altman": bland_altman([r["mean_pred"] for r in records], [r["mean_ref"] for r in records])

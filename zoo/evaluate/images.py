@@ -21,13 +21,22 @@ class ImageReadError(ZooError, ValueError):
 
 
 def _read_raw(path: Path) -> np.ndarray:
+    from zoo.data.limits import check_pixels
+
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        return np.asarray(tifffile.imread(path))
+        from zoo.data.readers import _check_tiff_size, quiet_tifffile
+
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            _check_tiff_size(path, tif)  # the declared size, before decoding (ZOO_MAX_IMAGE_PIXELS)
+            return np.asarray(tif.asarray())
     from PIL import Image
 
-    with Image.open(path) as im:
+    from zoo.data.readers import _pillow_checks_off
+
+    with _pillow_checks_off(), Image.open(path) as im:
+        check_pixels(path, (im.size[1], im.size[0]))  # zoo's cap replaces Pillow's
         if im.mode in ("P", "PA"):
             im = im.convert("RGBA" if "A" in im.mode else "RGB")
         array = np.asarray(im)
@@ -53,6 +62,8 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         raw = _read_raw(path)
+    except ZooError:
+        raise
     except Exception as err:  # PIL/tifffile raise many types for corrupt files
         raise ImageReadError(f"{path}: cannot read image ({type(err).__name__}: {err})") from err
     if raw.ndim == 3 and raw.shape[-1] in (2, 4):  # LA / RGBA: drop alpha

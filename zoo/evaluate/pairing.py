@@ -31,6 +31,7 @@ class ImageSet:
     paths: dict[str, Path]
     subjects: dict[str, str] = field(default_factory=dict)
     source: str = "stems"
+    splits: dict[str, str] = field(default_factory=dict)  # id -> train/val/test (prepared folders)
 
 
 def _from_manifest(root: Path, manifest: Path, columns: tuple[str, ...]) -> ImageSet | None:
@@ -42,6 +43,7 @@ def _from_manifest(root: Path, manifest: Path, columns: tuple[str, ...]) -> Imag
         return None
     paths: dict[str, Path] = {}
     subjects: dict[str, str] = {}
+    splits: dict[str, str] = {}
     for row in rows:
         ident = row["id"].strip()
         if ident in paths:
@@ -49,10 +51,12 @@ def _from_manifest(root: Path, manifest: Path, columns: tuple[str, ...]) -> Imag
         paths[ident] = root / row[column]
         if row.get("subject"):
             subjects[ident] = row["subject"]
+        if row.get("split"):
+            splits[ident] = row["split"].strip()
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise PairingError(f"{manifest}: {len(missing)} listed file(s) do not exist, e.g. {missing[0]}")
-    return ImageSet(root, paths, subjects, source=f"manifest.csv:{column}")
+    return ImageSet(root, paths, subjects, source=f"manifest.csv:{column}", splits=splits)
 
 
 def _from_stems(root: Path) -> ImageSet:
@@ -77,6 +81,36 @@ def image_set(folder: str | Path, columns: tuple[str, ...] = PRED_COLUMNS) -> Im
     if not found.paths:
         raise PairingError(f"{root}: no images found (PNG/TIFF files or a manifest.csv with an id column)")
     return found
+
+
+SPLIT_CHOICES = ("auto", "all", "train", "val", "test")
+
+
+def select_split(refs: ImageSet, split: str, pred_ids: object = ()) -> tuple[ImageSet, str]:
+    """The references of one split of a prepared folder, and the split used.
+
+    ``all`` keeps every id; ``train``/``val``/``test`` keep that split (the folder's manifest.csv
+    needs a ``split`` column); ``auto`` picks the one split whose ids are exactly ``pred_ids``
+    (as written by ``zoo sr DATA --split S``), else keeps every id.
+    """
+    if split not in SPLIT_CHOICES:
+        raise PairingError(f"--split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
+    if split == "all":
+        return refs, "all"
+    if split == "auto":
+        wanted = set(pred_ids)
+        if refs.splits and wanted != set(refs.paths):
+            for name in sorted(set(refs.splits.values())):
+                if wanted == {i for i, s in refs.splits.items() if s == name}:
+                    return select_split(refs, name)[0], name
+        return refs, "all"
+    if not refs.splits:
+        raise PairingError(f"{refs.root}: --split {split} needs a prepared folder (manifest.csv with a split column)")
+    keep = {i: p for i, p in refs.paths.items() if refs.splits.get(i) == split}
+    if not keep:
+        raise PairingError(f"{refs.root}: no image in split {split!r}")
+    return ImageSet(refs.root, keep, {i: s for i, s in refs.subjects.items() if i in keep}, refs.source,
+                    {i: s for i, s in refs.splits.items() if i in keep}), split
 
 
 def _sample(ids: set[str], k: int = 5) -> str:

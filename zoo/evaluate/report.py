@@ -16,6 +16,7 @@ from typing import Any
 from zoo.atomic import atomic_dir, write_text
 
 REPORT_JSON = "report.json"
+EVAL_REPORT_FILES = (REPORT_JSON, "report.md", "per_image.csv", "figures")  # what write_eval_report writes
 
 
 def to_jsonable(value: Any) -> Any:

@@ -221,6 +221,9 @@ def screen_markdown(result: dict[str, Any]) -> str:
     return "".join(text) + "\n"
 
 
+SCREEN_FILES = ("screen.json", "screen.md", "screen.png", "regression.png")  # what write_screen_report writes
+
+
 def write_screen_report(result: dict[str, Any], out_dir: str | Path, figures: bool = True) -> Path:
     """Write screen.json, screen.md and figures into ``out_dir`` atomically."""
     from zoo.evaluate import figures as fig

@@ -52,7 +52,7 @@ def save_checkpoint(
 ) -> Path:
     """Write the checkpoint of optimizer step ``step`` atomically and return its folder."""
     target = checkpoint_path(run_dir)
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, replace_all=True) as tmp:
         save_file(_contiguous(model.state_dict()), str(tmp / "model.safetensors"))
         if ema_state is not None:
             save_file(_contiguous(ema_state), str(tmp / "ema.safetensors"))

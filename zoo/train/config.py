@@ -8,6 +8,8 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -138,10 +140,59 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     unknown = sorted(set(raw) - names)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        _check_type(value, hints[key], f"{where}.{key}")
     values = dict(raw)
     if "betas" in values:
         values["betas"] = tuple(values["betas"])
     return cls(**values)
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+               dict: "a mapping", tuple: "a list"}
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            return False
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if origin is tuple and args and len(typing.get_args(hint)) == len(args) and len(value) != len(args):
+            return False
+        return not args or all(_type_ok(v, args[min(i, len(args) - 1)]) for i, v in enumerate(value))
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        names = [_describe(h) for h in typing.get_args(hint) if h is not type(None)]
+        return " or ".join(names) + (" or null" if type(None) in typing.get_args(hint) else "")
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {len(typing.get_args(hint))} numbers"
+    return _TYPE_NAMES.get(typing.get_origin(hint) or hint, str(hint))
+
+
+def _check_type(value: Any, hint: Any, where: str) -> None:
+    if not _type_ok(value, hint):
+        raise ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
 
 
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
@@ -157,6 +208,9 @@ def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
         raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     if not raw.get("output"):
         raise ConfigError("output (the run folder) is required")
+    if not isinstance(raw["output"], str):
+        raise ConfigError(f"output: expected a folder path, got {raw['output']!r}")
+    _check_type(raw.get("seed", 42), int, "seed")
     cfg = TrainConfig(
         task=task,
         output=str(raw["output"]),
@@ -180,7 +234,27 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError(f"optim.mixed_precision must be no, fp16 or bf16, got {o.mixed_precision!r}")
     for key in ("batch_size", "grad_accum", "epochs", "val_every", "ckpt_every", "log_every"):
         if getattr(o, key) < 1:
-            raise ConfigError(f"optim.{key} must be >= 1")
+            raise ConfigError(f"optim.{key} must be >= 1, got {getattr(o, key)}")
+    if o.max_steps is not None and o.max_steps < 1:
+        raise ConfigError(f"optim.max_steps must be >= 1 (or null to train optim.epochs epochs), got {o.max_steps}")
+    for key in ("warmup_steps",):
+        if getattr(o, key) < 0:
+            raise ConfigError(f"optim.{key} must be >= 0, got {getattr(o, key)}")
+    for key in ("lr", "min_lr"):
+        if getattr(o, key) < 0:
+            raise ConfigError(f"optim.{key} must be >= 0, got {getattr(o, key)}")
+    if o.grad_clip is not None and o.grad_clip <= 0:
+        raise ConfigError(f"optim.grad_clip must be > 0 or null, got {o.grad_clip}")
+    d = cfg.data
+    for key in ("max_val", "repeat"):
+        if getattr(d, key) < 1:
+            raise ConfigError(f"data.{key} must be >= 1, got {getattr(d, key)}")
+    if d.crop is not None and d.crop < 1:
+        raise ConfigError(f"data.crop must be >= 1 or null, got {d.crop}")
+    if cfg.pipeline is not None:
+        for key in ("steps", "scale", "hr_size", "timesteps"):
+            if getattr(cfg.pipeline, key) < 1:
+                raise ConfigError(f"pipeline.{key} must be >= 1, got {getattr(cfg.pipeline, key)}")
     if o.ema is not None and not 0.0 < o.ema < 1.0:
         raise ConfigError("optim.ema must be in (0, 1) or null")
     if cfg.data.root is None and cfg.data.latents is None:
@@ -219,6 +293,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a training config must be a mapping")
     for dotted, value in (overrides or {}).items():
+        dotted = _full_key(dotted, raw.get("task"))
         node = raw
         *parents, leaf = dotted.split(".")
         for key in parents:
@@ -226,6 +301,23 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
         node[leaf] = value
     _resolve_paths(raw, path.parent)
     return config_from_dict(raw)
+
+
+def _full_key(key: str, task: Any) -> str:
+    """``max_steps`` -> ``optim.max_steps``: a key without a section names the one section that has it."""
+    top = {f.name for f in fields(TrainConfig)}
+    if "." in key or key in top:
+        return key
+    sections = {"data": DataSection, "optim": OptimSection,
+                "pipeline" if task != "autoencoder" else "autoencoder":
+                PipelineSection if task != "autoencoder" else AutoencoderSection}
+    owners = [name for name, cls in sections.items() if key in {f.name for f in fields(cls)}]
+    if len(owners) == 1:
+        return f"{owners[0]}.{key}"
+    if owners:
+        raise ConfigError(f"--set {key}: ambiguous, use one of {', '.join(f'{o}.{key}' for o in owners)}")
+    raise ConfigError(f"--set {key}: unknown key; use SECTION.KEY (sections: {', '.join(sections)}) "
+                      f"or one of {', '.join(sorted(top))}")
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:

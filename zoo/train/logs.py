@@ -12,15 +12,22 @@ CSV_NAME = "metrics.csv"
 
 
 class RunLogger:
-    """Append ``step,key,value`` rows to ``DIR/metrics.csv``; on resume, rows after the resumed step are dropped."""
+    """Append ``step,key,value`` rows to ``DIR/metrics.csv``; on resume, rows after the resumed step are dropped.
 
-    def __init__(self, folder: Path, start_step: int = 0, enabled: bool = True) -> None:
+    ``fresh`` (a run started over) removes the earlier metrics.csv and TensorBoard event files first.
+    """
+
+    def __init__(self, folder: Path, start_step: int = 0, enabled: bool = True, fresh: bool = False) -> None:
         self.enabled = enabled
         self.path = folder / CSV_NAME
         self._tb = None
         if not enabled:
             return
         folder.mkdir(parents=True, exist_ok=True)
+        if fresh:  # a run started over (--overwrite): its own earlier logs go, nothing else in the folder
+            self.path.unlink(missing_ok=True)
+            for old in (folder / "tensorboard").glob("events.out.tfevents.*"):
+                old.unlink()
         self._truncate(start_step)
         new = not self.path.exists()
         self._fh = self.path.open("a", newline="")

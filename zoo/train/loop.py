@@ -75,16 +75,51 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps({**keep, "optim": optim}, default=str))
 
 
+RUN_FILES = ("data.json", "checkpoints", "logs", "pipeline", "autoencoder")  # what a run writes in its folder
+
+
+def _inputs(cfg: TrainConfig) -> list[str]:
+    """The paths a run reads (its output may not be or hold one of them)."""
+    items = [cfg.data.root, cfg.data.latents]
+    if cfg.pipeline is not None:
+        items += [cfg.pipeline.init, cfg.pipeline.vae_weights, cfg.pipeline.vae]
+    if cfg.autoencoder is not None:
+        items += [cfg.autoencoder.weights, cfg.autoencoder.name]
+    return [str(i) for i in items if isinstance(i, str) and i and not i.startswith("hf:") and Path(i).exists()]
+
+
+def check_run_dir(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> Path:
+    """Refuse, before any work, a run folder that holds an earlier run unless ``resume`` or ``overwrite``.
+
+    Also refuses a run folder that is (or is inside) one of the run's inputs, and one that cannot be written.
+    """
+    from zoo.output_guard import OutputExistsError, prepare_output
+
+    run_dir = Path(cfg.output)
+    try:
+        prepare_output(run_dir, inputs=_inputs(cfg), overwrite=resume or overwrite, will_write=RUN_FILES,
+                       option="output")
+    except OutputExistsError:
+        raise OutputExistsError(
+            f"output {run_dir}: the run folder holds an earlier run; pass --resume to continue it or --overwrite to "
+            "start over (replaces only data.json, checkpoints/, logs/ and the result folder), or choose another "
+            "--output") from None
+    return run_dir
+
+
 def train(
     cfg: TrainConfig,
     resume: bool = False,
     progress: bool = True,
     stop_at: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Run (or resume) a training run and return the folder of its saved result.
 
-    ``stop_at`` ends the run after that optimizer step with a checkpoint but no result (used to
-    split a run in two; the rest of the schedule is unchanged).
+    A run folder that holds an earlier run is refused unless ``resume`` (continue from its checkpoint)
+    or ``overwrite`` (start at step 0; its checkpoint, metrics.csv and TensorBoard logs start afresh,
+    other files are kept). ``stop_at`` ends the run after that optimizer step with a checkpoint but no
+    result (used to split a run in two; the rest of the schedule is unchanged).
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
@@ -96,7 +131,8 @@ def train(
         step_scheduler_with_optimizer=False,
     )
     device = accelerator.device
-    run_dir = Path(cfg.output)
+    run_dir = check_run_dir(cfg, resume=resume, overwrite=overwrite)
+    accelerator.wait_for_everyone()  # every process checked the folder before any of them writes to it
     optim = cfg.optim
     torch.manual_seed(cfg.seed)
     task = build_task(cfg, device=device, is_main=accelerator.is_main_process)
@@ -131,6 +167,11 @@ def train(
         accelerator.print(f"zoo: resuming {run_dir} at step {start}/{total}")
     elif resume:
         accelerator.print(f"zoo: no checkpoint in {run_dir}; starting from step 0")
+    fresh = start == 0  # a new run, or --overwrite: nothing of an earlier run's checkpoint and logs continues
+    if fresh and accelerator.is_main_process:
+        import shutil
+
+        shutil.rmtree(checkpoint_path(run_dir), ignore_errors=True)
 
     if accelerator.is_main_process:
         write_text(run_dir / "data.json", json.dumps({"root": cfg.data.root, "latents": cfg.data.latents,
@@ -139,7 +180,7 @@ def train(
     if start and accelerator.scaler is not None and state.get("grad_scaler"):
         accelerator.scaler.load_state_dict(state["grad_scaler"])  # fp16 loss scale continues where it was
     raw_model = accelerator.unwrap_model(model)
-    logger = RunLogger(run_dir / "logs", start_step=start, enabled=accelerator.is_main_process)
+    logger = RunLogger(run_dir / "logs", start_step=start, enabled=accelerator.is_main_process, fresh=fresh)
     bar = tqdm(total=total, initial=start, desc="train", disable=not (progress and accelerator.is_main_process))
     end = total if stop_at is None else min(stop_at, total)
     rank = accelerator.process_index

@@ -1,0 +1,151 @@
+"""Output folders that never destroy data: the one check every command runs before any work.
+
+Every command that writes a folder (``zoo eval``, ``eval compare``, ``screen``, ``prepare``,
+``encode``, ``train``, ``sr``, ``zoo-export``) calls :func:`prepare_output` first:
+
+- the output is never one of the inputs, and none of the entries the command writes there is or
+  holds an input (an output folder inside an input folder is fine: nothing there is replaced);
+- an existing non-empty folder (or, with ``existing="files"``, an existing output file) is refused
+  unless ``overwrite``; even then only what the command itself writes is replaced
+  (:func:`zoo.atomic.atomic_dir` moves the command's own entries in and keeps everything else);
+- the folder (or the nearest existing folder above it) must be writable, checked by really
+  creating and removing a file there, before any expensive work.
+
+Errors are :class:`OutputError` (a :class:`~zoo.errors.ZooError` and an ``OSError``): one line
+that names the option and the path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+__all__ = ["OutputError", "OutputExistsError", "OutputNotWritableError", "prepare_output"]
+
+
+class OutputError(ZooError, OSError):
+    """An output path zoo refuses to write (it is an input, it exists, or it cannot be written)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def __str__(self) -> str:  # OSError would print its args tuple for some argument counts
+        return str(self.args[0])
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output folder (or an output file) exists and ``--overwrite`` was not given."""
+
+
+class OutputNotWritableError(OutputError, PermissionError):
+    """The output folder cannot be created or written."""
+
+
+_PROBE_PREFIX = ".zoo-write-check."  # the probe file of a concurrent check (several processes) is not content
+
+
+def _real(path: str | os.PathLike) -> Path:
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_inputs(out: Path, inputs: Iterable[str | os.PathLike], will_write: Iterable[str] | None,
+                  option: str) -> None:
+    real_out = _real(out)
+    targets = [real_out / name for name in will_write or ()]
+    for item in inputs:
+        if item is None:
+            continue
+        real_in = _real(item)
+        if real_out == real_in:
+            raise OutputError(f"{option} {out}: is also an input ({item}); choose another {option}")
+        if will_write is None and _inside(real_in, real_out):
+            raise OutputError(f"{option} {out}: holds the input {item}; choose another {option}")
+        for target in targets:
+            if _inside(real_in, target):
+                raise OutputError(f"{option} {out}: writing {target.name} there would replace the input {item}; "
+                                  f"choose another {option}")
+
+
+def _probe(folder: Path, option: str, out: Path) -> None:
+    """Create and remove a file in ``folder``: the only check that also holds for root and read-only mounts."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=_PROBE_PREFIX, dir=folder)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        where = "" if folder == out else f" ({folder} is not writable)"
+        raise OutputNotWritableError(f"{option} {out}: cannot write there{where}: {reason}") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def _check_writable(out: Path, option: str) -> None:
+    base = out
+    while not base.exists():
+        if base.is_symlink():  # a dangling link: mkdir would fail later
+            raise OutputNotWritableError(f"{option} {out}: {base} is a broken symbolic link")
+        if base.parent == base:
+            break
+        base = base.parent
+    if base != out and not base.is_dir():
+        raise OutputNotWritableError(f"{option} {out}: cannot create a folder there, {base} is a file")
+    if base.is_dir():
+        _probe(base, option, out)
+    if base == out and out.parent != out and out.parent.is_dir():
+        # atomic writes stage the new files beside the folder, in its parent
+        _probe(out.parent, option, out)
+
+
+def prepare_output(
+    out: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    overwrite: bool = False,
+    will_write: Iterable[str] | None = None,
+    existing: str = "folder",
+    allow: Iterable[str] = (),
+    option: str = "--out",
+) -> Path:
+    """Check an output folder before any work; return it as a :class:`~pathlib.Path` (nothing is created).
+
+    ``inputs``: files and folders the command reads; the output may not be one of them, nor hold one in
+    an entry it writes (``will_write``; without it, nor anywhere inside), even with ``overwrite``.
+    ``will_write``: the names (files or sub-folders, relative to ``out``) the command writes.
+    ``existing``: ``"folder"`` refuses a non-empty folder without ``overwrite``; ``"files"`` refuses
+    only when one of ``will_write`` exists (commands that add files to a folder, such as ``zoo sr``).
+    ``allow``: entries that may already be there without ``overwrite`` (e.g. a resumable cache's files).
+    Raises :class:`OutputExistsError`, :class:`OutputNotWritableError` or :class:`OutputError`.
+    """
+    if existing not in ("folder", "files"):
+        raise ValueError(f"existing must be 'folder' or 'files', got {existing!r}")
+    out = Path(out)
+    names = list(will_write) if will_write is not None else None
+    _check_inputs(out, inputs, names, option)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise OutputError(f"{option} {out}: exists and is not a folder")
+        if not overwrite:
+            allowed = set(allow)
+            if existing == "files":
+                present = [n for n in names or () if (out / n).exists() and n not in allowed]
+                if present:
+                    shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+                    raise OutputExistsError(f"{option} {out}: {shown} already exist(s); pass --overwrite to replace "
+                                            "them (nothing else in the folder is touched)")
+            else:
+                entries = sorted(p.name for p in out.iterdir()
+                                 if p.name not in allowed and not p.name.startswith(_PROBE_PREFIX))
+                if entries:
+                    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+                    raise OutputExistsError(f"{option} {out}: folder exists and is not empty ({shown}); choose "
+                                            "another folder or pass --overwrite to replace only what this command "
+                                            "writes")
+    _check_writable(out, option)
+    return out
