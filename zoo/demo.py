@@ -49,39 +49,29 @@ def evaluate_default(
     pipeline: str | Path | None = None, split: str = "test", sampler: str | None = None, steps: int | None = None,
     seed: int = 0, device: str = "cpu", limit: int | None = None,
 ) -> DemoResult:
-    """Run a pipeline (default: the embedded one) on the bundled prepared samples of ``split``."""
-    import torch
-
+    """Run a pipeline (default: the embedded one) on the bundled prepared samples of ``split``, each LR
+    file as ``zoo sr`` would (seed ``seed`` for every file)."""
     from zoo.assets import DEFAULT_PIPELINE_DIR
-    from zoo.data.degradations import pil_resize
-    from zoo.data.manifest import filter_split, read_manifest
     from zoo.data.pngio import load_unit
-    from zoo.data.samples import prepared_samples
+    from zoo.evaluate.heldout import held_out, upsample, zoo_sr
     from zoo.evaluate.metrics import psnr, ssim
     from zoo.pipeline import load_pipeline
 
     folder = Path(pipeline) if pipeline is not None else DEFAULT_PIPELINE_DIR
     pipe = load_pipeline(folder, device=device)
-    root = prepared_samples()
-    records = filter_split(read_manifest(root), split)[:limit]
-    result = DemoResult(str(folder), split, getattr(pipe.sampler, "name", str(sampler)),
+    items = held_out(split)[:limit]
+    result = DemoResult(str(folder), split, sampler or getattr(pipe.sampler, "name", "?"),
                         int(steps or pipe.num_steps), seed)
-    for i, rec in enumerate(records):
-        hr = load_unit(root / rec.hr).astype(np.float64)
-        lr = load_unit(root / rec.lr)
-        lr_t = torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None, None]
-        with torch.inference_mode():
-            sr = pipe(lr_t, seed=seed + i, steps=steps, sampler=sampler, progress=False)
-        sr = sr[0, 0].double().clamp(0, 1).cpu().numpy()
-        bic = np.clip(pil_resize(lr.astype(np.float32), hr.shape, "bicubic"), 0, 1).astype(np.float64)
+    for item, sr in zip(items, zoo_sr(pipe, items, seed, steps=steps, sampler=sampler), strict=True):
+        hr = load_unit(item.hr).astype(np.float64)
+        lr = load_unit(item.lr)
+        bic = upsample(lr, hr.shape, "bicubic")
         result.records.append({
-            "id": rec.id, "subject": rec.subject,
+            "id": item.id, "subject": item.subject, "modality": item.modality,
             "psnr_zoo": psnr(sr, hr), "psnr_bicubic": psnr(bic, hr),
             "ssim_zoo": float(ssim(sr, hr)), "ssim_bicubic": float(ssim(bic, hr)),
         })
         result.images.append({"lr": lr, "bicubic": bic, "zoo": sr, "hr": hr})
-    if not result.records:
-        raise ValueError(f"{root}: no bundled samples in split {split!r}")
     return result
 
 
@@ -102,35 +92,19 @@ _SPLIT_NOTE = {
 }
 
 
-def _figure(result: DemoResult, path: Path, rows: int = 4) -> None:
-    import matplotlib
+def _figure(result: DemoResult, path: Path, rows: int = 6) -> None:
+    """LR / bicubic / zoo / HR / both error maps for ``rows`` images picked across modalities."""
+    from zoo.evaluate.figures import sr_panels
+    from zoo.evaluate.heldout import HeldOut, pick_by_modality
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    items = [HeldOut(r["id"], r["subject"], r["modality"], Path(), Path()) for r in result.records]
+    picked = pick_by_modality(items, rows)
+    sr_panels([{**result.records[i], **result.images[i]} for i in picked], path)
 
-    from zoo.atomic import atomic_path
 
-    ranked = sorted(range(len(result.records)), key=lambda i: result.records[i]["id"])
-    first_of_subject = {result.records[i]["subject"]: i for i in reversed(ranked)}
-    order = sorted(first_of_subject.values(), key=ranked.index)  # one image per subject first, then others
-    order = (order + [i for i in ranked if i not in order])[:rows]
-    fig, axes = plt.subplots(len(order), 4, figsize=(10, 2.6 * len(order)), squeeze=False)
-    for row, i in enumerate(order):
-        rec, ims = result.records[i], result.images[i]
-        titles = {"lr": f"LR {ims['lr'].shape[1]}x{ims['lr'].shape[0]}",
-                  "bicubic": f"bicubic {rec['psnr_bicubic']:.2f} dB", "zoo": f"zoo {rec['psnr_zoo']:.2f} dB",
-                  "hr": "HR"}
-        for col, key in enumerate(("lr", "bicubic", "zoo", "hr")):
-            ax = axes[row, col]
-            ax.imshow(ims[key], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title(titles[key], fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[row, 0].set_ylabel(rec["id"], fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+def _geometry(result: DemoResult) -> str:
+    lr, hr = result.images[0]["lr"].shape, result.images[0]["hr"].shape
+    return f"{hr[0] // lr[0]}x SR from {lr[1]}x{lr[0]} to {hr[1]}x{hr[0]}"
 
 
 def _report(result: DemoResult, figure: str) -> str:
@@ -139,7 +113,7 @@ def _report(result: DemoResult, figure: str) -> str:
         "# zoo demo",
         "",
         f"{result.label} on the {s['n']} bundled samples of split `{s['split']}` ({_SPLIT_NOTE[s['split']]}), "
-        f"4x SR from 32x32 to 128x128, sampler `{s['sampler']}` with {s['steps']} step(s), seed {s['seed']}.",
+        f"{_geometry(result)}, sampler `{s['sampler']}` with {s['steps']} step(s), seed {s['seed']}.",
         "",
         "| method | mean PSNR (dB) | mean SSIM |",
         "|---|---|---|",
@@ -149,13 +123,13 @@ def _report(result: DemoResult, figure: str) -> str:
         f"zoo is better than bicubic in PSNR on {s['psnr_wins']}/{s['n']} images "
         f"(mean difference {s['psnr_zoo'] - s['psnr_bicubic']:+.2f} dB).",
         "",
-        f"![LR / bicubic / zoo / HR]({figure})",
+        f"![LR / bicubic / zoo / HR / |bicubic - HR| / |zoo - HR|, zoomed insets of fine detail]({figure})",
         "",
-        "| id | PSNR zoo | PSNR bicubic | SSIM zoo | SSIM bicubic |",
-        "|---|---|---|---|---|",
+        "| id | modality | PSNR zoo | PSNR bicubic | SSIM zoo | SSIM bicubic |",
+        "|---|---|---|---|---|---|",
     ]
     for r in sorted(result.records, key=lambda r: r["id"]):
-        lines.append(f"| {r['id']} | {r['psnr_zoo']:.2f} | {r['psnr_bicubic']:.2f} | "
+        lines.append(f"| {r['id']} | {r['modality']} | {r['psnr_zoo']:.2f} | {r['psnr_bicubic']:.2f} | "
                      f"{r['ssim_zoo']:.4f} | {r['ssim_bicubic']:.4f} |")
     lines += ["", "PSNR: data range 1, whole image. SSIM: skimage defaults (7x7 uniform window), data range 1.", ""]
     return "\n".join(lines)

@@ -287,7 +287,7 @@ class SRPipeline:
             return tensor_from_unit(sr.cpu(), formats).to(lr.device)
         if not isinstance(lr, (list, tuple)) or not lr:
             raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
-        converted = [array_to_unit(a, intensity) for a in lr]
+        converted = [array_to_unit(a) for a in lr]
         seeds = generators_seeds(seed, len(converted))
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (unit, _) in enumerate(converted):

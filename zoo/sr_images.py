@@ -1,9 +1,17 @@
 """The SR pipeline's API edge: user images (any dtype and range) <-> float [0, 1] tensors and back.
 
-``intensity`` comes from the autoencoder card: ``"minmax"`` maps each image's own min..max to
-[0, 1] (MedVAE); ``"fixed"`` maps a fixed range: [0, 1] for floats already in it, the full range of
-``uint8``/``uint16``, and otherwise falls back to the image's min..max. The output goes back through
-the same map to the input's range, dtype and layout.
+Intensity policy, one for every input format (``zoo sr`` reads each file into its modality's real
+units first: DICOM modality LUT and MONOCHROME1 inversion, NIfTI ``scl_slope``/``scl_inter``):
+
+* a numpy image is mapped by its own min..max to [0, 1], whatever its dtype, bit depth or format,
+  the way every training slice was (``zoo prepare``: per-slice min-max). Robust 0.5-99.5 %
+  percentiles, measured on the bundled samples, were mixed (-0.1 dB on test, +0.2 dB on val) and
+  clip the brightest values;
+* the SR output goes back through the same map, so it stays inside the input's min..max (no
+  margin: a 5 % or 10 % margin changed the held-out mean PSNR by < 0.01 dB), in the input's dtype
+  (integers rounded) and layout;
+* a float tensor is taken as already in [0, 1]: ``intensity="minmax"`` cards (MedVAE) rescale each
+  image by its min..max, ``"fixed"`` cards use it as given (the paper's code).
 """
 
 from __future__ import annotations
@@ -34,22 +42,15 @@ class EdgeFormat:
 
 
 def _range(x: np.ndarray | torch.Tensor, intensity: str) -> tuple[float, float]:
-    lo, hi = float(x.min()), float(x.max())
-    if intensity == "minmax":
-        return lo, hi
-    if intensity != "fixed":
+    """The range a tensor image maps to [0, 1]: its own min..max (``minmax``), else [0, 1]."""
+    if intensity not in ("minmax", "fixed"):
         raise ValueError(f"intensity must be 'minmax' or 'fixed', got {intensity!r}")
-    if isinstance(x, np.ndarray) and x.dtype in (np.uint8, np.uint16):
-        return 0.0, float(np.iinfo(x.dtype).max)
-    if isinstance(x, np.ndarray) and x.dtype == np.bool_:
-        return 0.0, 1.0
-    if lo >= 0 and hi <= 1 and (isinstance(x, torch.Tensor) or np.issubdtype(x.dtype, np.floating)):
-        return 0.0, 1.0
-    return lo, hi
+    return (float(x.min()), float(x.max())) if intensity == "minmax" else (0.0, 1.0)
 
 
-def array_to_unit(arr: np.ndarray, intensity: str) -> tuple[torch.Tensor, EdgeFormat]:
-    """A 2D (H x W) or channels-last (H x W x C, C <= 4) array -> 1 x C x H x W float32 in [0, 1]."""
+def array_to_unit(arr: np.ndarray) -> tuple[torch.Tensor, EdgeFormat]:
+    """A 2D (H x W) or channels-last (H x W x C, C <= 4) array -> 1 x C x H x W float32 in [0, 1] by its
+    own min..max (bool: 0..1)."""
     arr = np.asarray(arr)
     if arr.ndim == 2:
         layout, chw = "HW", arr[None]
@@ -61,7 +62,7 @@ def array_to_unit(arr: np.ndarray, intensity: str) -> tuple[torch.Tensor, EdgeFo
         raise ValueError(f"expected a numeric image array, got dtype {arr.dtype}")
     if not np.isfinite(chw).all():
         raise ValueError("image array holds NaN or infinite values")
-    lo, hi = _range(arr, intensity)
+    lo, hi = (0.0, 1.0) if arr.dtype == np.bool_ else (float(chw.min()), float(chw.max()))
     fmt = EdgeFormat(lo, hi, arr.dtype, layout)
     x = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float64))[None]
     return fmt.to_unit(x).float().clamp(0, 1), fmt
@@ -84,7 +85,8 @@ def array_from_unit(y: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:
 
 
 def tensor_to_unit(x: torch.Tensor, intensity: str) -> tuple[torch.Tensor, list[EdgeFormat]]:
-    """A float B x C x H x W tensor in [0, 1] -> float32 [0, 1] (per-image min-max for ``minmax``) and formats."""
+    """A float B x C x H x W tensor in [0, 1] -> float32 [0, 1] (per-image min-max for ``minmax``, as given for
+    ``fixed``) and formats."""
     if not torch.is_floating_point(x) or x.ndim != 4:
         raise ValueError(f"lr must be a float tensor B x C x h x w in [0, 1], got {x.dtype} of shape {tuple(x.shape)}")
     if not bool(torch.isfinite(x).all()):

@@ -143,8 +143,37 @@ def test_dicom_writer_keeps_monochrome1_values(tmp_path, originals):
     src = read_image(tmp_path / "m1.dcm")
     write_like(tmp_path / "out.dcm", src.array[::2, ::2], src)
     back = read_image(tmp_path / "out.dcm")
-    assert back.extra["photometric"] == "MONOCHROME2"  # written as the (inverted) values that were read
+    assert back.extra["photometric"] == "MONOCHROME1"  # kept: the stored values are those of the input
+    np.testing.assert_array_equal(pydicom.dcmread(tmp_path / "out.dcm").pixel_array, ds.pixel_array[::2, ::2])
     np.testing.assert_allclose(back.array, src.array[::2, ::2])
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_dicom_writer_keeps_12_bit_stored_values_and_rescale(tmp_path, photometric):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    stored = (np.arange(16 * 20).reshape(16, 20) * 3 % 891 + 4).astype(np.uint16)  # 4..894 of 12 bits
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = MRImageStorage, generate_uid(), "MR"
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 16, 20, 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.RescaleSlope, ds.RescaleIntercept = "0.5", "-100"
+    ds.PixelData = stored.tobytes()
+    ds.save_as(tmp_path / "in.dcm", enforce_file_format=True)
+    src = read_image(tmp_path / "in.dcm")
+    sign = -1 if photometric == "MONOCHROME1" else 1
+    np.testing.assert_allclose(src.array, sign * (stored * 0.5 - 100) + (4095 * 0.5 - 200 if sign < 0 else 0))
+    values = src.array.astype(np.float64)
+    values[0, 0] = 1e6  # far outside the 12-bit range: clipped to it, never wrapped
+    write_like(tmp_path / "out.dcm", values, src)
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert (out.BitsAllocated, out.BitsStored, out.HighBit, out.PixelRepresentation) == (16, 12, 11, 0)
+    assert out.PhotometricInterpretation == photometric and float(out.RescaleSlope) == 0.5
+    np.testing.assert_array_equal(out.pixel_array.ravel()[1:], stored.ravel()[1:])
+    assert out.pixel_array[0, 0] == (0 if sign < 0 else 4095)
 
 
 def test_dicom_multiframe(tmp_path, originals):
@@ -195,6 +224,18 @@ def test_nifti_writer_updates_spacing_and_keeps_field_of_view(tmp_path, brain_vo
     np.testing.assert_allclose(resampled_affine(affine, (1, 1, 1)), affine)
     back = read_image(tmp_path / "sr.nii.gz")
     np.testing.assert_allclose(back.array, up, rtol=1e-6)
+
+
+def test_nifti_writer_keeps_scaled_integer_values(tmp_path):
+    stored = (np.arange(12 * 10 * 2).reshape(12, 10, 2) % 900).astype(np.int16)
+    img = nib.Nifti1Image(stored, np.eye(4))
+    img.header.set_slope_inter(0.01, 3.0)  # real values 3.00..11.99 in steps of 0.01
+    nib.save(img, tmp_path / "in.nii.gz")
+    src = read_image(tmp_path / "in.nii.gz")
+    write_like(tmp_path / "out.nii.gz", src.array, src)
+    out = nib.load(tmp_path / "out.nii.gz")
+    assert out.get_data_dtype() == np.int16  # the input's encoding, scaled again (not rounded to 3..12)
+    np.testing.assert_allclose(read_image(tmp_path / "out.nii.gz").array, src.array, atol=2e-4)
 
 
 def test_nifti_4d_frame(originals):

@@ -83,10 +83,19 @@ def resampled_affine(affine: np.ndarray, zoom: tuple[float, float, float]) -> np
     return np.asarray(affine, dtype=float) @ step
 
 
+def nifti_values(values: np.ndarray, template: MedicalImage) -> np.ndarray:
+    """Values for :func:`write_nifti` in the template's encoding: rounded into its integer dtype, or, where the
+    reader applied ``scl_slope``/``scl_inter`` (integers on disk, floats read), kept as floats for nibabel
+    to scale into that dtype."""
+    scaled = np.dtype(template.dtype).kind in "iu" and template.array.dtype.kind == "f"
+    return np.asarray(values, dtype=np.float64) if scaled else to_dtype(values, template.dtype)
+
+
 def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray, header=None,
-                slice_axis: int = 2) -> None:
+                slice_axis: int = 2, dtype: str | np.dtype | None = None) -> None:
     """NIfTI-1 of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``;
-    the voxel sizes follow the affine."""
+    the voxel sizes follow the affine. ``dtype`` (default: the volume's) is the on-disk type: float
+    values given for an integer ``dtype`` are stored with a scl_slope/scl_inter that nibabel picks."""
     import nibabel as nib
 
     data = np.moveaxis(np.asarray(volume), 0, slice_axis)
@@ -95,6 +104,7 @@ def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray,
         hdr.set_data_dtype(data.dtype)
         hdr.set_data_shape(data.shape)
     img = nib.Nifti1Image(data, affine, header=hdr)
+    img.set_data_dtype(np.dtype(dtype or data.dtype))
     img.header.set_zooms(tuple(float(z) for z in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))))
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
@@ -103,13 +113,35 @@ def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray,
         nib.save(img, str(tmp))
 
 
+def dicom_stored_values(values: np.ndarray, template: MedicalImage) -> np.ndarray:
+    """Gray values as read (modality units, bright = high) -> stored pixel values of the template's encoding.
+
+    The inverse of the reader's value mapping: the MONOCHROME1 inversion is undone (the photometric
+    interpretation is kept), then the rescale slope/intercept; values are rounded and clipped to the
+    template's BitsStored range, signed or not as its PixelRepresentation, in its BitsAllocated
+    container. A ModalityLUTSequence (no inverse kept) stores the values as read in 16 bits.
+    """
+    ds = template.extra["dataset"]
+    values = np.asarray(values, dtype=np.float64)
+    slope, intercept = template.extra.get("rescale", (1.0, 0.0))
+    if "ModalityLUTSequence" in ds:
+        return to_dtype(values, np.int16 if values.min() < 0 else np.uint16)
+    signed = bool(ds.get("PixelRepresentation", 0))
+    bits = int(ds.get("BitsStored", 16) or 16)
+    smin, smax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    if template.extra.get("inverted"):
+        values = (smin + smax) * slope + 2 * intercept - values
+    stored = np.clip(np.rint((values - intercept) / slope), smin, smax)
+    container = int(ds.get("BitsAllocated", 16) or 16)
+    return stored.astype(f"{'i' if signed else 'u'}{max(container, 8) // 8}")
+
+
 def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalImage) -> None:
     """DICOM with new pixel data, built from the template's dataset.
 
     Updates Rows/Columns/PixelSpacing (for the new size), NumberOfFrames, a new SOPInstanceUID, and
-    writes uncompressed Explicit VR Little Endian. Gray values are mapped back through the inverse
-    rescale (slope/intercept), so a reader gets the same values back; a MONOCHROME1 input (inverted on
-    read) is written as MONOCHROME2 of the values as read, which looks the same.
+    writes uncompressed Explicit VR Little Endian. Gray values keep the input's encoding
+    (:func:`dicom_stored_values`): a reader gets the same values back.
     """
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -130,19 +162,14 @@ def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalIma
         ds.SamplesPerPixel, ds.PlanarConfiguration = 3, 0
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     else:
-        values = np.asarray(array, dtype=np.float64)
-        if template.extra.get("inverted"):  # values were inverted on read: write them as MONOCHROME2
-            ds.PhotometricInterpretation = "MONOCHROME2"
-        slope, intercept = template.extra.get("rescale", (1.0, 0.0))
-        values = (values - intercept) / slope
-        signed = bool(values.min() < 0)
-        stored = to_dtype(values, np.int16 if signed else np.uint16)
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-        ds.PixelRepresentation = int(signed)
+        stored = dicom_stored_values(array, template)
+        ds.BitsAllocated = stored.dtype.itemsize * 8
         ds.SamplesPerPixel = 1
-        for tag in ("PlanarConfiguration", "SmallestImagePixelValue", "LargestImagePixelValue"):
+        for tag in ("PlanarConfiguration", "SmallestImagePixelValue", "LargestImagePixelValue", "ModalityLUTSequence"):
             if tag in ds:
                 del ds[tag]
+        if "ModalityLUTSequence" in src:  # its inverse is not kept: the values are stored as read, 16 bits
+            ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 15, int(stored.dtype.kind == "i")
     ds.Rows, ds.Columns = int(h), int(w)
     if frames > 1 or "NumberOfFrames" in ds:
         ds.NumberOfFrames = int(frames)
@@ -194,7 +221,8 @@ def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImag
         rows, cols = (a for a in (0, 1, 2) if a != axis)
         zoom[rows], zoom[cols] = ratio
         affine = resampled_affine(template.extra["affine"], tuple(zoom))
-        write_nifti(path, to_dtype(array, template.dtype), affine, template.extra.get("header"), slice_axis=axis)
+        write_nifti(path, nifti_values(array, template), affine, template.extra.get("header"), slice_axis=axis,
+                    dtype=template.dtype)
     elif fmt == "dicom":
         write_dicom(path, array, template)
     else:

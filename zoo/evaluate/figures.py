@@ -121,3 +121,66 @@ def regression_plot(x: np.ndarray, y: np.ndarray, labels: list[str], fit: dict[s
     ax.set_ylabel("SR PSNR (dB)")
     ax.set_title(f"r = {fit['r']:.3f}, R² = {fit['r2']:.3f}, p = {fit['p']:.2g}")
     return _save(fig, path)
+
+
+def detail_window(image: np.ndarray, side: int) -> tuple[int, int]:
+    """(top, left) of the ``side`` x ``side`` window with the most fine detail (mean gradient magnitude)."""
+    from scipy import ndimage
+
+    energy = np.hypot(ndimage.sobel(image, 0), ndimage.sobel(image, 1))
+    mean = ndimage.uniform_filter(energy, size=side, mode="constant")
+    half = side // 2
+    valid = mean[half : image.shape[0] - side + half + 1, half : image.shape[1] - side + half + 1]
+    top, left = np.unravel_index(int(np.argmax(valid)), valid.shape)
+    return int(top), int(left)
+
+
+def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
+    """SR examples, one row each: LR, bicubic, zoo, HR, |bicubic - HR|, |zoo - HR|.
+
+    A row holds the images (``lr``, ``bicubic``, ``zoo``, ``hr`` in [0, 1]), ``id``, ``modality`` and
+    ``psnr_*``/``ssim_*`` of bicubic and zoo (shown on their panels). Each panel carries a zoomed inset
+    of the window (1/``zoom`` of the side) with the most fine detail in the HR image, outlined on it;
+    both error maps of a row share one colour scale.
+    """
+    from matplotlib.patches import Rectangle
+
+    plt = _pyplot()
+    cols = ("lr", "bicubic", "zoo", "hr", "err_bicubic", "err_zoo")
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.2 * len(cols), 2.35 * len(rows)), squeeze=False)
+    for ax_row, row in zip(axes, rows, strict=True):
+        hr = row["hr"]
+        side = max(hr.shape[0] // zoom, 4)
+        top, left = detail_window(hr, side)
+        errors = {k: np.abs(row[k] - hr) for k in ("bicubic", "zoo")}
+        vmax = max(float(np.percentile(e, 99.5)) for e in errors.values()) or 1.0
+        for ax, key in zip(ax_row, cols, strict=True):
+            image = errors[key[4:]] if key.startswith("err_") else row[key]
+            style = {"cmap": "magma", "vmin": 0, "vmax": vmax} if key.startswith("err_") else \
+                {"cmap": "gray", "vmin": 0, "vmax": 1}
+            f = image.shape[0] / hr.shape[0]  # the LR panel's scale
+            box = (int(top * f), int(left * f), max(int(side * f), 1))
+            ax.imshow(image, interpolation="nearest", **style)
+            ax.add_patch(Rectangle((box[1] - 0.5, box[0] - 0.5), box[2], box[2], fill=False, color="yellow", lw=0.8))
+            inset = ax.inset_axes((0.58, 0.0, 0.42, 0.42))
+            inset.imshow(image[box[0] : box[0] + box[2], box[1] : box[1] + box[2]], interpolation="nearest", **style)
+            inset.set_xticks([])
+            inset.set_yticks([])
+            for spine in inset.spines.values():
+                spine.set_color("yellow")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(_panel_title(key, row, image), fontsize=7)
+        ax_row[0].set_ylabel(f"{row['modality']}\n{row['id']}", fontsize=6)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _panel_title(key: str, row: dict[str, Any], image: np.ndarray) -> str:
+    if key == "lr":
+        return f"LR {image.shape[1]}x{image.shape[0]}"
+    if key == "hr":
+        return f"HR {image.shape[1]}x{image.shape[0]}"
+    if key.startswith("err_"):
+        return f"|{key[4:]} - HR|, mean {image.mean():.4f}"
+    return f"{key} {row[f'psnr_{key}']:.2f} dB, SSIM {row[f'ssim_{key}']:.3f}"
