@@ -16,6 +16,12 @@ def _umask() -> int:
     return mask
 
 
+def _usual_permissions(path: Path) -> None:
+    """Give a file the permissions a plain ``open(path, "w")`` would (``0666 & ~umask``), keeping any
+    executable bits: writers such as safetensors' ``save_file`` and ``mkstemp`` create private 0600 files."""
+    os.chmod(path, (path.stat().st_mode & 0o777) | (0o666 & ~_umask()))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to ``path`` only if the block succeeds.
@@ -27,9 +33,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes), dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the usual permissions
     try:
         yield tmp_path
+        _usual_permissions(tmp_path)  # after the block: the writer may have replaced the file
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -56,7 +62,8 @@ def atomic_dir(path: str | os.PathLike, replace_all: bool = False) -> Iterator[P
     replaces the entry of the same name, sub-folders first and ``manifest*`` files last; other
     entries are left alone (commands replace only their own files, see :mod:`zoo.output_guard`).
     ``replace_all=True`` swaps the whole folder instead (for folders a command owns entirely, such
-    as a training checkpoint).
+    as a training checkpoint). Every file written in it gets the usual permissions (the same as a
+    JSON written with ``open``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +71,9 @@ def atomic_dir(path: str | os.PathLike, replace_all: bool = False) -> Iterator[P
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
+        for file in tmp.rglob("*"):
+            if file.is_file() and not file.is_symlink():
+                _usual_permissions(file)
         if not path.exists():
             os.replace(tmp, path)
         elif replace_all:

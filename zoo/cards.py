@@ -7,7 +7,9 @@ components never imports torch or plugin code.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -31,9 +33,31 @@ class CardError(ZooError, ValueError):
     """A card is invalid (bad name, missing field, wrong type)."""
 
 
+def _error(card: Any, attr: str, expected: str, example: str, value: Any) -> CardError:
+    """A :class:`CardError` naming the card, the field, what it takes (with an example) and what it got."""
+    return CardError(f"card {getattr(card, 'name', '?')!r}: {attr} must be {expected}, e.g. {attr}={example}; "
+                     f"got {value!r}")
+
+
+def _coerce_strings(card: Card, attr: str) -> None:
+    """A tuple field takes any sequence of strings (``["MR", "CT"]`` or ``("MR", "CT")``); stored as a tuple."""
+    value = getattr(card, attr)
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise _error(card, attr, "a list of strings", _EXAMPLES.get(attr, '["a", "b"]'), value)
+    object.__setattr__(card, attr, tuple(value))
+
+
+_EXAMPLES = {"aliases": '["medvae"]', "modality": '["MR", "CT"]', "devices": '["cpu", "cuda"]',
+             "requires": '["onnxruntime"]'}
+
+
 @dataclass(frozen=True)
 class Card:
-    """Fields every component card has."""
+    """Fields every component card has.
+
+    Tuple fields (``aliases``, ``modality``, ...) take any sequence of strings; ``source`` takes a
+    dict of name -> URL (``{"paper": ..., "code": ...}``) or one URL string (stored as ``{"url": URL}``).
+    """
 
     kind: ClassVar[str] = ""
 
@@ -47,19 +71,45 @@ class Card:
     version: str = "1"
 
     def __post_init__(self) -> None:
+        self._coerce()
         self.validate()
+
+    def _coerce(self) -> None:
+        """Accept what people write: sequences for tuple fields, a URL string for ``source``."""
+        for f in fields(self):
+            if str(f.type).startswith("tuple"):
+                _coerce_strings(self, f.name)
+        if isinstance(self.source, str):
+            object.__setattr__(self, "source", {"url": self.source})
+        elif isinstance(self.source, Mapping):
+            object.__setattr__(self, "source", dict(self.source))
+        if isinstance(self.config, Mapping):
+            object.__setattr__(self, "config", dict(self.config))
+        if isinstance(self.version, int) and not isinstance(self.version, bool):
+            object.__setattr__(self, "version", str(self.version))
+        if isinstance(getattr(self, "weights", None), os.PathLike):
+            object.__setattr__(self, "weights", os.fspath(self.weights))
 
     def validate(self) -> None:
         """Raise :class:`CardError` naming the first problem found."""
-        for name in (self.name, *self.aliases):
+        for attr, name in [("name", self.name)] + [("aliases", a) for a in self.aliases]:
             if not isinstance(name, str) or not _NAME_RE.match(name):
-                raise CardError(f"card name {name!r} must be lower-case letters, digits, '-', '.' or '_'")
+                raise _error(self, attr, "lower-case letters, digits, '-', '.' or '_'",
+                             '"my-vae"' if attr == "name" else '["my-alias"]', name)
         if not isinstance(self.factory, str) or not _FACTORY_RE.match(self.factory):
-            raise CardError(f"card {self.name!r}: factory {self.factory!r} must look like 'package.module:function'")
-        if not isinstance(self.source, dict) or not all(isinstance(v, str) for v in self.source.values()):
-            raise CardError(f"card {self.name!r}: source must be a dict of name -> URL strings")
+            raise _error(self, "factory", "a 'package.module:function' reference", '"my_plugin.model:build"',
+                         self.factory)
+        for attr in ("description", "license", "version"):
+            if not isinstance(getattr(self, attr), str):
+                raise _error(self, attr, "a string", _STR_EXAMPLES[attr], getattr(self, attr))
+        if not isinstance(self.source, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.source.items()
+        ):
+            raise _error(self, "source", "a URL string or a dict of name -> URL",
+                         '{"paper": "https://arxiv.org/abs/...", "code": "https://github.com/..."}', self.source)
         if not isinstance(self.config, dict):
-            raise CardError(f"card {self.name!r}: config must be a dict")
+            raise _error(self, "config", "a dict of factory keyword arguments", '{"block_out_channels": [32, 64]}',
+                         self.config)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view of the card (tuples become lists)."""
@@ -72,10 +122,20 @@ class Card:
         return [f.name for f in fields(cls)]
 
 
-def _positive_int(card: Card, attr: str) -> None:
+_STR_EXAMPLES = {"description": '"Small 1-channel autoencoder."', "license": '"MIT"', "version": '"2"'}
+
+
+def _positive_int(card: Card, attr: str, example: str = "4") -> None:
     value = getattr(card, attr)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise CardError(f"card {card.name!r}: {attr} must be a positive int, got {value!r}")
+        raise _error(card, attr, "a positive int", example, value)
+
+
+def _check_weights(card: Card) -> None:
+    weights = card.weights  # type: ignore[attr-defined]
+    if weights is not None and (not isinstance(weights, str) or not weights):
+        raise _error(card, "weights", "None or a weight source string",
+                     '"hf:owner/repo/vae.safetensors" or "package:my_plugin/weights/vae.safetensors"', weights)
 
 
 @dataclass(frozen=True)
@@ -95,16 +155,18 @@ class AutoencoderCard(Card):
 
     def validate(self) -> None:
         super().validate()
-        for attr in ("in_channels", "latent_channels", "downsample_factor"):
-            _positive_int(self, attr)
+        for attr, example in (("in_channels", "1"), ("latent_channels", "4"), ("downsample_factor", "8")):
+            _positive_int(self, attr, example)
         if self.downsample_factor & (self.downsample_factor - 1):
-            raise CardError(f"card {self.name!r}: downsample_factor must be a power of two")
+            raise _error(self, "downsample_factor", "a power of two", "8", self.downsample_factor)
         if self.intensity not in ("minmax", "fixed"):
-            raise CardError(f"card {self.name!r}: intensity must be 'minmax' or 'fixed'")
-        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
-            raise CardError(f"card {self.name!r}: sha256 must be 64 lower-case hex digits")
-        if not isinstance(self.modality, tuple):
-            raise CardError(f"card {self.name!r}: modality must be a tuple of strings")
+            raise _error(self, "intensity", "'minmax' or 'fixed'", '"minmax"', self.intensity)
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(self.sha256)):
+            raise _error(self, "sha256", "None or 64 lower-case hex digits (the output of `sha256sum FILE`)",
+                         '"' + "0123456789abcdef" * 4 + '"', self.sha256)
+        if not isinstance(self.fp16_safe, bool):
+            raise _error(self, "fp16_safe", "True or False", "True", self.fp16_safe)
+        _check_weights(self)
 
 
 @dataclass(frozen=True)
@@ -119,7 +181,8 @@ class DenoiserCard(Card):
     def validate(self) -> None:
         super().validate()
         if self.prediction_type not in ("x0", "eps", "v"):
-            raise CardError(f"card {self.name!r}: prediction_type must be 'x0', 'eps' or 'v'")
+            raise _error(self, "prediction_type", "'x0', 'eps' or 'v'", '"x0"', self.prediction_type)
+        _check_weights(self)
 
 
 @dataclass(frozen=True)
@@ -132,7 +195,7 @@ class SamplerCard(Card):
 
     def validate(self) -> None:
         super().validate()
-        _positive_int(self, "default_steps")
+        _positive_int(self, "default_steps", "50")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Weight sources: local files/folders and ``hf:owner/repo[/file][@rev]``, a cache, sha256, safe loading.
+"""Weight sources: local files/folders, ``package:PKG/REL`` files shipped inside an installed package, and
+``hf:owner/repo[/file][@rev]`` on the Hugging Face hub; sha256 checks and safe loading.
 
 Only safe formats are read: safetensors, or torch pickles through ``torch.load(weights_only=True)``,
-which refuses any pickle that would import or call code. Hub downloads are offline-first: a file
-already in the cache (``$ZOO_HOME``, default ``~/.cache/zoo``) is used without network access.
+which refuses any pickle that would import or call code. Hub sources live in huggingface_hub's own
+cache (``HF_HUB_CACHE``, default ``$HF_HOME/hub`` = ``~/.cache/huggingface/hub``) and are
+offline-first: a cached file is used without network access; ``HF_HUB_OFFLINE=1`` forbids downloads.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ __all__ = [
     "HFSource",
     "WeightsError",
     "cached_path",
+    "hub_cache",
     "load_state_dict",
+    "package_path",
     "parse_hf",
     "resolve",
     "sha256_file",
     "torch_load_safe",
-    "zoo_home",
 ]
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -48,13 +51,11 @@ class HFSource:
         return out + (f"@{self.revision}" if self.revision else "")
 
 
-def zoo_home() -> Path:
-    """Root of zoo's cache: ``$ZOO_HOME`` or ``~/.cache/zoo``."""
-    return Path(os.environ.get("ZOO_HOME") or Path.home() / ".cache" / "zoo").expanduser()
+def hub_cache() -> Path:
+    """huggingface_hub's cache folder (``HF_HUB_CACHE``, else ``$HF_HOME/hub``, as the hub reads them)."""
+    from huggingface_hub import constants
 
-
-def _hf_cache() -> Path:
-    return zoo_home() / "hf"
+    return Path(constants.HF_HUB_CACHE)
 
 
 def parse_hf(spec: str) -> HFSource:
@@ -70,14 +71,14 @@ def parse_hf(spec: str) -> HFSource:
 
 
 def _offline() -> bool:
-    flags = ("ZOO_OFFLINE", "HF_HUB_OFFLINE")
-    return any(os.environ.get(f, "").strip().lower() in ("1", "true", "yes", "on") for f in flags)
+    """``HF_HUB_OFFLINE`` read now (the hub reads it once, at import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _hf_fetch(src: HFSource, local_only: bool) -> Path:
     import huggingface_hub
 
-    common = dict(revision=src.revision, cache_dir=_hf_cache(), local_files_only=local_only)
+    common = dict(revision=src.revision, local_files_only=local_only)
     if src.filename:
         return Path(huggingface_hub.hf_hub_download(src.repo_id, src.filename, **common))
     patterns = ["*.json", "*.safetensors"]
@@ -96,15 +97,48 @@ def cached_path(source: str | os.PathLike) -> Path | None:
 
 
 ASSET_PREFIX = "zoo-asset:"
+PACKAGE_PREFIX = "package:"
+
+
+def package_path(source: str) -> Path:
+    """The file behind ``package:PKG/REL`` (``REL`` inside the installed package ``PKG``, e.g.
+    ``package:my_plugin/weights/vae.safetensors``), found through ``importlib.resources``."""
+    from importlib.resources import files
+
+    package, _, rel = source[len(PACKAGE_PREFIX):].partition("/")
+    if not package or not rel:
+        raise WeightsError(f"{source!r}: expected 'package:PACKAGE/path/in/package', "
+                           "e.g. 'package:my_plugin/weights/vae.safetensors'")
+    try:
+        root = files(package)
+    except ModuleNotFoundError as err:
+        raise WeightsError(f"{source}: package {package!r} is not installed ({err})") from err
+    except TypeError as err:  # a module, not a package
+        raise WeightsError(f"{source}: {package!r} is not a package ({err})") from err
+    if not isinstance(root, Path):
+        raise WeightsError(f"{source}: package {package!r} is not installed as files (zipped?); reinstall it with pip")
+    return root.joinpath(*rel.split("/"))
 
 
 def _local(source: str | os.PathLike) -> Path:
-    """A local source as a path; ``zoo-asset:REL`` is a file packaged in ``zoo/assets/REL``."""
+    """A local source as a path; ``zoo-asset:REL`` is a file packaged in ``zoo/assets/REL``,
+    ``package:PKG/REL`` one in an installed package (:func:`package_path`)."""
     if isinstance(source, str) and source.startswith(ASSET_PREFIX):
         from zoo.assets import asset_path
 
         return asset_path(source[len(ASSET_PREFIX):])
+    if isinstance(source, str) and source.startswith(PACKAGE_PREFIX):
+        return package_path(source)
     return Path(source).expanduser()
+
+
+def _offline_hint(src: HFSource) -> str:
+    """How to fill the hub cache of a machine without network (copying one file does not make a cache entry)."""
+    what = f"{src.repo_id} {src.filename or ''}".strip() + (f" --revision {src.revision}" if src.revision else "")
+    folder = "models--" + src.repo_id.replace("/", "--")
+    return (f"on a machine with network run `hf download {what}` (`huggingface-cli download` before "
+            f"huggingface_hub 0.34) and copy its cache folder ~/.cache/huggingface/hub/{folder} into {hub_cache()} "
+            "here (or point HF_HUB_CACHE at a copy), or download the file and pass weights=PATH")
 
 
 def resolve(source: str | os.PathLike, sha256: str | None = None) -> Path:
@@ -114,21 +148,23 @@ def resolve(source: str | os.PathLike, sha256: str | None = None) -> Path:
         path = cached_path(source)
         if path is None:
             if _offline():
-                raise WeightsError(
-                    f"{source} is not in the cache ({_hf_cache()}) and offline mode is on "
-                    "(ZOO_OFFLINE/HF_HUB_OFFLINE); download it elsewhere and pass weights=PATH"
-                )
+                raise WeightsError(f"{source} is not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
+                                   f"is set; {_offline_hint(src)}")
             try:
                 path = _hf_fetch(src, local_only=False)
             except Exception as err:
                 raise WeightsError(
                     f"cannot download {source}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-                    f"(no network? download the file elsewhere and pass weights=PATH, or copy it into {_hf_cache()})"
+                    f"(no network? {_offline_hint(src)})"
                 ) from err
     else:
         path = _local(source)
         if not path.exists():
-            hint = " (the embedded weights are made by `make weights`)" if str(source).startswith(ASSET_PREFIX) else ""
+            hint = ""
+            if str(source).startswith(ASSET_PREFIX):
+                hint = " (the embedded weights are made by `make weights`)"
+            elif str(source).startswith(PACKAGE_PREFIX):
+                hint = f" ({source}: is the file in the package's data, e.g. [tool.setuptools.package-data]?)"
             raise WeightsError(f"weights not found: {path}{hint}")
     if sha256 is not None:
         if path.is_dir():

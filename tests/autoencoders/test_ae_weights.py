@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from zoo.weights import HFSource, WeightsError, cached_path, load_state_dict, parse_hf, resolve, sha256_file
+from tests.fake_hub import fake_hub
+from zoo.weights import HFSource, WeightsError, load_state_dict, parse_hf, resolve, sha256_file
 
 
 class _CreatesFile:
@@ -68,17 +73,62 @@ def test_missing_file_and_sha256(tmp_path):
         load_state_dict(path, sha256="0" * 64)
 
 
-def test_hub_source_offline_and_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ZOO_OFFLINE", "1")
-    source = "hf:someone/some-vae/vae.safetensors"
-    assert cached_path(source) is None
-    with pytest.raises(WeightsError, match="not in the cache .* offline"):
-        resolve(source)
-    # a file placed in the hub cache layout is found without network
-    snap = tmp_path / "home" / "hf" / "models--someone--some-vae"
-    (snap / "refs").mkdir(parents=True)
-    (snap / "refs" / "main").write_text("0" * 40)
-    (snap / "snapshots" / ("0" * 40)).mkdir(parents=True)
-    save_file({"w": torch.ones(2)}, str(snap / "snapshots" / ("0" * 40) / "vae.safetensors"))
-    assert torch.equal(load_state_dict(source)["w"], torch.ones(2))
+def _zoo_in(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (huggingface_hub reads its environment at import) with ``env``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    environ.update(env, HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens there: no network
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120)
+
+
+def test_hub_sources_use_the_hub_cache_offline(tmp_path):
+    """The cache is huggingface_hub's own (HF_HOME / HF_HUB_CACHE), filled by huggingface_hub from a local hub."""
+    import huggingface_hub
+    from safetensors.torch import save
+
+    diffusers = {"config.json": b"{}", "diffusion_pytorch_model.safetensors": save({"b": torch.zeros(3)})}
+    repos = {"someone/some-vae": {"vae.safetensors": save({"w": torch.ones(2)})}, "someone/diffusers-vae": diffusers}
+    cache = tmp_path / "hf-home" / "hub"  # where huggingface_hub puts it for HF_HOME=tmp_path/hf-home
+    with fake_hub(repos) as url:
+        huggingface_hub.hf_hub_download("someone/some-vae", "vae.safetensors", cache_dir=cache, endpoint=url)
+        huggingface_hub.snapshot_download("someone/diffusers-vae", cache_dir=cache, endpoint=url)
+    code = (
+        "from zoo.weights import load_state_dict, resolve, hub_cache\n"
+        "print(hub_cache())\n"
+        "print(load_state_dict('hf:someone/some-vae/vae.safetensors')['w'].tolist())\n"
+        "print(sorted(p.name for p in resolve('hf:someone/diffusers-vae').iterdir()))\n"
+    )
+    missing = "resolve('hf:someone/other-vae/vae.safetensors')\n"
+    home = str(tmp_path / "hf-home")
+    expected = [str(cache), "[1.0, 1.0]", "['config.json', 'diffusion_pytorch_model.safetensors']"]
+    no_network = _zoo_in(code, HF_HOME=home)  # not offline mode: cached files are still used first
+    assert no_network.stdout.splitlines() == expected, no_network.stderr
+    out = _zoo_in(code + missing, HF_HOME=home, HF_HUB_OFFLINE="1")
+    assert out.stdout.splitlines() == expected, out.stderr
+    assert "WeightsError" in out.stderr and "hf:someone/other-vae/vae.safetensors" in out.stderr
+    assert "HF_HUB_OFFLINE is set" in out.stderr and "hf download someone/other-vae vae.safetensors" in out.stderr
+    assert f"models--someone--other-vae into {cache}" in out.stderr and "weights=PATH" in out.stderr
+    other = _zoo_in(code + missing, HF_HOME=home, HF_HUB_CACHE=str(tmp_path / "elsewhere"), HF_HUB_OFFLINE="1")
+    assert other.stdout.splitlines() == [str(tmp_path / "elsewhere")]
+    assert "not in the Hugging Face cache" in other.stderr
+
+
+def test_package_source_resolves_inside_an_installed_package(tmp_path):
+    pkg = tmp_path / "site" / "my_weights_pkg"
+    (pkg / "weights").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    save_file({"w": torch.full((2,), 3.0)}, str(pkg / "weights" / "vae.safetensors"))
+    code = (
+        "from zoo.weights import load_state_dict, resolve\n"
+        "print(load_state_dict('package:my_weights_pkg/weights/vae.safetensors')['w'].tolist())\n"
+        "print(resolve('package:my_weights_pkg/weights/vae.safetensors'))\n"
+        "for bad in ('package:my_weights_pkg/weights/nope.safetensors', 'package:not_installed_pkg/w.safetensors',\n"
+        "            'package:my_weights_pkg'):\n"
+        "    try:\n        resolve(bad)\n    except Exception as err:\n        print(type(err).__name__, err)\n"
+    )
+    out = _zoo_in(code, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]))
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0, out.stderr
+    assert lines[0] == "[3.0, 3.0]" and lines[1] == str(pkg / "weights" / "vae.safetensors")
+    assert lines[2].startswith("WeightsError weights not found") and "package-data" in lines[2]
+    assert lines[3].startswith("WeightsError") and "'not_installed_pkg' is not installed" in lines[3]
+    assert lines[4].startswith("WeightsError") and "package:PACKAGE/path/in/package" in lines[4]

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "plugins"
 EXAMPLE = ROOT / "plugins" / "zoo-example-vae"
+GUIDE_EXAMPLES = [ROOT / "plugins" / name for name in ("zoo-example-ae", "zoo-example-denoiser", "zoo-example-sampler")]
 
 
 def pip_install_target(target: Path, *packages: Path) -> Path:
@@ -46,6 +47,12 @@ def listed(site: Path | None, **env: str) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pip_install_target(tmp_path_factory.mktemp("site-example"), EXAMPLE)
+
+
+@pytest.fixture(scope="session")
+def guide_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The autoencoder, denoiser and sampler plugins of docs/plugins.md, pip-installed."""
+    return pip_install_target(tmp_path_factory.mktemp("site-guide"), *GUIDE_EXAMPLES)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.foundation.conftest import listed, run_python, zoo_cli
 
 
@@ -84,3 +86,11 @@ def test_import_zoo_and_zoo_list_do_not_import_torch(example_site):
     out = run_python(code, example_site)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout
+
+
+def test_zoo_env_lists_the_runtimes():
+    out = zoo_cli(["env", "--json"], None)
+    assert out.returncode == 0, out.stderr
+    packages = json.loads(out.stdout)["packages"]
+    assert {"openvino", "onnxruntime", "tensorrt", "huggingface_hub"} <= set(packages)
+    assert packages["openvino"]  # installed here (make install), so a version, not None

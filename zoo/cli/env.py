@@ -9,8 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-PACKAGES = ("zoo", "zoo-export", "torch", "diffusers", "accelerate", "timm", "onnx", "onnxruntime",
-            "polygraphy", "tensorrt", "numpy", "pydicom", "nibabel")
+PACKAGES = ("zoo", "zoo-export", "torch", "diffusers", "accelerate", "huggingface_hub", "timm", "onnx",
+            "onnxruntime", "openvino", "tensorrt", "numpy", "pydicom", "nibabel")
 
 
 def _version(dist: str) -> str | None:
@@ -57,11 +57,11 @@ def env_cmd(as_json: bool) -> None:
         json.dump(env, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
-    click.echo(f"python      {env['python']}  ({env['platform']})")
+    click.echo(f"{'python':<16}{env['python']}  ({env['platform']})")
     for name, ver in env["packages"].items():
-        click.echo(f"{name:<12}{ver or '-'}")
+        click.echo(f"{name:<16}{ver or '-'}")
     cuda = env["cuda"]
-    click.echo(f"{'cuda':<12}{', '.join(cuda['devices']) if cuda['available'] else 'not available'}")
+    click.echo(f"{'cuda':<16}{', '.join(cuda['devices']) if cuda['available'] else 'not available'}")
     click.echo("\nplugins:")
     for p in env["plugins"]:
         status = f"ERROR {p['error']}" if p["error"] else "ok"

@@ -7,11 +7,11 @@ CARD = AutoencoderCard(
     factory="zoo_example_vae.model:build",  # imported only when the VAE is built
     description="Small 1-channel KL autoencoder (4x downsampling, 4 latent channels).",
     license="MIT",
-    source={"code": "https://example.org/zoo-example-vae"},
+    source="https://example.org/zoo-example-vae",  # or {"code": ..., "paper": ..., "weights": ...}
     config={"block_out_channels": [32, 64, 64], "layers_per_block": 1, "norm_num_groups": 16},
     in_channels=1,
     latent_channels=4,
     downsample_factor=4,
-    modality=("MR", "CT"),
+    modality=["MR", "CT"],
     weights=None,  # no published weights: build with pretrained=False or weights=PATH
 )
