@@ -179,6 +179,7 @@ def open_pipeline(
     return SRPipeline(
         vae, denoiser.eval(), sampler, make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
         conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
+        data_consistency=data.get("data_consistency", 0),
         latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=backend or "torch", device=device,
         dtype=dtype,
     )
