@@ -133,13 +133,21 @@ def _figure(result: DemoResult, path: Path, rows: int = 4) -> None:
     plt.close(fig)
 
 
+def _geometry(result: DemoResult) -> str:
+    """``64x64 to 256x256`` from the first image pair (the bundled samples share one geometry)."""
+    if not result.images:
+        return "LR to HR"
+    (h, w), (hh, hw) = result.images[0]["lr"].shape[:2], result.images[0]["hr"].shape[:2]
+    return f"{w}x{h} to {hw}x{hh}"
+
+
 def _report(result: DemoResult, figure: str) -> str:
     s = result.summary()
     lines = [
         "# zoo demo",
         "",
         f"{result.label} on the {s['n']} bundled samples of split `{s['split']}` ({_SPLIT_NOTE[s['split']]}), "
-        f"4x SR from 32x32 to 128x128, sampler `{s['sampler']}` with {s['steps']} step(s), seed {s['seed']}.",
+        f"4x SR from {_geometry(result)}, sampler `{s['sampler']}` with {s['steps']} step(s), seed {s['seed']}.",
         "",
         "| method | mean PSNR (dB) | mean SSIM |",
         "|---|---|---|",

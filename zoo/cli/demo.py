@@ -18,7 +18,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def demo_cmd(out_dir: str, pipeline_dir: str | None, split: str, steps: int | None, seed: int, device: str,
              as_json: bool) -> None:
-    """Super-resolve the bundled held-out samples (4x, 32 -> 128) with the embedded default pipeline.
+    """Super-resolve the bundled held-out samples (4x, 64 -> 256) with the embedded default pipeline.
 
     \b
     Writes a figure (LR / bicubic / zoo / HR with PSNR), a markdown report of mean PSNR/SSIM of
