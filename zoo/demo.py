@@ -107,6 +107,7 @@ def _geometry(result: DemoResult) -> str:
     return f"{hr[0] // lr[0]}x SR from {lr[1]}x{lr[0]} to {hr[1]}x{hr[0]}"
 
 
+
 def _report(result: DemoResult, figure: str) -> str:
     s = result.summary()
     lines = [

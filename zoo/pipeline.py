@@ -102,6 +102,7 @@ class SRPipeline:
         conditioning: str = "lr-latent",
         residual: bool = False,
         pixel_skip: bool = False,
+        data_consistency: int = 0,
         latent_stats: LatentStats | None = None,
         backend: Any = "torch",
         device: torch.device | str = "cpu",
@@ -118,6 +119,7 @@ class SRPipeline:
         if pixel_skip and conditioning != "bicubic-latent":
             raise CompatibilityError("pixel_skip needs conditioning='bicubic-latent' (it adds back the bicubic image)")
         self.pixel_skip = bool(pixel_skip)
+        self.data_consistency = int(data_consistency)  # back-projection steps onto the LR (zoo.consistency)
         self.latent_stats = latent_stats or LatentStats.identity(vae.latent_channels)
         if self.latent_stats.channels != vae.latent_channels:
             raise CompatibilityError(
@@ -265,7 +267,12 @@ class SRPipeline:
         if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
             bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
             x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
-        return from_model_output(x, channels=lr01.shape[1])
+        sr = from_model_output(x, channels=lr01.shape[1])
+        if self.data_consistency:
+            from zoo.consistency import project_to_lr
+
+            sr = project_to_lr(sr, lr01.to(sr.device), self.data_consistency)
+        return sr
 
     @torch.inference_mode()
     def __call__(
@@ -311,7 +318,7 @@ class SRPipeline:
         """The pipeline's options (what ``zoo_pipeline.json`` stores besides the components)."""
         return {
             "steps": self.steps, "scale": self.scale, "conditioning": self.conditioning, "residual": self.residual,
-            "pixel_skip": self.pixel_skip,
+            "pixel_skip": self.pixel_skip, "data_consistency": self.data_consistency,
             "schedule": dict(self.schedule.config), "latent_stats": self.latent_stats.to_dict(),
             "dtype": str(self.dtype).removeprefix("torch."),
         }
@@ -359,6 +366,7 @@ def build_pipeline(
     conditioning: str = "lr-latent",
     residual: bool = False,
     pixel_skip: bool = False,
+    data_consistency: int = 0,
     schedule: str | dict | NoiseSchedule = "cosine",
     hr_size: int = 256,
     vae_weights: Any = None,
@@ -387,7 +395,7 @@ def build_pipeline(
     return SRPipeline(
         ae, den, build_sampler(sampler, **(sampler_config or {})), make_schedule(schedule),
         steps=steps, scale=scale, conditioning=conditioning, residual=residual, pixel_skip=pixel_skip,
-        latent_stats=latent_stats,
+        data_consistency=data_consistency, latent_stats=latent_stats,
         backend=backend, device=device, dtype=dtype,
     )
 

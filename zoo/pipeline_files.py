@@ -142,7 +142,7 @@ OPTIONS = {
     "latent_stats": Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}),
 }
 """Schemas of the pipeline options (``SRPipeline.config()``) that every pipeline file holds."""
-OPTIONAL_OPTIONS = {"pixel_skip": Bool(), "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)}
+OPTIONAL_OPTIONS = {"pixel_skip": Bool(), "data_consistency": Int(0), "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)}
 """Options that older files may lack."""
 SCHEMA = Obj(
     {
@@ -258,5 +258,6 @@ def open_pipeline(
     return SRPipeline(
         vae, denoiser.eval(), sampler, schedule, steps=data["steps"], scale=data["scale"],
         conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
+        data_consistency=data.get("data_consistency", 0),
         latent_stats=stats, backend=backend or "torch", device=device, dtype=dtype,
     )

@@ -148,6 +148,7 @@ def pipeline_from_export(root: str | Path, runtime: Any, backend_name: str = "on
             vae, denoiser, build_sampler(sampler, **data["sampler"]["config"]),
             make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
             conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
+            data_consistency=data.get("data_consistency", 0),
             latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=LoadedBackend(backend_name, runtime),
         )
     except (TypeError, ValueError) as err:

@@ -12,10 +12,11 @@ from zoo.cli import main
 
 
 def test_demo_with_the_embedded_default(tmp_path: Path) -> None:
-    from zoo.assets import DEFAULT_PIPELINE_DIR, ZOO_DEMO_F4, asset_path
+    from zoo.assets import DEFAULT_PIPELINE_DIR, ZOO_DEMO_F4, ZOO_S2D_F4, asset_path
 
     assert (DEFAULT_PIPELINE_DIR / "zoo_pipeline.json").exists(), "embedded default missing: run `make weights`"
     assert asset_path(ZOO_DEMO_F4.weights.removeprefix("zoo-asset:")).exists()
+    assert asset_path(ZOO_S2D_F4.weights.removeprefix("zoo-asset:")).exists()  # the default's first stage
     res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "bicubic" in res.output and str(tmp_path / "demo" / "report.md") in res.output

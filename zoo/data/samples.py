@@ -4,7 +4,7 @@ Layout (made by ``scripts/make_samples.py``; sources and licences in ``LICENSES.
 
     slices/<subject>/<id>.png   16-bit gray slices, at most 256 x 256, one folder per subject
     original/                   a few original files (DICOM, NIfTI) for format tests
-    prepared/                   ``zoo prepare`` output of ``slices/`` (scale 4, 128 -> 32), split by subject
+    prepared/                   ``zoo prepare`` output of ``slices/`` (scale 4, 256 -> 64), split by subject
 """
 
 from __future__ import annotations

@@ -87,7 +87,8 @@ class PipelineSection:
     pixel_skip: bool = False  # bicubic-latent only: SR = bicubic + decode(SR latent) - decode(bicubic latent)
     schedule: str = "cosine"
     timesteps: int = 1000
-    loss: str = "l1"  # l1 | l2 on the (normalised) latent
+    loss: str = "l1"  # l1 | l2 | log-l2 (mean over crops of log10 MSE, i.e. mean PSNR) on the (normalised) latent
+    timestep_min: int = 0  # training draws t ~ U{timestep_min..timesteps-1}; timesteps-1 trains 1-step sampling only
     init: str | None = None  # start from a saved pipeline folder (fine-tuning)
     extra: dict[str, Any] = field(default_factory=dict)  # other build_pipeline keyword arguments
 
@@ -259,8 +260,11 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError("optim.ema must be in (0, 1) or null")
     if cfg.data.root is None and cfg.data.latents is None:
         raise ConfigError("data.root (a prepared dataset folder) or data.latents is required")
-    if cfg.pipeline is not None and cfg.pipeline.loss not in ("l1", "l2"):
-        raise ConfigError("pipeline.loss must be l1 or l2")
+    if cfg.pipeline is not None and cfg.pipeline.loss not in ("l1", "l2", "log-l2"):
+        raise ConfigError("pipeline.loss must be l1, l2 or log-l2")
+    if cfg.pipeline is not None and not 0 <= cfg.pipeline.timestep_min < cfg.pipeline.timesteps:
+        raise ConfigError(f"pipeline.timestep_min must be in 0..{cfg.pipeline.timesteps - 1}, "
+                          f"got {cfg.pipeline.timestep_min}")
     if cfg.autoencoder is not None:
         a = cfg.autoencoder
         if a.finetune not in ("full", "lora"):

@@ -22,6 +22,8 @@ from zoo.train.data import ImagePairs, load_pairs, random_crop_flip
 
 __all__ = ["DenoiserTask", "build_training_pipeline"]
 
+LOG_L2_EPS = 1e-4  # log-l2: crops flatter than this (normalised-latent MSE) count as flat, not as infinitely good
+
 
 def build_training_pipeline(cfg: TrainConfig, device: torch.device):
     """The pipeline whose denoiser is trained: new (random denoiser, trained VAE) or ``pipeline.init``."""
@@ -136,7 +138,8 @@ class DenoiserTask:
             zs.append(z)
             cs.append(c)
         z0, cond = torch.stack(zs), torch.stack(cs)
-        t = torch.randint(0, self.pipe.schedule.num_timesteps, (z0.shape[0],), generator=generator)
+        t = torch.randint(self.cfg.pipeline.timestep_min, self.pipe.schedule.num_timesteps, (z0.shape[0],),
+                          generator=generator)
         noise = torch.randn(z0.shape, generator=generator)
         return z0.to(device), cond.to(device), t.to(device), noise.to(device)
 
@@ -145,6 +148,9 @@ class DenoiserTask:
         x_t = self.pipe.schedule.add_noise(z0, noise, t)
         target = self.pipe.training_target(z0, noise, t, cond)
         out = model(x_t, t, cond).float()
+        if self.cfg.pipeline.loss == "log-l2":  # mean over crops of log MSE: the mean-PSNR objective
+            mse = (out - target).pow(2).flatten(1).mean(1)
+            return torch.log10(mse + LOG_L2_EPS).mean()
         return F.l1_loss(out, target) if self.cfg.pipeline.loss == "l1" else F.mse_loss(out, target)
 
     def validate(self, model: nn.Module) -> dict[str, float]:
