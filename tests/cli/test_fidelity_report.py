@@ -25,10 +25,10 @@ def test_fidelity_report_on_the_bundled_split(tiny_pipeline: Path, tmp_path: Pat
     from zoo.evaluate.heldout import held_out, upsample
     from zoo.evaluate.metrics import psnr
 
-    assert _script().main(["--pipeline", str(tiny_pipeline), "--split", "val", "--out", str(tmp_path),
+    assert _script().main(["--pipeline", str(tiny_pipeline), "--split", "test", "--out", str(tmp_path),
                            "--keep", str(tmp_path / "work")]) == 0
     result = json.loads((tmp_path / "fidelity.json").read_text())
-    items = held_out("val")
+    items = held_out("test")
     assert [r["id"] for r in result["per_image"]] == [i.id for i in items]
     assert set(result["per_modality"]) == {i.modality for i in items} and "unknown" not in result["per_modality"]
     first = items[0]
