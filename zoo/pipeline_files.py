@@ -142,7 +142,8 @@ OPTIONS = {
     "latent_stats": Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}),
 }
 """Schemas of the pipeline options (``SRPipeline.config()``) that every pipeline file holds."""
-OPTIONAL_OPTIONS = {"pixel_skip": Bool(), "data_consistency": Int(0), "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)}
+OPTIONAL_OPTIONS = {"pixel_skip": Bool(), "data_consistency": Int(0),
+                    "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)}
 """Options that older files may lack."""
 SCHEMA = Obj(
     {

@@ -154,7 +154,8 @@ def test_the_embedded_default_pipeline_opens() -> None:
     from zoo.assets import DEFAULT_PIPELINE_DIR
 
     pipe = zoo.load_pipeline(DEFAULT_PIPELINE_DIR)
-    assert pipe.vae.card.name == "zoo-demo-f4" and pipe.vae.card.factory == KL_FACTORY
+    registered = zoo.get_card("autoencoder", pipe.vae.card.name)  # resolved through the registry
+    assert pipe.vae.card.name == "zoo-s2d-f4" and pipe.vae.card.factory == registered.factory
 
 
 def test_saved_autoencoder_names_its_component_and_stores_no_factory(saved_pipeline: Path) -> None:
