@@ -153,9 +153,14 @@ def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalIma
         if template.extra.get("inverted"):  # inverted on read (high = bright): invert back, keep MONOCHROME1
             values = template.extra["inversion"] - values
         values = (values - intercept) / slope
-        signed = bool(values.min() < 0)
+        if template.extra.get("inverted"):  # the inversion depends on the stored bits and sign: keep them
+            signed, bits = bool(src.get("PixelRepresentation", 0)), min(int(src.get("BitsStored", 16)), 16)
+            lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+            values = np.clip(values, lo, hi)
+        else:
+            signed, bits = bool(values.min() < 0), 16
         stored = to_dtype(values, np.int16 if signed else np.uint16)
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits, bits - 1
         ds.PixelRepresentation = int(signed)
         ds.SamplesPerPixel = 1
         for tag in ("PlanarConfiguration", "SmallestImagePixelValue", "LargestImagePixelValue"):
