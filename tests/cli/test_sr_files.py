@@ -311,6 +311,7 @@ def test_sr_under_accelerate_with_two_cpu_processes_writes_every_file_once(tiny_
               str(folder), "--out", str(out), "--pipeline", str(tiny_pipeline), "--device", "cpu"]
     res = subprocess.run(launch, env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "wrote all file(s)" in res.stdout  # the message of a run split between processes
     _check_complete(out, ids)
     # resumed under two processes again: nothing to do, the manifest stays whole
     first = (out / "manifest.csv").read_text()
