@@ -32,7 +32,16 @@ from zoo.samplers.noise import generators_for, randn
 from zoo.samplers.parameterization import output_to_x0, training_target
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
 from zoo.sr_images import EdgeFormat, array_from_unit, array_to_unit, tensor_from_unit, tensor_to_unit
-from zoo.tiling import DEFAULT_TILE, TilePlan, TilingError, bicubic_region, range_reference, run_tiled, tiled_denoise
+from zoo.tiling import (
+    DEFAULT_TILE,
+    MAX_AUTO_TILE,
+    TilePlan,
+    TilingError,
+    bicubic_region,
+    range_reference,
+    run_tiled,
+    tiled_denoise,
+)
 
 __all__ = ["CONDITIONINGS", "CompatibilityError", "SRPipeline", "build_pipeline", "load_pipeline"]
 
@@ -282,14 +291,15 @@ class SRPipeline:
         """The tiling of an SR call at ``hr_size`` (None: run whole).
 
         ``tile``: an HR tile side in pixels, ``"off"``/``0``/``False`` (never tile), or ``None``/``"auto"``:
-        tile at the size the denoiser was trained on (at least 128; :data:`zoo.tiling.DEFAULT_TILE` if the
-        denoiser does not say) when the HR image is larger than that, so memory stays bounded by the tile
-        size whatever the image size. An image that fits in one tile is run whole.
+        tile at the size the denoiser was trained on (:data:`zoo.tiling.DEFAULT_TILE` if the denoiser does
+        not say), kept within 128..:data:`zoo.tiling.MAX_AUTO_TILE` (the memory budget of one call), when
+        the HR image is larger than that; memory then stays bounded by the tile size whatever the image
+        size. An image that fits in one tile is run whole.
         """
         if tile is False or tile == 0 or (isinstance(tile, str) and tile.lower() == "off"):
             return None
         if tile is None or (isinstance(tile, str) and tile.lower() == "auto"):
-            side = max(self.trained_size or DEFAULT_TILE, 128)
+            side = min(max(self.trained_size or DEFAULT_TILE, 128), MAX_AUTO_TILE)
         elif isinstance(tile, str) and tile.isdigit():
             side = int(tile)
         elif isinstance(tile, (int, np.integer)) and not isinstance(tile, bool):

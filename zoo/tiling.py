@@ -28,6 +28,7 @@ from zoo.errors import ZooError
 
 __all__ = [
     "DEFAULT_TILE",
+    "MAX_AUTO_TILE",
     "TilePlan",
     "TilingError",
     "bicubic_region",
@@ -39,6 +40,9 @@ __all__ = [
 
 # HR tile side used by ``tile=None`` when the pipeline does not say what size it was trained on.
 DEFAULT_TILE = 256
+# Largest HR tile side ``tile=None`` uses (a pipeline trained on larger images still tiles above it):
+# the memory budget of one network call (medvae-4-3 + the paper UNet at 512² HR stay well under 1 GB).
+MAX_AUTO_TILE = 512
 
 
 class TilingError(ZooError, ValueError):
