@@ -357,3 +357,11 @@ def test_sr_tiled_on_export_backends_matches_torch(backend, tiny_pipeline, tmp_p
     assert outs["torch"].shape == outs[backend].shape == (160, 160)
     tolerance = 1e-3 if backend == "onnxruntime" else 0.03  # openvino: bf16 where the CPU has it
     assert np.abs(outs["torch"] - outs[backend]).mean() < tolerance * 65535
+
+
+@pytest.mark.parametrize(("tile", "message"), [("huge", "auto, off"), ("4", "at least")])
+def test_sr_bad_tile_option_is_one_line_before_any_work(tile, message, tiny_pipeline, tmp_path):
+    res = CliRunner().invoke(main, ["sr", str(_png(tmp_path / "a.png", 0)), "--out", str(tmp_path / "o"),
+                                    "--pipeline", str(tiny_pipeline), "--tile", tile])
+    assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "a.png").exists()

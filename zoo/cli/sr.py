@@ -15,12 +15,14 @@ __all__ = ["expand_inputs", "prepared_lr_files", "sr_cmd", "unique_ids"]
 
 
 def _tile(value: str) -> int | str:
+    from zoo.cli.output import fail
+
     value = value.strip().lower()
     if value in ("auto", "off"):
         return value
     if value.isdigit() and int(value) > 0:
         return int(value)
-    raise click.BadParameter(f"{value!r}: use auto, off, or an HR tile side in pixels (e.g. 512)")
+    fail(f"--tile {value!r}: use auto, off, or an HR tile side in pixels (e.g. 512)")
 
 
 @click.command("sr")
@@ -110,6 +112,10 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         pipe = load_pipeline(folder, device=device or str(state.device), backend=backend)
     except (ZooError, OSError, ValueError, RuntimeError, LookupError, ImportError) as err:
         fail(f"{folder}: cannot load the pipeline: {err}")
+    try:  # a tile size the pipeline cannot use fails here, once, not on every file
+        pipe.tile_plan((1 << 16, 1 << 16), None if tile_value == "auto" else tile_value)
+    except ZooError as err:
+        fail(f"--tile {tile}: {err}")
     if state.is_main_process:
         for item, reason in errors:
             click.echo(f"zoo: error: {item}: {reason}", err=True)
