@@ -143,7 +143,10 @@ def test_dicom_writer_keeps_monochrome1_values(tmp_path, originals):
     src = read_image(tmp_path / "m1.dcm")
     write_like(tmp_path / "out.dcm", src.array[::2, ::2], src)
     back = read_image(tmp_path / "out.dcm")
-    assert back.extra["photometric"] == "MONOCHROME2"  # written as the (inverted) values that were read
+    # MONOCHROME1 is kept (issue #16: the window centre/width, in the input's units, still fit); the values
+    # are inverted back on write with the input's bits and sign, so a reader gets the same values
+    assert back.extra["photometric"] == "MONOCHROME1"
+    assert back.extra["dataset"].PixelRepresentation == ds.PixelRepresentation
     np.testing.assert_allclose(back.array, src.array[::2, ::2])
 
 
