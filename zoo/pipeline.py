@@ -30,7 +30,24 @@ from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multi
 from zoo.samplers.noise import generators_for, randn
 from zoo.samplers.parameterization import output_to_x0, training_target
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
-from zoo.sr_images import array_from_unit, array_to_unit, tensor_from_unit, tensor_to_unit
+from zoo.sr_images import (
+    EdgeFormat,
+    array_from_unit,
+    array_to_unit,
+    tensor_from_unit,
+    tensor_to_unit,
+    value_range_of,
+)
+from zoo.tiling import (
+    DEFAULT_TILE,
+    MAX_AUTO_TILE,
+    TilePlan,
+    TilingError,
+    bicubic_region,
+    range_reference,
+    run_tiled,
+    tiled_denoise,
+)
 
 __all__ = ["CONDITIONINGS", "CompatibilityError", "SRPipeline", "build_pipeline", "load_pipeline"]
 
@@ -220,16 +237,26 @@ class SRPipeline:
         return self.target_latent(hr01, lr01), self.conditioning_latent(lr01)
 
     # denoising --------------------------------------------------------------------------------
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Raw denoiser output (float32); latents are padded to the denoiser's size multiple and cropped back."""
+    def denoise(
+        self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, tile: TilePlan | None = None,
+    ) -> torch.Tensor:
+        """Raw denoiser output (float32); latents are padded to the denoiser's size multiple and cropped back.
+        With a :class:`~zoo.tiling.TilePlan` the denoiser runs on overlapping latent tiles, blended."""
+        if tile is not None:
+            return tiled_denoise(self._denoise_whole, x_t, t, cond, tile)
+        return self._denoise_whole(x_t, t, cond)
+
+    def _denoise_whole(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         m = int(self.denoiser.size_multiple)
         size = tuple(x_t.shape[-2:])
         out = self.runtime.denoise(pad_to_multiple(x_t, m), t, pad_to_multiple(cond, m))
         return crop_to(out, size).float()
 
-    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def predict_x0(
+        self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, tile: TilePlan | None = None,
+    ) -> torch.Tensor:
         """x0 estimate (normalized latent) from the denoiser, whatever its prediction type (and residual)."""
-        raw = self.denoise(x_t, t, cond)
+        raw = self.denoise(x_t, t, cond) if tile is None else self.denoise(x_t, t, cond, tile=tile)
         abar = self.schedule.alpha_bar(t, like=x_t)
         kind = self.denoiser.prediction_type
         if self.residual:
@@ -246,22 +273,104 @@ class SRPipeline:
 
     def sample(
         self, cond: torch.Tensor, seed: int | Sequence[int] = 0, steps: int | None = None,
-        sampler: Any = None, progress: bool | None = None,
+        sampler: Any = None, progress: bool | None = None, tile: TilePlan | None = None,
     ) -> torch.Tensor:
-        """Normalized SR latent for a conditioning latent; image ``i`` uses seed ``seed + i`` (or ``seed[i]``)."""
+        """Normalized SR latent for a conditioning latent; image ``i`` uses seed ``seed + i`` (or ``seed[i]``).
+
+        The noise is drawn once for the whole latent; ``tile`` only splits the denoiser calls."""
         from zoo.factory import build_sampler
 
         run = build_sampler(sampler) if sampler is not None else self.sampler
         generators = generators_for(seed, cond.shape[0])
         x = randn(cond.shape, generators, self.device, torch.float32)
         return run(
-            lambda x_t, t: self.predict_x0(x_t, t, cond), x, steps or self.steps, schedule=self.schedule,
+            lambda x_t, t: self.predict_x0(x_t, t, cond, tile=tile), x, steps or self.steps, schedule=self.schedule,
             generator=generators, disable=None if progress is None else not progress,
         )
 
+    # tiling -----------------------------------------------------------------------------------
+    @property
+    def trained_size(self) -> int | None:
+        """HR side the denoiser was built for (``sample_size`` x the autoencoder's factor), if it says."""
+        size = (getattr(self.denoiser, "config", None) or {}).get("sample_size")
+        return int(size) * self.factor if isinstance(size, int) and size > 0 else None
+
+    def tile_plan(self, hr_size: Sequence[int], tile: int | str | None = None) -> TilePlan | None:
+        """The tiling of an SR call at ``hr_size`` (None: run whole).
+
+        ``tile``: an HR tile side in pixels, ``"off"``/``0``/``False`` (never tile), or ``None``/``"auto"``:
+        tile at the size the denoiser was trained on (:data:`zoo.tiling.DEFAULT_TILE` if the denoiser does
+        not say), kept within 128..:data:`zoo.tiling.MAX_AUTO_TILE` (the memory budget of one call), when
+        the HR image is larger than that; memory then stays bounded by the tile size whatever the image
+        size. An image that fits in one tile is run whole.
+        """
+        if tile is False or tile == 0 or (isinstance(tile, str) and tile.lower() == "off"):
+            return None
+        if tile is None or (isinstance(tile, str) and tile.lower() == "auto"):
+            side = min(max(self.trained_size or DEFAULT_TILE, 128), MAX_AUTO_TILE)
+        elif isinstance(tile, str) and tile.isdigit():
+            side = int(tile)
+        elif isinstance(tile, (int, np.integer)) and not isinstance(tile, bool):
+            side = int(tile)
+        else:
+            raise TilingError(f"tile must be an HR tile side in pixels, 'auto' (None) or 'off', got {tile!r}")
+        plan = TilePlan.from_hr(side, self.factor)
+        if max(int(s) for s in hr_size) <= plan.tile * self.factor:
+            return None
+        return plan
+
+    def _super_resolve_tiled(self, lr01: torch.Tensor, plan: TilePlan, **kwargs: Any) -> torch.Tensor:
+        """:meth:`super_resolve` on overlapping tiles: encode, denoise and decode each run tile by tile."""
+        lr01 = lr01.to(self.device, torch.float32)
+        b, c = lr01.shape[:2]
+        f, s, ch = self.factor, self.scale, self.vae.latent_channels
+        hr = self.hr_size(lr01.shape[-2:])
+        lat = (hr[0] // f, hr[1] // f)
+        ref = range_reference(lr01)  # a tile's intensity mapping (minmax cards) uses the whole image's range
+
+        def zeros(*shape: int) -> torch.Tensor:
+            return torch.zeros(*shape, dtype=torch.float32, device=self.device)
+
+        if self.conditioning == "bicubic-latent":
+            def encode_tile(r: tuple[int, int, int, int]) -> torch.Tensor:
+                return self.encode(bicubic_region(lr01, s, tuple(v * f for v in r)), range_from=ref)
+
+            cond = self.normalize(run_tiled(encode_tile, lat, plan, zeros(b, ch, *lat)))
+        else:  # lr-latent: encode the (padded) LR in tiles, upsample the latent, crop the padding
+            padded = pad_to_multiple(lr01, f)
+            one_channel = c > 1 and getattr(getattr(self.vae, "card", None), "in_channels", c) == 1
+            lr_ref = range_reference(padded.mean(1, keepdim=True) if one_channel else padded)
+            lr_lat = (padded.shape[-2] // f, padded.shape[-1] // f)
+
+            def encode_tile(r: tuple[int, int, int, int]) -> torch.Tensor:
+                y0, y1, x0, x1 = (v * f for v in r)
+                return self.encode(padded[..., y0:y1, x0:x1], range_from=lr_ref)
+
+            z = self.normalize(run_tiled(encode_tile, lr_lat, plan, zeros(b, ch, *lr_lat)))
+            cond = crop_to(upsample_latent(z, (z.shape[-2] * s, z.shape[-1] * s)), lat)
+            del z
+        latent = self.sample(cond, tile=plan, **kwargs)
+
+        def decode_tile(r: tuple[int, int, int, int]) -> torch.Tensor:
+            y0, y1, x0, x1 = r
+            x = self.decode(latent[..., y0:y1, x0:x1])
+            if self.pixel_skip:
+                bicubic = bicubic_region(lr01, s, (y0 * f, y1 * f, x0 * f, x1 * f))
+                x = x + self.model_input(bicubic, range_from=ref) - self.decode(cond[..., y0:y1, x0:x1])
+            return from_model_output(x, channels=c)
+
+        return run_tiled(decode_tile, lat, plan, zeros(b, c, *hr), scale=f)
+
     # SR call ----------------------------------------------------------------------------------
-    def super_resolve(self, lr01: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input)."""
+    def super_resolve(
+        self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, **kwargs: Any,
+    ) -> torch.Tensor:
+        """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input).
+
+        ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`."""
+        plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
+        if plan is not None:
+            return self._super_resolve_tiled(lr01, plan, **kwargs)
         cond = self.conditioning_latent(lr01)
         x = self.decode(self.sample(cond, **kwargs))
         if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
@@ -277,16 +386,21 @@ class SRPipeline:
     @torch.inference_mode()
     def __call__(
         self, lr: torch.Tensor | Sequence[np.ndarray], seed: int | Sequence[int] = 0, steps: int | None = None,
-        sampler: Any = None, progress: bool | None = None,
+        sampler: Any = None, progress: bool | None = None, tile: int | str | None = None,
+        value_range: tuple[float, float] | None = None,
     ) -> torch.Tensor | list[np.ndarray]:
         """Super-resolve ``lr``: a float tensor B x C x h x w in [0, 1] (returns the same dtype), or a list of
         numpy arrays H x W / H x W x C of any dtype and range (returns a list, each in its input's range/dtype).
 
         Image ``i`` uses seed ``seed + i`` (or ``seed[i]``), so its result does not depend on the rest of
         the batch. ``progress`` shows a bar over sampler steps (``None``: only on a terminal).
+        ``tile``: HR tile side in pixels, ``"off"``, or ``None`` (automatic: tile images larger than the
+        pipeline was trained on; see :meth:`tile_plan` and :mod:`zoo.tiling`). ``value_range`` (arrays
+        only): one intensity mapping for every array of the call, e.g. a volume's ``(min, max)`` from
+        :meth:`volume_range`, instead of one per array.
         """
         intensity = getattr(getattr(self.vae, "card", None), "intensity", "minmax")
-        opts = {"steps": steps, "sampler": sampler, "progress": progress}
+        opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile}
         if isinstance(lr, torch.Tensor):
             unit, formats = tensor_to_unit(lr, intensity)
             seeds = generators_seeds(seed, unit.shape[0])
@@ -294,7 +408,7 @@ class SRPipeline:
             return tensor_from_unit(sr.cpu(), formats).to(lr.device)
         if not isinstance(lr, (list, tuple)) or not lr:
             raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
-        converted = [array_to_unit(a) for a in lr]
+        converted = [array_to_unit(a, value_range) for a in lr]
         seeds = generators_seeds(seed, len(converted))
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (unit, _) in enumerate(converted):
@@ -303,9 +417,15 @@ class SRPipeline:
         for idx in groups.values():
             batch = torch.cat([converted[i][0] for i in idx])
             sr = self.super_resolve(batch, seed=[seeds[i] for i in idx], **opts).cpu()
+            del batch
             for j, i in enumerate(idx):
-                out[i] = array_from_unit(sr[j : j + 1], converted[i][1])
+                out[i] = _array_from_unit_banded(sr[j : j + 1], converted[i][1])
         return out
+
+    def volume_range(self, volume: np.ndarray) -> tuple[float, float]:
+        """The one intensity range of a whole volume (all slices and frames) for ``value_range=``: what
+        this pipeline's per-image mapping would take if the volume were one image."""
+        return value_range_of(volume)
 
     # persistence ------------------------------------------------------------------------------
     def save_pretrained(self, path: str | os.PathLike) -> None:
@@ -322,6 +442,19 @@ class SRPipeline:
             "schedule": dict(self.schedule.config), "latent_stats": self.latent_stats.to_dict(),
             "dtype": str(self.dtype).removeprefix("torch."),
         }
+
+
+def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -> np.ndarray:
+    """:func:`~zoo.sr_images.array_from_unit` in bands of rows: the mapping is pointwise, and converting a
+    large image at once holds several float64 copies of it."""
+    if y.shape[-2] <= rows:
+        return array_from_unit(y, fmt)
+    first = array_from_unit(y[..., :rows, :], fmt)
+    out = np.empty((y.shape[-2], *first.shape[1:]), dtype=first.dtype)
+    out[:rows] = first
+    for start in range(rows, y.shape[-2], rows):
+        out[start : start + rows] = array_from_unit(y[..., start : start + rows, :], fmt)
+    return out
 
 
 def generators_seeds(seed: int | Sequence[int], batch: int) -> list[int]:

@@ -48,9 +48,9 @@ def _range(x: np.ndarray | torch.Tensor, intensity: str) -> tuple[float, float]:
     return (float(x.min()), float(x.max())) if intensity == "minmax" else (0.0, 1.0)
 
 
-def array_to_unit(arr: np.ndarray) -> tuple[torch.Tensor, EdgeFormat]:
+def array_to_unit(arr: np.ndarray, value_range: tuple[float, float] | None = None) -> tuple[torch.Tensor, EdgeFormat]:
     """A 2D (H x W) or channels-last (H x W x C, C <= 4) array -> 1 x C x H x W float32 in [0, 1] by its
-    own min..max (bool: 0..1)."""
+    own min..max (bool: 0..1), or by ``value_range`` when several arrays share one mapping (a volume)."""
     arr = np.asarray(arr)
     if arr.ndim == 2:
         layout, chw = "HW", arr[None]
@@ -62,10 +62,16 @@ def array_to_unit(arr: np.ndarray) -> tuple[torch.Tensor, EdgeFormat]:
         raise ValueError(f"expected a numeric image array, got dtype {arr.dtype}")
     if not np.isfinite(chw).all():
         raise ValueError("image array holds NaN or infinite values")
-    lo, hi = (0.0, 1.0) if arr.dtype == np.bool_ else (float(chw.min()), float(chw.max()))
+    lo, hi = value_range_of(arr) if value_range is None else (float(value_range[0]), float(value_range[1]))
     fmt = EdgeFormat(lo, hi, arr.dtype, layout)
     x = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float64))[None]
     return fmt.to_unit(x).float().clamp(0, 1), fmt
+
+
+def value_range_of(arr: np.ndarray) -> tuple[float, float]:
+    """The (lo, hi) that the intensity policy maps to [0, 1]: the values' own min..max (bool: 0..1)."""
+    arr = np.asarray(arr)
+    return (0.0, 1.0) if arr.dtype == np.bool_ else (float(arr.min()), float(arr.max()))
 
 
 def array_from_unit(y: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:

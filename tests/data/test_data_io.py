@@ -145,6 +145,7 @@ def test_dicom_writer_keeps_monochrome1_values(tmp_path, originals):
     back = read_image(tmp_path / "out.dcm")
     assert back.extra["photometric"] == "MONOCHROME1"  # kept: the stored values are those of the input
     np.testing.assert_array_equal(pydicom.dcmread(tmp_path / "out.dcm").pixel_array, ds.pixel_array[::2, ::2])
+    assert back.extra["dataset"].PixelRepresentation == ds.PixelRepresentation
     np.testing.assert_allclose(back.array, src.array[::2, ::2])
 
 

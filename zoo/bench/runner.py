@@ -70,6 +70,7 @@ class BenchConfig:
     quality_data: str | None = None
     cache_dir: str | None = None
     seed: int = 0
+    tile: int | str | None = None  # end-to-end tiling (None: the pipeline's automatic choice); stages at tile size
 
 
 def _device(requested: str | None) -> str:
@@ -153,8 +154,10 @@ def _unavailable(err: Exception) -> bool:
 
 
 def _measure_variant(variant: Variant, pipe: Any, g: Geometry, cfg: BenchConfig, device: str,
-                     flops: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
-    """Stages and (optionally) the whole SR call of one variant."""
+                     flops: dict[str, Any], log: Callable[[str], None], stage_g: Geometry | None = None,
+                     ) -> dict[str, Any]:
+    """Stages (at ``stage_g``, one tile's geometry when tiled) and (optionally) the whole SR call of one variant."""
+    stage_g = stage_g or g
     peak, source = peak_gflops(device, variant.precision, torch.get_num_threads(), cfg.peak_gflops)
     result: dict[str, Any] = {**variant.to_dict(), "device": device, "status": "ok", "reason": None,
                               "setup_s": None, "validation": None, "peak_gflops": peak, "peak_source": source,
@@ -165,7 +168,7 @@ def _measure_variant(variant: Variant, pipe: Any, g: Geometry, cfg: BenchConfig,
     log(f"{variant.name}: preparing the runtime")
     start = time.perf_counter()
     try:
-        clone = with_backend(pipe, variant, backend_options(variant, g, cfg.batch, cfg.cache_dir))
+        clone = with_backend(pipe, variant, backend_options(variant, stage_g, cfg.batch, cfg.cache_dir))
     except Exception as err:  # noqa: BLE001 - one backend failing must not stop the others
         status = "skipped" if _unavailable(err) else "failed"
         return {**result, "status": status, "reason": f"{type(err).__name__}: {err}".splitlines()[0]}
@@ -175,7 +178,7 @@ def _measure_variant(variant: Variant, pipe: Any, g: Geometry, cfg: BenchConfig,
         result["precision"] = effective
         result["reason"] = f"ran {effective}: {variant.precision} is not available on this machine"
     result["validation"] = _validation_summary(clone.runtime)
-    inputs = stage_inputs(g, cfg.batch, device, cfg.seed)
+    inputs = stage_inputs(stage_g, cfg.batch, device, cfg.seed)
     try:
         with torch.inference_mode():
             for stage, call in _stage_calls(clone.runtime, inputs).items():
@@ -199,7 +202,7 @@ def _time_end_to_end(pipe: Any, g: Geometry, cfg: BenchConfig, device: str, flop
 
     def run() -> None:
         before = counter.denoise_calls
-        pipe(lr, seed=cfg.seed, steps=cfg.steps, sampler=cfg.sampler, progress=False)
+        pipe(lr, seed=cfg.seed, steps=cfg.steps, sampler=cfg.sampler, progress=False, tile=cfg.tile)
         calls.append(counter.denoise_calls - before)
 
     log(f"{name}: end to end x {cfg.warmup}+{cfg.runs}")
@@ -208,6 +211,7 @@ def _time_end_to_end(pipe: Any, g: Geometry, cfg: BenchConfig, device: str, flop
     entry["denoiser_evaluations"] = evaluations
     entry["ms_per_image"] = round(entry["median_ms"] / cfg.batch, 3)
     entry["images_per_s"] = round(1000 * cfg.batch / entry["median_ms"], 4)
+    entry["ns_per_hr_pixel"] = round(1e6 * entry["median_ms"] / (cfg.batch * g.hr_size**2), 3)
     total = _end_to_end_flops(flops, evaluations)
     _rate(entry, total, peak)
     return entry
@@ -291,15 +295,21 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     warnings = [w for w in [busy_reason(machine["load_average_before"], machine["cores"])] if w]
     pipe = load_target(cfg, device)
     g = pipeline_geometry(pipe, cfg.size)
+    try:
+        plan = pipe.tile_plan((g.hr_size, g.hr_size), cfg.tile)
+    except ValueError as err:
+        raise BenchError(f"--tile {cfg.tile}: {err}") from err
+    # with tiling, the stages (and export shapes) are those of one tile; the end-to-end call is the whole image
+    stage_g = pipeline_geometry(pipe, plan.tile * g.downsample_factor) if plan is not None else g
     if cfg.baseline:
         from zoo.bench.baseline import zoo_default_variant
 
         default = zoo_default_variant(device)
         if default not in variants:
             variants.append(default)
-    log(f"counting FLOPs ({g.lr_size}² -> {g.hr_size}², batch {cfg.batch})")
-    flops = _count_stage_flops(pipe, g, cfg, device)
-    results = [_measure_variant(v, pipe, g, cfg, device, flops, log) for v in variants]
+    log(f"counting FLOPs ({stage_g.lr_size}² -> {stage_g.hr_size}², batch {cfg.batch})")
+    flops = _count_stage_flops(pipe, stage_g, cfg, device)
+    results = [_measure_variant(v, pipe, g, cfg, device, flops, log, stage_g) for v in variants]
     _speedups(results)
     reference = results[0]
     evaluations = (reference["stages"].get("end_to_end") or {}).get("denoiser_evaluations")
@@ -314,6 +324,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
         "warnings": warnings,
         "config": _config_dict(cfg, pipe, device, variants),
         "geometry": g.to_dict(),
+        "tiling": None if plan is None else {"tile_hr": plan.tile * g.downsample_factor, "tile_latent": plan.tile,
+                                             "overlap_latent": plan.overlap, "stage_geometry": stage_g.to_dict()},
         "flops": flops,
         "results": results,
         "targets": _targets(results, device),

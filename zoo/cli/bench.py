@@ -22,6 +22,10 @@ from zoo.cli.output import fail, print_table
 @click.option("--size", type=int, default=None, help="HR image side (default: the pipeline's, or 256 with --vae).")
 @click.option("--scale", type=int, default=None, help="SR factor with --vae (default 4).")
 @click.option("--batch", type=int, default=1, show_default=True, help="Images per call.")
+@click.option("--tile", default="auto", show_default=True,
+              help="Tiling of the end-to-end call: auto (the pipeline's choice), off, or N (HR tile side); when "
+                   "tiled, the stage timings are those of one tile. The end-to-end entry reports time per HR "
+                   "pixel and peak RSS.")
 @click.option("--sampler", default=None, help="Sampler for the end-to-end runs (default: the pipeline's).")
 @click.option("--steps", type=int, default=None, help="Sampler steps of the end-to-end runs (default: the pipeline's).")
 @click.option("--runs", type=int, default=5, show_default=True, help="Timed runs per measurement.")
@@ -48,7 +52,8 @@ from zoo.cli.output import fail, print_table
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
               help="Write the report as markdown.")
 @click.option("--title", default=None, help="Title of the markdown report.")
-def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backends, device, size, scale, batch, sampler,
+def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backends, device, size, scale, batch, tile,
+              sampler,
               steps, runs, warmup, peak_gflops, no_end_to_end, baseline, full_baseline, baseline_steps, quality,
               quality_steps, quality_images, quality_data, cache_dir, json_path, markdown_path, title) -> None:
     """Time encode, one denoiser evaluation, decode and the whole SR call per backend.
@@ -64,6 +69,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
       zoo bench --vae medvae-4-3 --untrained --size 256 --backends torch,onnxruntime \\
                 --json bench.json --markdown bench.md     # the paper's geometry
       zoo bench --pipeline runs/mrnet --backends all --device cuda --baseline
+      zoo bench --size 2048 --tile 256 --backends torch   # tiled: time per HR pixel, peak RSS
     """
     from zoo.bench.runner import BenchConfig, BenchError
 
@@ -85,7 +91,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
         runs=runs, warmup=warmup, peak_gflops=peak_gflops, end_to_end=not no_end_to_end,
         baseline=baseline or full_baseline, full_baseline=full_baseline, baseline_steps=baseline_steps,
         quality=quality, quality_steps=q_steps, quality_images=quality_images, quality_data=quality_data,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, tile=_tile_option(tile),
     )
     try:
         report = _run(config)
@@ -94,6 +100,15 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
     _write(report, json_path, markdown_path, title)
     if json_path != "-":
         _print_summary(report)
+
+
+def _tile_option(value: str) -> int | str | None:
+    value = value.strip().lower()
+    if value == "auto":
+        return None
+    if value == "off" or (value.isdigit() and int(value) > 0):
+        return value if value == "off" else int(value)
+    fail(f"--tile {value!r}: use auto, off, or an HR tile side in pixels")
 
 
 def _run(config):

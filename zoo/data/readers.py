@@ -17,10 +17,11 @@ from zoo.data.limits import check_pixels, out_of_memory
 DICOM_DECODER_HINT = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (or pyjpegls / python-gdcm)"
 
 
-def read_image(path: str | os.PathLike, frame: int = 0, slice_axis: int = 2) -> MedicalImage:
+def read_image(path: str | os.PathLike, frame: int | None = 0, slice_axis: int = 2) -> MedicalImage:
     """Read any supported file (PNG, JPEG, TIFF, DICOM, NIfTI, .npy) into a :class:`MedicalImage`.
 
-    For NIfTI, ``frame`` picks the volume of a 4D file and ``slice_axis`` the canonical (RAS+) voxel
+    For NIfTI, ``frame`` picks the volume of a 4D file (``None``: every frame, stacked frame after frame
+    along the slice axis, ``extra["frames"]`` holding their number) and ``slice_axis`` the canonical (RAS+) voxel
     axis to slice along: 2 axial (default), 1 coronal, 0 sagittal. Raises :class:`DataError` ("<file>: <reason>") for
     anything that cannot be used: truncated, mislabelled, empty, NaN/inf values.
     """
@@ -215,12 +216,14 @@ def read_npy(path: Path) -> MedicalImage:
     )
 
 
-def read_nifti(path: Path, frame: int = 0, slice_axis: int = 2) -> MedicalImage:
+def read_nifti(path: Path, frame: int | None = 0, slice_axis: int = 2) -> MedicalImage:
     """NIfTI-1/2 through nibabel, reoriented to the closest canonical (RAS+) orientation.
 
     The array is returned slices-first along ``slice_axis`` of the canonical data (2 = axial):
     ``array[z] == canonical_data[:, :, z]`` with no transpose, as in the paper's BraTS script.
-    For 4D files ``frame`` picks the volume. ``extra`` keeps the canonical affine and header.
+    For 4D files ``frame`` picks the volume; ``frame=None`` keeps them all: ``array`` is then frame 0's
+    slices, then frame 1's, ... (``extra["frames"]`` frames of ``extra["slices"]`` slices; a 3D file has
+    one frame). ``extra`` keeps the canonical affine and header.
     """
     import nibabel as nib
 
@@ -235,25 +238,33 @@ def read_nifti(path: Path, frame: int = 0, slice_axis: int = 2) -> MedicalImage:
         raise
     except Exception as err:  # nibabel raises many types for truncated/garbled files
         raise DataError(path, f"cannot read NIfTI ({type(err).__name__}: {err})") from None
-    if data.ndim == 4:
+    frames = 1
+    if data.ndim == 4 and frame is None:
+        frames = data.shape[3]
+    elif data.ndim == 4:
         if not 0 <= frame < data.shape[3]:
             raise DataError(path, f"frame {frame} out of range: the file has {data.shape[3]} volume(s)")
         data = data[..., frame]
     elif data.ndim == 2:
         data = data[:, :, None]
-    elif data.ndim != 3:
+    elif data.ndim not in (3, 4) or (data.ndim == 4 and frame is not None):
         raise DataError(path, f"expected a 3D or 4D NIfTI, got {data.ndim}D (shape {data.shape})")
     if slice_axis not in (0, 1, 2):
         raise ValueError(f"slice_axis must be 0, 1 or 2, got {slice_axis}")
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
     zooms += [1.0] * (3 - len(zooms))
     rows, cols = (a for a in (0, 1, 2) if a != slice_axis)
-    array = np.ascontiguousarray(np.moveaxis(data, slice_axis, 0))
+    if data.ndim == 4:  # (x, y, z, t) -> t frames of slices-first volumes, one after the other
+        array = np.ascontiguousarray(np.moveaxis(np.moveaxis(data, 3, 0), slice_axis + 1, 1))
+        array = array.reshape(-1, *array.shape[2:])
+    else:
+        array = np.ascontiguousarray(np.moveaxis(data, slice_axis, 0))
     return MedicalImage(
         array=array, source=str(path), format="nifti", layout="SHW", dtype=str(img.get_data_dtype()),
         value_range=value_range(array), spacing=(zooms[rows], zooms[cols]), slice_spacing=zooms[slice_axis],
         subject=stem(path), modality=None,
-        extra={"affine": img.affine.copy(), "header": img.header.copy(), "frame": frame, "slice_axis": slice_axis},
+        extra={"affine": img.affine.copy(), "header": img.header.copy(), "frame": frame, "slice_axis": slice_axis,
+               "frames": frames, "slices": data.shape[slice_axis]},
     )
 
 
@@ -301,7 +312,8 @@ def read_dicom(path: Path) -> MedicalImage:
             bits = int(ds.get("BitsStored", raw.dtype.itemsize * 8))
             signed = bool(ds.get("PixelRepresentation", 0))
             smin, smax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-            array = ((smin + smax) * slope + 2 * intercept) - array.astype(np.float64)
+            extra["inversion"] = (smin + smax) * slope + 2 * intercept
+            array = extra["inversion"] - array.astype(np.float64)
             extra["inverted"] = True
     else:
         array = raw  # pydicom converts YBR to RGB by default

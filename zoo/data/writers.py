@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -92,20 +93,34 @@ def nifti_values(values: np.ndarray, template: MedicalImage) -> np.ndarray:
 
 
 def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray, header=None,
-                slice_axis: int = 2, dtype: str | np.dtype | None = None) -> None:
+                slice_axis: int = 2, dtype: str | np.dtype | None = None, frames: int = 1) -> None:
     """NIfTI-1 of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``;
     the voxel sizes follow the affine. ``dtype`` (default: the volume's) is the on-disk type: float
-    values given for an integer ``dtype`` are stored with a scl_slope/scl_inter that nibabel picks."""
+    values given for an integer ``dtype`` are stored with a scl_slope/scl_inter that nibabel picks.
+    ``frames > 1``: ``volume`` holds that many volumes one after the other (as
+    :func:`~zoo.data.readers.read_nifti` with ``frame=None`` reads them): a 4D file whose 4th zoom
+    (e.g. the repetition time) comes from ``header``."""
     import nibabel as nib
 
-    data = np.moveaxis(np.asarray(volume), 0, slice_axis)
+    volume = np.asarray(volume)
+    if frames > 1:
+        if volume.shape[0] % frames:
+            raise ValueError(f"{volume.shape[0]} slices do not split into {frames} frames")
+        stack = volume.reshape(frames, volume.shape[0] // frames, *volume.shape[1:])
+        data = np.moveaxis(np.moveaxis(stack, 1, slice_axis + 1), 0, -1)
+    else:
+        data = np.moveaxis(volume, 0, slice_axis)
     hdr = header.copy() if header is not None else None
     if hdr is not None:
         hdr.set_data_dtype(data.dtype)
         hdr.set_data_shape(data.shape)
     img = nib.Nifti1Image(data, affine, header=hdr)
     img.set_data_dtype(np.dtype(dtype or data.dtype))
-    img.header.set_zooms(tuple(float(z) for z in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))))
+    zooms = tuple(float(z) for z in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0)))
+    if data.ndim == 4:
+        old = header.get_zooms() if header is not None else ()
+        zooms += (float(old[3]) if len(old) > 3 else 1.0,)
+    img.header.set_zooms(zooms)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     suffix = ".nii.gz" if str(path).lower().endswith(".gz") else ".nii"
@@ -136,12 +151,16 @@ def dicom_stored_values(values: np.ndarray, template: MedicalImage) -> np.ndarra
     return stored.astype(f"{'i' if signed else 'u'}{max(container, 8) // 8}")
 
 
-def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalImage) -> None:
+def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalImage,
+                derived: DerivedSeries | None = None) -> None:
     """DICOM with new pixel data, built from the template's dataset.
 
-    Updates Rows/Columns/PixelSpacing (for the new size), NumberOfFrames, a new SOPInstanceUID, and
-    writes uncompressed Explicit VR Little Endian. Gray values keep the input's encoding
-    (:func:`dicom_stored_values`): a reader gets the same values back.
+    Updates Rows/Columns/PixelSpacing (also in the functional groups of enhanced multi-frame files),
+    ImagePositionPatient (the first pixel's centre moves with the new size), NumberOfFrames, a new
+    SOPInstanceUID, and writes uncompressed Explicit VR Little Endian. Gray values keep the input's
+    encoding (:func:`dicom_stored_values`): a reader gets the same values back and the window
+    centre/width (in rescaled units) still fits them; MONOCHROME1 stays MONOCHROME1. ``derived`` makes
+    the file part of a derived series (:class:`DerivedSeries`).
     """
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -173,10 +192,17 @@ def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalIma
     ds.Rows, ds.Columns = int(h), int(w)
     if frames > 1 or "NumberOfFrames" in ds:
         ds.NumberOfFrames = int(frames)
-    for key in ("PixelSpacing", "ImagerPixelSpacing"):
-        if key in ds and len(ds[key].value) == 2:
-            row, col = (float(v) for v in ds[key].value)
-            ds[key].value = [f"{row * old_shape[0] / h:.6g}", f"{col * old_shape[1] / w:.6g}"]
+    ratio = (old_shape[0] / h, old_shape[1] / w)
+    _rescale_geometry(ds, ratio)
+    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for item in ds.get(group, []):
+            for measures in item.get("PixelMeasuresSequence", []):
+                _rescale_geometry(measures, ratio)
+            for position in item.get("PlanePositionSequence", []):
+                _move_origin(position, ds, item, ratio)
+    _move_origin(ds, ds, None, ratio)
+    if derived is not None:
+        derived.apply(ds, src)
     uid = generate_uid()
     ds.SOPInstanceUID = uid
     ds.file_meta.MediaStorageSOPInstanceUID = uid
@@ -190,7 +216,86 @@ def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalIma
         ds.save_as(tmp, enforce_file_format=True)
 
 
-def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImage) -> Path:
+@dataclass(frozen=True)
+class DerivedSeries:
+    """What makes written DICOM files a derived series beside their source series.
+
+    ``series_uid``: the new SeriesInstanceUID (one per input series, see :func:`derived_series_uid`);
+    ``description``: DerivationDescription; ``suffix``: appended to SeriesDescription;
+    ``series_number_offset``: added to SeriesNumber so viewers list the new series apart.
+    """
+
+    series_uid: str
+    description: str
+    suffix: str = " SR"
+    series_number_offset: int = 1000
+
+    def apply(self, ds, source) -> None:
+        """Set the derived-series tags of ``ds`` (a copy of ``source``, the input dataset)."""
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence
+
+        ds.SeriesInstanceUID = self.series_uid
+        kept = [str(v) for v in (source.get("ImageType") or [])][2:]
+        ds.ImageType = ["DERIVED", "SECONDARY", *kept]
+        ref = Dataset()
+        if "SOPClassUID" in source:
+            ref.ReferencedSOPClassUID = source.SOPClassUID
+        if "SOPInstanceUID" in source:
+            ref.ReferencedSOPInstanceUID = source.SOPInstanceUID
+        ds.SourceImageSequence = Sequence([ref])
+        ds.DerivationDescription = self.description[:1024]
+        base = str(source.get("SeriesDescription", "") or "")
+        ds.SeriesDescription = (base[: 64 - len(self.suffix)] + self.suffix).strip()
+        number = source.get("SeriesNumber")
+        if number not in (None, ""):
+            ds.SeriesNumber = int(number) + self.series_number_offset
+
+
+def derived_series_uid(source_series_uid: str, *context: str) -> str:
+    """A new SeriesInstanceUID for the SR of one input series: the same for every file of that series and
+    every process (and a resumed run) given the same ``context`` (e.g. output folder and pipeline)."""
+    from pydicom.uid import generate_uid
+
+    return generate_uid(entropy_srcs=[str(source_series_uid), "zoo-sr-derived", *map(str, context)])
+
+
+def _rescale_geometry(item, ratio: tuple[float, float]) -> None:
+    for key in ("PixelSpacing", "ImagerPixelSpacing"):
+        if key in item and item[key].value is not None and len(item[key].value) == 2:
+            row, col = (float(v) for v in item[key].value)
+            item[key].value = [f"{row * ratio[0]:.6g}", f"{col * ratio[1]:.6g}"]
+
+
+def _move_origin(item, ds, group, ratio: tuple[float, float]) -> None:
+    """ImagePositionPatient is the centre of the first pixel: move it to the new first pixel's centre.
+
+    ``ratio`` = new spacing / old spacing per (row, column); the image edge stays where it was."""
+    if "ImagePositionPatient" not in item or item.ImagePositionPatient is None:
+        return
+    orient = None
+    for source in ((group or {}).get("PlaneOrientationSequence", []) or []):
+        orient = source.get("ImageOrientationPatient")
+    orient = orient or ds.get("ImageOrientationPatient")
+    spacing = ds.get("PixelSpacing")
+    if spacing is None:
+        for g in ("SharedFunctionalGroupsSequence",):
+            for it in ds.get(g, []):
+                for m in it.get("PixelMeasuresSequence", []):
+                    spacing = m.get("PixelSpacing")
+    if orient is None or spacing is None or len(orient) != 6 or len(spacing) != 2:
+        return
+    row_dir, col_dir = np.asarray(orient[:3], float), np.asarray(orient[3:], float)
+    new_row, new_col = float(spacing[0]), float(spacing[1])  # already rescaled
+    old_row, old_col = new_row / ratio[0], new_col / ratio[1]
+    # x along a row (column index) uses the column spacing; y down the columns (row index) the row spacing
+    shift = 0.5 * (new_col - old_col) * row_dir + 0.5 * (new_row - old_row) * col_dir
+    pos = np.asarray([float(v) for v in item.ImagePositionPatient]) + shift
+    item.ImagePositionPatient = [f"{v:.6g}" for v in pos]
+
+
+def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImage,
+               derived: DerivedSeries | None = None) -> Path:
     """Write ``array`` (same layout as ``template.array``, any size) in the template's format.
 
     Values are cast back to the template's stored dtype for PNG/TIFF/NIfTI; geometry (NIfTI affine,
@@ -222,9 +327,9 @@ def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImag
         zoom[rows], zoom[cols] = ratio
         affine = resampled_affine(template.extra["affine"], tuple(zoom))
         write_nifti(path, nifti_values(array, template), affine, template.extra.get("header"), slice_axis=axis,
-                    dtype=template.dtype)
+                    dtype=template.dtype, frames=int(template.extra.get("frames", 1) or 1))
     elif fmt == "dicom":
-        write_dicom(path, array, template)
+        write_dicom(path, array, template, derived=derived)
     else:
         raise DataError(path, f"no writer for format {fmt!r}")
     return path

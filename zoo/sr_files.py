@@ -1,0 +1,432 @@
+"""``zoo sr``'s file side, as a library: inputs -> jobs, output guards, one file's SR, the manifest, resuming.
+
+The CLI (:mod:`zoo.cli.sr`) only parses options and prints; everything here is callable from Python:
+
+    jobs, errors = plan_jobs(["scans/"], "out/")
+    check_outputs(jobs, "out/", inputs=["scans/"], overwrite=False, resume=False)   # refuses before any work
+    run_jobs(pipe, jobs, "out/", options)                                           # -> RunResult
+
+Safety (issue #18): an output never lands on an input (``--out`` inside an input folder is refused);
+existing outputs and ``manifest.csv`` are never replaced unless ``overwrite`` (``resume`` keeps the
+complete ones and redoes the rest); the output folder's writability is checked before any work; a bad
+file (corrupt, decompression bomb, out of memory) is one error line and the batch goes on.
+
+Resuming: an output is *complete* when the manifest records it with the sha256 of the file now on
+disk, or, for a file written but not yet recorded (a run killed in between), when it reads back with
+the expected shape. The manifest is rewritten atomically (never half-written) as files complete;
+under ``accelerate launch`` each process writes ``.manifest.<rank>.csv`` and the main process merges
+them (a resumed run merges the parts a killed run left).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import ZooError
+
+__all__ = [
+    "MANIFEST",
+    "Job",
+    "OutputGuardError",
+    "RunResult",
+    "SROptions",
+    "check_outputs",
+    "complete_rows",
+    "expand_inputs",
+    "plan_jobs",
+    "read_manifest_rows",
+    "run_jobs",
+    "super_resolve_file",
+    "unique_ids",
+]
+
+MANIFEST = "manifest.csv"
+COLUMNS = ["id", "input", "output", "sha256"]
+_GLOB_CHARS = set("*?[")
+# Slices super-resolved per pipeline call are capped so that a call holds about this many HR pixels.
+BATCH_PIXEL_BUDGET = 4 * 1024 * 1024
+
+
+class OutputGuardError(ZooError, ValueError):
+    """``zoo sr`` refuses to write: the output would replace an input or an earlier output, or ``--out``
+    is not writable. Raised before any work."""
+
+
+# inputs ---------------------------------------------------------------------------------------------
+def prepared_lr_files(folder: Path, split: str) -> list[Path]:
+    """The LR images of a prepared folder (``zoo prepare`` output), optionally one split, in manifest order."""
+    from zoo.data.manifest import filter_split, read_manifest
+
+    return [folder / r.lr for r in filter_split(read_manifest(folder), split)]
+
+
+def expand_inputs(inputs: Iterable[str], split: str = "all") -> tuple[list[Path], list[tuple[str, str]]]:
+    """(files, errors): folders are searched recursively for supported files, globs are expanded; a
+    prepared folder (with manifest.csv) contributes its LR images of ``split``."""
+    from zoo.data.errors import DataError
+    from zoo.data.prepare import collect_files
+
+    files: list[Path] = []
+    errors: list[tuple[str, str]] = []
+    for item in inputs:
+        if not os.path.exists(item) and _GLOB_CHARS & set(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                errors.append((item, "no file matches this pattern"))
+            sources = matches
+        else:
+            sources = [item]
+        for src in sources:
+            try:
+                if (Path(src) / "manifest.csv").is_file() and (Path(src) / "prepare.json").is_file():
+                    files.extend(prepared_lr_files(Path(src), split))
+                else:
+                    files.extend(collect_files([src]))
+            except DataError as err:
+                errors.append((err.path or src, err.reason))
+    return list(dict.fromkeys(files)), errors
+
+
+def unique_ids(files: Sequence[Path]) -> list[str]:
+    """A file-name-safe id per file (its stem; repeated stems get -2, -3, ...)."""
+    from zoo.data.formats import stem
+    from zoo.data.manifest import safe_id
+
+    seen: dict[str, int] = {}
+    out = []
+    for path in files:
+        base = safe_id(stem(path))
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return out
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and the output file it becomes (``OUT/<id><suffix of its format>``)."""
+
+    ident: str
+    source: Path
+    output: Path
+
+
+def plan_jobs(
+    inputs: Iterable[str], out: str | os.PathLike, split: str = "all",
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """(jobs, errors) for ``zoo sr INPUT... --out OUT``; a file whose format cannot be told is an error."""
+    from zoo.data.errors import DataError
+    from zoo.data.formats import SUFFIX, detect_format
+
+    files, errors = expand_inputs(inputs, split)
+    jobs = []
+    for ident, path in zip(unique_ids(files), files, strict=True):
+        try:
+            fmt = detect_format(path)
+        except DataError as err:
+            errors.append((str(path), err.reason))
+            continue
+        jobs.append(Job(ident, path, Path(out) / f"{ident}{SUFFIX[fmt]}"))
+    return jobs, errors
+
+
+# guards ---------------------------------------------------------------------------------------------
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_outputs(
+    jobs: Sequence[Job], out: str | os.PathLike, inputs: Iterable[str] = (), *, overwrite: bool = False,
+    resume: bool = False,
+) -> None:
+    """Refuse (:class:`OutputGuardError`) before any work when the run would destroy data or cannot write.
+
+    - an output path is one of the input files, or ``out`` is (inside) an input folder (its outputs would
+      become inputs of the next run), whatever ``overwrite`` says;
+    - without ``overwrite`` or ``resume``: an output file or ``manifest.csv`` already exists in ``out``;
+    - ``out`` (or the folder that would hold it) is not writable.
+    """
+    out = Path(out).resolve()
+    sources = {j.source.resolve() for j in jobs}
+    for job in jobs:
+        if job.output.resolve() in sources:
+            raise OutputGuardError(f"--out {out}: the output {job.output.name} would replace the input {job.source}; "
+                                   "choose another --out")
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir() and _inside(out, path.resolve()):
+            raise OutputGuardError(f"--out {out} is inside the input folder {path}: outputs would mix with the "
+                                   "inputs; choose an --out outside it")
+    if not (overwrite or resume):
+        existing = [j.output for j in jobs if j.output.exists()]
+        if (out / MANIFEST).exists():
+            existing.insert(0, out / MANIFEST)
+        if existing:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise OutputGuardError(f"--out {out} already holds {existing[0].name}{more}: pass --resume to keep "
+                                   "complete outputs and do the rest, or --overwrite to replace them")
+    check_writable(out)
+
+
+def check_writable(folder: Path) -> None:
+    """Create-and-delete a file in ``folder`` (or its nearest existing parent, where it would be created)."""
+    probe_dir = folder
+    while not probe_dir.exists():
+        if probe_dir.parent == probe_dir:
+            break
+        probe_dir = probe_dir.parent
+    try:
+        if not probe_dir.is_dir():
+            raise OSError(f"{probe_dir} is not a folder")
+        fd, name = tempfile.mkstemp(prefix=".zoo-write-check.", dir=probe_dir)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as err:
+        raise OutputGuardError(f"--out {folder}: cannot write there ({err.strerror or err})") from None
+
+
+# manifest -------------------------------------------------------------------------------------------
+def read_manifest_rows(path: Path) -> dict[str, dict[str, str]]:
+    """Rows of a manifest (or a part) by id; a missing or unreadable file gives none, a torn row is skipped."""
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return {}
+    return {r["id"]: r for r in rows if r.get("id") and r.get("output") and r.get("sha256")}
+
+
+def _part(out: Path, rank: int) -> Path:
+    return out / f".manifest.{rank}.csv"
+
+
+def _write_rows(path: Path, rows: Iterable[dict[str, str]]) -> None:
+    from zoo.atomic import write_text
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda r: r["id"]))
+    write_text(path, buf.getvalue())
+
+
+def known_rows(out: Path) -> dict[str, dict[str, str]]:
+    """The manifest's rows plus those of parts left by earlier (killed or multi-process) runs."""
+    rows = read_manifest_rows(out / MANIFEST)
+    for part in sorted(out.glob(".manifest.*.csv")):
+        rows.update(read_manifest_rows(part))
+    return rows
+
+
+def merge_manifest(out: Path, jobs: Sequence[Job], world: int) -> int:
+    """Merge the processes' parts into ``manifest.csv`` (atomically) and remove every part; returns the rows.
+
+    Rows of this run's ids come from the parts only (each process verified or wrote them); rows of other
+    ids in an existing manifest (earlier runs into the same folder) are kept.
+    """
+    ids = {j.ident for j in jobs}
+    rows = {k: v for k, v in read_manifest_rows(out / MANIFEST).items() if k not in ids}
+    for rank in range(world):
+        rows.update(read_manifest_rows(_part(out, rank)))
+    _write_rows(out / MANIFEST, rows.values())
+    for part in out.glob(".manifest.*.csv"):
+        part.unlink(missing_ok=True)
+    return len(rows)
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _readable_with_shape(job: Job, scale: int) -> bool:
+    """An output not in the manifest counts as complete if it reads back with the input's shape x scale."""
+    from zoo.data.readers import read_image
+
+    try:
+        src = read_image(job.source, frame=None)
+        got = read_image(job.output, frame=None)
+    except Exception:  # noqa: BLE001 - any failure means "not complete": it is redone
+        return False
+    return got.array.shape == expected_shape(src.array.shape, src.layout, scale)
+
+
+def expected_shape(shape: Sequence[int], layout: str, scale: int) -> tuple[int, ...]:
+    shape = list(shape)
+    h_axis = layout.index("H")
+    shape[h_axis] *= scale
+    shape[h_axis + 1] *= scale
+    return tuple(shape)
+
+
+def complete_rows(jobs: Sequence[Job], out: Path, scale: int) -> dict[str, dict[str, str]]:
+    """Rows (by id) of the jobs whose outputs are complete (see the module docstring)."""
+    rows = known_rows(out)
+    done: dict[str, dict[str, str]] = {}
+    for job in jobs:
+        if not job.output.is_file():
+            continue
+        row = rows.get(job.ident)
+        if row and row["output"] == job.output.name and row["input"] == str(job.source):
+            if row["sha256"] == sha256_file(job.output):
+                done[job.ident] = row
+                continue
+        if _readable_with_shape(job, scale):
+            done[job.ident] = _row(job)
+    return done
+
+
+def _row(job: Job) -> dict[str, str]:
+    return {"id": job.ident, "input": str(job.source), "output": job.output.name, "sha256": sha256_file(job.output)}
+
+
+# one file -------------------------------------------------------------------------------------------
+@dataclass
+class SROptions:
+    """Options of an SR run over files (``zoo sr``'s)."""
+
+    seed: int = 0
+    steps: int | None = None
+    sampler: str | None = None
+    batch_size: int = 8
+    tile: int | str | None = None
+    pipeline_id: str = ""  # identifies the pipeline in DICOM derivation tags and derived series UIDs
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, out_dir: Path | None = None) -> Path:
+    """Read ``path``, super-resolve every slice of every frame, write ``output`` in the input's format.
+
+    A volume (NIfTI 3D/4D, multi-frame DICOM, TIFF stack) gets one intensity mapping for all its
+    slices and frames (its whole range) and the same seed for every slice, so neighbouring slices are
+    treated alike. A DICOM output is a derived series (new Series/SOP Instance UIDs, see
+    :class:`zoo.data.writers.DerivedSeries`).
+    """
+    from zoo.data.readers import read_image
+    from zoo.data.writers import DerivedSeries, derived_series_uid, write_like
+
+    image = read_image(path, frame=None)
+    value_range = pipe.volume_range(image.array) if image.is_volume else None
+    n = image.num_slices
+    h, w = image.array.shape[-3:-1] if image.layout.endswith("C") else image.array.shape[-2:]
+    hr_pixels = h * w * pipe.scale**2
+    batch = max(1, min(options.batch_size, BATCH_PIXEL_BUDGET // max(1, hr_pixels)))
+    result: np.ndarray | None = None
+    for start in range(0, n, batch):
+        chunk = [image.slice(i) for i in range(start, min(n, start + batch))]
+        outs = pipe(chunk, seed=[options.seed] * len(chunk), steps=options.steps, sampler=options.sampler,
+                    progress=False, tile=options.tile, value_range=value_range)
+        if not image.is_volume:
+            result = outs[0]
+            break
+        if result is None:
+            result = np.empty((n, *outs[0].shape), dtype=outs[0].dtype)
+        result[start : start + len(outs)] = np.stack(outs)
+        del outs
+    derived = None
+    if image.format == "dicom":
+        import zoo
+
+        ds = image.extra["dataset"]
+        series = str(ds.get("SeriesInstanceUID", "") or path)
+        context = [str(out_dir.resolve()) if out_dir else "", options.pipeline_id, str(pipe.scale)]
+        derived = DerivedSeries(
+            series_uid=derived_series_uid(series, *context),
+            description=(f"Super-resolved x{pipe.scale} by zoo {zoo.__version__} "
+                         f"(pipeline {options.pipeline_id or 'default'}, seed {options.seed})"),
+            suffix=f" SR x{pipe.scale}",
+        )
+    return write_like(output, result, image, derived=derived)
+
+
+# a run ----------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    written: list[Job] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+BAD_FILE_ERRORS: tuple[type[BaseException], ...] = (ZooError, ValueError, OSError, RuntimeError, MemoryError,
+                                                     EOFError)
+
+
+def _bad_file_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from PIL import Image
+
+        return (*BAD_FILE_ERRORS, Image.DecompressionBombError)
+    except ImportError:  # pragma: no cover
+        return BAD_FILE_ERRORS
+
+
+def _reason(err: BaseException, path: Path) -> str:
+    from zoo.data.errors import DataError
+
+    if isinstance(err, DataError) and err.path == str(path):
+        reason = err.reason
+    elif isinstance(err, MemoryError):
+        reason = f"out of memory ({err or 'MemoryError'}); try a smaller --tile or --batch-size"
+    else:
+        reason = str(err) or type(err).__name__
+    return " ".join(reason.split())
+
+
+def run_jobs(
+    pipe: Any, jobs: Sequence[Job], out: str | os.PathLike, options: SROptions, *, resume: bool = False,
+    rank: int = 0, world: int = 1, on_error: Callable[[str, str], None] | None = None,
+    progress: Callable[[Iterable[Job]], Iterable[Job]] | None = None, flush_every: float = 2.0,
+) -> RunResult:
+    """Super-resolve this process's share of ``jobs`` (job ``i`` goes to process ``i % world``).
+
+    Complete outputs are skipped with ``resume``. After each file the process's manifest part is
+    rewritten atomically (at most every ``flush_every`` seconds, and at the end); a single process
+    writes ``manifest.csv`` itself. Call :func:`merge_manifest` on the main process after all are done.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mine = [job for i, job in enumerate(jobs) if i % world == rank]
+    result = RunResult()
+    rows = complete_rows(mine, out, int(pipe.scale)) if resume else {}
+    result.skipped = [j for j in mine if j.ident in rows]
+    if world == 1:  # one process writes manifest.csv itself, keeping rows of ids this run does not touch
+        ids = {j.ident for j in jobs}
+        rows = {**{k: v for k, v in read_manifest_rows(out / MANIFEST).items() if k not in ids}, **rows}
+    target = out / MANIFEST if world == 1 else _part(out, rank)
+    errors = _bad_file_errors()
+    last = 0.0
+    todo = [j for j in mine if j not in result.skipped]
+    for job in progress(todo) if progress else todo:
+        try:
+            super_resolve_file(pipe, job.source, job.output, options, out_dir=out)
+            rows[job.ident] = _row(job)
+        except errors as err:
+            reason = _reason(err, job.source)
+            result.failed.append((str(job.source), reason))
+            if on_error:
+                on_error(str(job.source), reason)
+            continue
+        result.written.append(job)
+        if time.monotonic() - last >= flush_every:
+            _write_rows(target, rows.values())
+            last = time.monotonic()
+    _write_rows(target, rows.values())
+    if world == 1:
+        for part in out.glob(".manifest.*.csv"):  # left by an earlier multi-process run, now merged
+            part.unlink(missing_ok=True)
+    return result
