@@ -116,11 +116,12 @@ def test_dicom_sr_keeps_encoding_and_metadata(sr_every_format) -> None:
     for name in ("dicom12", "dicom-mono1"):
         path = sr_every_format["files"][name][0]
         src, out = pydicom.dcmread(path), pydicom.dcmread(sr_every_format["written"][path.name])
-        for key in ("PatientID", "PatientName", "StudyInstanceUID", "Modality", "SeriesDescription",
+        for key in ("PatientID", "PatientName", "StudyInstanceUID", "Modality",
                     "PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
                     "RescaleSlope", "RescaleIntercept"):
             assert out.get(key) == src.get(key), key
         assert out.SOPInstanceUID != src.SOPInstanceUID
+        assert out.SeriesDescription.startswith(src.SeriesDescription)  # a derived series: suffixed
         assert (out.Rows, out.Columns) == (4 * src.Rows, 4 * src.Columns)
         assert [float(v) for v in out.PixelSpacing] == pytest.approx([0.2, 0.2])
         assert out.pixel_array.max() < 4096

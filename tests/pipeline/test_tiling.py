@@ -93,10 +93,10 @@ def _lr_hr(n: int = 4, size: int = 64):
 
 
 def test_tile_plan_auto_off_and_explicit(default_pipe):
-    assert default_pipe.trained_size == 128
-    assert default_pipe.tile_plan((128, 128)) is None  # fits what it was trained on: run whole
-    assert default_pipe.tile_plan((256, 256)) == TilePlan(32, 4)  # auto: tiles of the trained size
-    assert default_pipe.tile_plan((256, 256), "off") is None and default_pipe.tile_plan((4096, 4096), 0) is None
+    assert default_pipe.trained_size == 256  # the embedded default: 64² -> 256²
+    assert default_pipe.tile_plan((256, 256)) is None  # fits what it was trained on: run whole
+    assert default_pipe.tile_plan((512, 512)) == TilePlan(64, 8)  # auto: tiles of the trained size
+    assert default_pipe.tile_plan((512, 512), "off") is None and default_pipe.tile_plan((4096, 4096), 0) is None
     assert default_pipe.tile_plan((256, 256), 64) == TilePlan(16, 2)
     assert default_pipe.tile_plan((256, 256), "512") is None
     with pytest.raises(TilingError, match="tile"):
@@ -111,7 +111,7 @@ def test_a_tile_as_large_as_the_image_is_the_untiled_result(default_pipe):
 
 
 def test_tiled_vs_untiled_psnr_against_hr(default_pipe):
-    """The embedded default (trained on 128² HR) at 256² HR: whole vs tiles of 128 and 192.
+    """The embedded default at 256² HR (its training size): whole vs tiles of 128 and 192.
 
     GroupNorm statistics are per tile, so tiles are not bit-equal to the whole image; the PSNR
     against HR must stay within tolerance (measured: see docs/large-images.md)."""
