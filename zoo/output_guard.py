@@ -24,7 +24,7 @@ from pathlib import Path
 
 from zoo.errors import ZooError
 
-__all__ = ["OutputError", "OutputExistsError", "OutputNotWritableError", "prepare_output"]
+__all__ = ["OutputError", "OutputExistsError", "OutputNotWritableError", "check_writable", "prepare_output"]
 
 
 class OutputError(ZooError, OSError):
@@ -86,7 +86,8 @@ def _probe(folder: Path, option: str, out: Path) -> None:
     os.unlink(name)
 
 
-def _check_writable(out: Path, option: str) -> None:
+def check_writable(out: Path, option: str = "--out") -> None:
+    """Raise :class:`OutputNotWritableError` unless ``out`` (or the nearest existing folder above it) takes a file."""
     base = out
     while not base.exists():
         if base.is_symlink():  # a dangling link: mkdir would fail later
@@ -147,5 +148,5 @@ def prepare_output(
                     raise OutputExistsError(f"{option} {out}: folder exists and is not empty ({shown}); choose "
                                             "another folder or pass --overwrite to replace only what this command "
                                             "writes")
-    _check_writable(out, option)
+    check_writable(out, option)
     return out

@@ -24,7 +24,6 @@ import csv
 import glob
 import io
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
+from zoo.output_guard import OutputError, check_writable
+from zoo.weights import sha256_file
 
 __all__ = [
     "MANIFEST",
@@ -58,9 +59,9 @@ _GLOB_CHARS = set("*?[")
 BATCH_PIXEL_BUDGET = 4 * 1024 * 1024
 
 
-class OutputGuardError(ZooError, ValueError):
+class OutputGuardError(OutputError, ValueError):
     """``zoo sr`` refuses to write: the output would replace an input or an earlier output, or ``--out``
-    is not writable. Raised before any work."""
+    is not writable (:func:`zoo.output_guard.check_writable`). Raised before any work."""
 
 
 # inputs ---------------------------------------------------------------------------------------------
@@ -178,23 +179,6 @@ def check_outputs(
     check_writable(out)
 
 
-def check_writable(folder: Path) -> None:
-    """Create-and-delete a file in ``folder`` (or its nearest existing parent, where it would be created)."""
-    probe_dir = folder
-    while not probe_dir.exists():
-        if probe_dir.parent == probe_dir:
-            break
-        probe_dir = probe_dir.parent
-    try:
-        if not probe_dir.is_dir():
-            raise OSError(f"{probe_dir} is not a folder")
-        fd, name = tempfile.mkstemp(prefix=".zoo-write-check.", dir=probe_dir)
-        os.close(fd)
-        os.unlink(name)
-    except OSError as err:
-        raise OutputGuardError(f"--out {folder}: cannot write there ({err.strerror or err})") from None
-
-
 # manifest -------------------------------------------------------------------------------------------
 def read_manifest_rows(path: Path) -> dict[str, dict[str, str]]:
     """Rows of a manifest (or a part) by id; a missing or unreadable file gives none, a torn row is skipped."""
@@ -242,16 +226,6 @@ def merge_manifest(out: Path, jobs: Sequence[Job], world: int) -> int:
     for part in out.glob(".manifest.*.csv"):
         part.unlink(missing_ok=True)
     return len(rows)
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _readable_with_shape(job: Job, scale: int) -> bool:

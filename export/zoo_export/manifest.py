@@ -9,7 +9,6 @@ export reads that is not listed, and a path leading outside the folder are refus
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +18,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.folder_paths import files_under, inside
 from zoo.folder_schema import Bool, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
+from zoo.weights import sha256_file
 from zoo_export import __version__
 
 MANIFEST = "manifest.json"
@@ -59,14 +59,6 @@ SCHEMA = Obj(
 
 class ManifestError(ZooError, ValueError):
     """An export folder's manifest is missing, malformed, from another release, or its files changed."""
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions(*names: str) -> dict[str, str | None]:

@@ -163,6 +163,6 @@ def build_stage_engines(root: Path, stages: dict[str, dict], geometry: Geometry,
             root / entry["onnx"], engine_file, stage_profile(name, geometry, tuple(options.batch)),
             options.builder_optimization_level, cache, options.workspace_gib,
         )
-        from zoo_export.manifest import sha256_file
+        from zoo.weights import sha256_file
 
         entry["engine"] = {"file": engine_file.relative_to(root).as_posix(), "sha256": sha256_file(engine_file), **info}
