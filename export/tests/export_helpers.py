@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 def small_vae_config(name: str) -> dict:
-    """Same architecture as the card (depth, blocks, attention), far fewer channels."""
+    """Same architecture as the card (depth, blocks, attention), far fewer channels; a card without
+    channel widths (the parameter-free ``zoo-s2d-f4``) as it is."""
     from zoo.registry import get_card
 
-    blocks = get_card("autoencoder", name).config["block_out_channels"]
+    blocks = get_card("autoencoder", name).config.get("block_out_channels")
+    if blocks is None:
+        return {}
     return {"block_out_channels": [8 * min(i + 1, 2) for i in range(len(blocks))], "norm_num_groups": 4}
 
 

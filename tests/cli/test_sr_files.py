@@ -309,7 +309,9 @@ def test_sr_under_accelerate_with_two_cpu_processes_writes_every_file_once(tiny_
     for i, name in enumerate(ids):
         _png(folder / f"{name}.png", i)
     out = tmp_path / "o"
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    # on a CPU-only machine accelerate starts several processes (gloo, MULTI_CPU) only through its
+    # multi-process launcher: `--cpu` alone runs one process whatever --num_processes says
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "zoo", "sr",
               str(folder), "--out", str(out), "--pipeline", str(tiny_pipeline), "--device", "cpu"]
     res = subprocess.run(launch, env=_env(), capture_output=True, text=True, timeout=600)
