@@ -1,5 +1,5 @@
-"""``zoo demo``: the embedded default on the bundled held-out samples (offline; about 10 s of CPU time on one core
-of the 2-core development machine, 23 held-out images at 32 -> 128)."""
+"""``zoo demo``: the embedded default on the bundled held-out samples (offline; about 10 s of CPU time on the
+2-core development machine, figure included: 26 held-out images at 64 -> 256)."""
 
 from __future__ import annotations
 
