@@ -49,6 +49,7 @@ def test_a_folder_that_is_not_an_export_is_never_replaced(tmp_path) -> None:
     assert (out / "manifest.json").read_text() == '{"my": "data"}' and (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # a second real export (~40 s of CPU); atomic_dir's merge is covered fast in tests/foundation
 def test_overwrite_replaces_only_the_exports_own_files(exported, tmp_path) -> None:
     from zoo_export.manifest import verify_export
 
