@@ -256,6 +256,7 @@ class SRPipeline:
         self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, tile: TilePlan | None = None,
     ) -> torch.Tensor:
         """x0 estimate (normalized latent) from the denoiser, whatever its prediction type (and residual)."""
+        # untiled calls keep the 3-argument form (code that replaces ``denoise`` need not know tiles)
         raw = self.denoise(x_t, t, cond) if tile is None else self.denoise(x_t, t, cond, tile=tile)
         abar = self.schedule.alpha_bar(t, like=x_t)
         kind = self.denoiser.prediction_type
@@ -370,14 +371,15 @@ class SRPipeline:
         ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         if plan is not None:
-            return self._super_resolve_tiled(lr01, plan, **kwargs)
-        cond = self.conditioning_latent(lr01)
-        x = self.decode(self.sample(cond, **kwargs))
-        if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
-            bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
-            x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
-        sr = from_model_output(x, channels=lr01.shape[1])
-        if self.data_consistency:
+            sr = self._super_resolve_tiled(lr01, plan, **kwargs)
+        else:
+            cond = self.conditioning_latent(lr01)
+            x = self.decode(self.sample(cond, **kwargs))
+            if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
+                bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
+                x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
+            sr = from_model_output(x, channels=lr01.shape[1])
+        if self.data_consistency:  # tiled or not: the whole SR image agrees with its LR
             from zoo.consistency import project_to_lr
 
             sr = project_to_lr(sr, lr01.to(sr.device), self.data_consistency)
