@@ -57,13 +57,32 @@ def lanczos_downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     return along(along(x).transpose(-1, -2)).transpose(-1, -2)
 
 
-def project_to_lr(sr01: torch.Tensor, lr01: torch.Tensor, iterations: int) -> torch.Tensor:
-    """``iterations`` back-projection steps of ``sr01`` (B x C x H x W) onto ``lr01`` (B x C x h x w), in [0, 1]."""
+def project_to_lr(
+    sr01: torch.Tensor, lr01: torch.Tensor, iterations: int, band: int = 256, halo: int = 32,
+) -> torch.Tensor:
+    """``iterations`` back-projection steps of ``sr01`` (B x C x H x W) onto ``lr01`` (B x C x h x w), in [0, 1].
+
+    Large images run in bands of ``band`` LR rows with ``halo`` LR rows of context on each side (each step
+    reaches a few LR rows: the LANCZOS taps and the bicubic kernel), so memory stays bounded by the band,
+    and the result equals the whole-image projection."""
     factor = sr01.shape[-1] // lr01.shape[-1]
     if iterations < 1 or factor < 1 or sr01.shape[-2:] != (lr01.shape[-2] * factor, lr01.shape[-1] * factor):
         return sr01
-    sr, lr = sr01.float(), lr01.to(sr01.device, torch.float32)
+    lr = lr01.to(sr01.device, torch.float32)
+    h = lr.shape[-2]
+    if h <= band + 2 * halo:
+        return _project(sr01.float(), lr, iterations, factor).to(sr01.dtype)
+    out = torch.empty_like(sr01)
+    for top in range(0, h, band):
+        lo, hi = max(top - halo, 0), min(top + band + halo, h)
+        part = _project(sr01[..., lo * factor : hi * factor, :].float(), lr[..., lo:hi, :], iterations, factor)
+        keep = part[..., (top - lo) * factor : (min(top + band, h) - lo) * factor, :]
+        out[..., top * factor : top * factor + keep.shape[-2], :] = keep.to(sr01.dtype)
+    return out
+
+
+def _project(sr: torch.Tensor, lr: torch.Tensor, iterations: int, factor: int) -> torch.Tensor:
     for _ in range(iterations):
         error = lr - lanczos_downsample(sr, factor)
         sr = (sr + F.interpolate(error, size=sr.shape[-2:], mode="bicubic", align_corners=False)).clamp(0.0, 1.0)
-    return sr.to(sr01.dtype)
+    return sr

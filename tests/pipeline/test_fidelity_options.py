@@ -77,3 +77,16 @@ def test_one_step_training_options_validate() -> None:
         config_from_dict({**base, "pipeline": {"timestep_min": 1000, "timesteps": 1000}})
     with pytest.raises(ConfigError, match="pipeline.loss"):
         config_from_dict({**base, "pipeline": {"loss": "l3"}})
+
+
+def test_back_projection_in_bands_equals_the_whole_image():
+    """Large images are projected in row bands with a halo (bounded memory): the result is the same."""
+    import torch
+
+    from zoo.consistency import project_to_lr
+
+    torch.manual_seed(0)
+    sr, lr = torch.rand(2, 1, 4 * 300, 4 * 90), torch.rand(2, 1, 300, 90)
+    whole = project_to_lr(sr, lr, 3, band=10_000)
+    torch.testing.assert_close(project_to_lr(sr, lr, 3, band=37, halo=32), whole, rtol=0, atol=1e-6)
+    assert (project_to_lr(sr, lr, 3, band=64, halo=4) - whole).abs().max() > 1e-4  # a too-small halo shows
