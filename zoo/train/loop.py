@@ -27,7 +27,7 @@ from zoo.train.order import DataOrder, step_generator
 
 __all__ = ["TrainTask", "lr_at", "train"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class TrainTask(Protocol):
@@ -173,9 +173,9 @@ def train(
                 raise ConfigError(f"{checkpoint_path(run_dir)}: no EMA state in the checkpoint but optim.ema is set")
             ema.load_state_dict(ema_state)
         if accelerator.is_main_process:
-            logger.info("resuming %s at step %d/%d", run_dir, start, total)
+            log.info("resuming %s at step %d/%d", run_dir, start, total)
     elif resume and accelerator.is_main_process:
-        logger.info("no checkpoint in %s; starting from step 0", run_dir)
+        log.info("no checkpoint in %s; starting from step 0", run_dir)
     fresh = start == 0  # a new run, or --overwrite: nothing of an earlier run's checkpoint and logs continues
     if fresh and accelerator.is_main_process:
         import shutil
