@@ -114,6 +114,8 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
     _write(report, json_path, markdown_path, title)
     if json_path != "-":
         _print_summary(report)
+        if out is not None:
+            click.echo(f"zoo: wrote {' and '.join(BENCH_FILES)} to {out}")
 
 
 def _tile_option(value: str) -> int | str | None:
