@@ -3,6 +3,7 @@ with --runslow or ZOO_RUN_SLOW=1."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -19,3 +20,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def zoo_loggers_as_they_were():
+    """A CLI run (-v/-q) sets the level and handler of zoo's loggers for the process; undo it after each test."""
+    from zoo.verbosity import LOGGERS
+
+    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers)) for name in LOGGERS}
+    yield
+    for name, (level, handlers) in saved.items():
+        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).handlers[:] = handlers

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import click
 
+from zoo.verbosity import add_verbosity_options, apply_verbosity
+
 EXIT_BAD_INPUT = 2
 EXIT_VALIDATION = 1
 
@@ -22,20 +24,30 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise SystemExit(code)
 
 
+def _is_verbosity(arg: str) -> bool:
+    """``-v``, ``-vv``, ``-q``, ``--verbose`` or ``--quiet``."""
+    return arg in ("--verbose", "--quiet") or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) <= {"v", "q"})
+
+
 class DefaultGroup(click.Group):
     """A group that runs ``export`` when the first argument is not a subcommand."""
 
     default_command = "export"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
-            args = [self.default_command, *args]
+        lead = 0  # -v/-q may come first: zoo-export -q --vae NAME ...
+        while lead < len(args) and _is_verbosity(args[lead]):
+            lead += 1
+        rest = args[lead:]
+        if rest and rest[0] not in self.commands and rest[0] not in ("-h", "--help", "--version"):
+            args = [*args[:lead], self.default_command, *rest]
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """A :class:`zoo.errors.ZooError` (or running out of memory) is one line and exit code 2."""
         from zoo.cli import run_reporting_errors
 
+        apply_verbosity(ctx)
         return run_reporting_errors(lambda: super(DefaultGroup, self).invoke(ctx), "zoo-export")
 
 
@@ -74,6 +86,8 @@ def main() -> None:
       zoo-export --pipeline runs/medvae-sr --backend trt --batch 1:1:4 --size 256 --out exports/trt
       zoo-export info exports/medvae-onnx
       zoo-export validate exports/medvae-onnx
+
+    -v shows debug messages, -q only warnings and errors (no progress bars).
     """
 
 
@@ -103,7 +117,7 @@ def main() -> None:
               help="TensorRT timing cache to reuse/update (default: per GPU under ~/.cache/zoo/tensorrt).")
 @click.option("--workspace-gib", type=float, default=8.0, show_default=True, help="TensorRT workspace limit.")
 @click.option("--force", is_flag=True, help="Write stages that fail validation, marked 'failed' in the manifest.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; must be new or empty.")
 @click.option("--overwrite", is_flag=True,
               help="Write into an existing --out, replacing only the export's own encoder/, denoiser/, decoder/, "
@@ -138,6 +152,7 @@ def export_cmd(**kw: Any) -> None:
     vae_config = _parse_json(kw["vae_config"], "--vae-config")
     den_config = _parse_json(kw["denoiser_config"], "--denoiser-config")
     from zoo.output_guard import prepare_output
+    from zoo.verbosity import show_progress
     from zoo_export.exporter import ExportOptions, ExportValidationError, export_files, export_pipeline
 
     # before loading anything: the output folder (and, below, --size once the models are known)
@@ -150,7 +165,7 @@ def export_cmd(**kw: Any) -> None:
         batch=batch, size=kw["size"], dynamic_size=not kw["static_size"], dynamo=kw["exporter"] == "dynamo",
         opset=kw["opset"], force=kw["force"], builder_optimization_level=kw["opt_level"],
         timing_cache=str(kw["timing_cache"]) if kw["timing_cache"] else None, workspace_gib=kw["workspace_gib"],
-        progress=True, source=source,
+        progress=show_progress(), source=source,
     )
     try:
         manifest = export_pipeline(pipe, kw["out"], options, pipeline_dir=kw["pipeline_dir"],
@@ -265,3 +280,6 @@ def validate_cmd(folder: Path, as_json: bool) -> None:
         click.echo(f"status: {'ok' if report['ok'] else 'FAILED'}")
     if not report["ok"]:
         raise SystemExit(EXIT_VALIDATION)
+
+
+add_verbosity_options(main)

@@ -116,3 +116,15 @@ def test_bad_options_fail_cleanly(tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not out.exists()
+
+
+def test_out_writes_both_reports_and_keeps_an_earlier_one(tmp_path):
+    out = tmp_path / "reports"
+    args = ["bench", *TINY, "--backends", "torch", "--no-end-to-end"]
+    first = CliRunner().invoke(main, [*args, "-q", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.md"]
+    assert f"zoo: wrote bench.json and bench.md to {out}" in first.stdout
+    assert all(line.startswith("zoo: warning:") for line in first.stderr.splitlines())  # -q: no progress messages
+    again = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.stderr

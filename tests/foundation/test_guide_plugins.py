@@ -57,8 +57,14 @@ print("OK")
     assert "REFUSED sampler 'euler-ancestral' has no option(s) ['etta']" in out.stdout and "OK" in out.stdout
 
 
+# A documented config override of both the autoencoder (random weights: the packaged ones are width 16)
+# and the denoiser must survive save_pretrained, zoo sr, zoo-export and the export's load_pipeline.
+OVERRIDES = {"pretrained": False, "vae_config": {"width": 8}, "denoiser_config": {"width": 16, "depth": 1}}
+
+
 @pytest.mark.slow
-def test_guide_plugins_run_as_a_pipeline_through_sr_and_export(guide_site, tmp_path):
+@pytest.mark.parametrize("overrides", [{}, OVERRIDES], ids=["card-config", "config-overrides"])
+def test_guide_plugins_run_as_a_pipeline_through_sr_and_export(guide_site, tmp_path, overrides):
     run, export, lr_png = tmp_path / "run", tmp_path / "export", tmp_path / "lr" / "knee.png"
     lr_png.parent.mkdir()
     yy, xx = np.mgrid[:16, :16]
@@ -66,7 +72,7 @@ def test_guide_plugins_run_as_a_pipeline_through_sr_and_export(guide_site, tmp_p
     build = f"""
 import numpy as np, torch, zoo
 pipe = zoo.build_pipeline(vae="example-conv-ae", denoiser="example-resnet", sampler="euler-ancestral", steps=3,
-                          scale=4, hr_size=64, pretrained_denoiser=False)
+                          scale=4, hr_size=64, pretrained_denoiser=False, **{overrides!r})
 lr = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
 sr = pipe(lr, seed=0)
 assert sr.shape == (2, 1, 64, 64)
@@ -79,6 +85,9 @@ np.save({str(tmp_path / "lr.npy")!r}, lr.numpy()); np.save({str(tmp_path / "sr.n
     assert out.returncode == 0, out.stderr
     saved = json.loads((run / "vae" / "zoo_autoencoder.json").read_text())
     assert saved["card"]["weights"] == WEIGHTS  # the package: source, not a site-packages path
+    assert saved["card"]["config"] == overrides.get("vae_config", {"width": 16})
+    denoiser = json.loads((run / "zoo_pipeline.json").read_text())["denoiser"]["config"]
+    assert {k: denoiser[k] for k in ("width", "depth")} == overrides.get("denoiser_config", {"width": 32, "depth": 2})
     assert str(guide_site) not in (run / "zoo_pipeline.json").read_text() + json.dumps(saved)
 
     sr_cli = zoo_cli(["sr", str(lr_png), "--pipeline", str(run), "--out", str(tmp_path / "sr"), "--device", "cpu"],

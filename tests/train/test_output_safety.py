@@ -75,3 +75,19 @@ def test_run_folder_under_a_file_is_refused_before_training(prepared: Path, tmp_
     config = tmp_path / "c.json"
     config.write_text(json.dumps(tiny_autoencoder_config(prepared, tmp_path / "file" / "run")))
     _one_error_line(_train(config), "is a file")
+
+
+def test_old_output_spelling_and_quiet_in_a_real_run(prepared: Path, tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(tiny_autoencoder_config(prepared, tmp_path / "unused", max_steps=2)))
+    old = CliRunner().invoke(main, ["train", "--config", str(config), "--output", str(tmp_path / "old"), "--resume"])
+    assert old.exit_code == 0, old.output
+    assert (tmp_path / "old" / "autoencoder" / "zoo_autoencoder.json").exists()
+    assert f"no checkpoint in {tmp_path / 'old'}; starting from step 0" in old.stderr  # INFO by default
+    assert "train:" in old.stderr  # the progress bar
+    quiet = CliRunner().invoke(main, ["-q", "train", "--config", str(config), "--out", str(tmp_path / "new"),
+                                      "--resume"])
+    assert quiet.exit_code == 0, quiet.output
+    assert (tmp_path / "new" / "autoencoder" / "zoo_autoencoder.json").exists()
+    assert quiet.stderr == "" and f"result in {tmp_path / 'new' / 'autoencoder'}" in quiet.stdout
+    assert not (tmp_path / "unused").exists()

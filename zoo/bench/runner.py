@@ -8,6 +8,7 @@ the reason; one that fails is listed as ``failed`` and the others still run.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import shlex
 import sys
 import time
@@ -34,6 +35,8 @@ from zoo.bench.timing import time_call
 from zoo.bench.variants import REFERENCE, Variant, parse_variants
 
 __all__ = ["BenchConfig", "BenchError", "run_bench"]
+
+logger = logging.getLogger(__name__)
 
 STAGES = ("encode", "denoise", "decode")
 # Speed targets of the export work (goals, reported as measured; never asserted).
@@ -74,13 +77,12 @@ class BenchConfig:
 
 
 def _device(requested: str | None) -> str:
-    if requested is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"--device {requested}: CUDA is not available on this machine (torch {torch.__version__})")
-    if requested != "cpu" and not requested.startswith("cuda"):
-        raise BenchError(f"--device {requested!r}: expected cpu or cuda[:N]")
-    return requested
+    from zoo.devices import DeviceError, resolve_device
+
+    try:
+        return resolve_device(requested)
+    except DeviceError as err:
+        raise BenchError(f"--{err}") from None
 
 
 def load_target(cfg: BenchConfig, device: str) -> Any:
@@ -282,8 +284,11 @@ def _config_dict(cfg: BenchConfig, pipe: Any, device: str, variants: list[Varian
 
 
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the benchmark described by ``cfg``; returns the report (see docs/bench.md)."""
-    log = log or (lambda message: None)
+    """Run the benchmark described by ``cfg``; returns the report (see docs/bench.md).
+
+    Progress goes to ``log`` (default: this module's logger, at INFO).
+    """
+    log = log or logger.info
     if cfg.runs < 1 or cfg.warmup < 0 or cfg.batch < 1:
         raise BenchError("runs and batch must be >= 1, warmup >= 0")
     device = _device(cfg.device)

@@ -6,6 +6,8 @@ import importlib
 
 import click
 
+from zoo.verbosity import add_verbosity_options, apply_verbosity
+
 # name -> "module:attribute"; each module keeps heavy imports (torch, ...) inside its functions.
 COMMANDS: dict[str, str] = {
     "list": "zoo.cli.components:list_cmd",
@@ -33,10 +35,11 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, _, attr = target.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return add_verbosity_options(getattr(importlib.import_module(module), attr))
 
     def invoke(self, ctx: click.Context):
         """Run the subcommand; a :class:`zoo.errors.ZooError` (or running out of memory) is one line, exit 2."""
+        apply_verbosity(ctx)
         return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx), "zoo")
 
 
@@ -74,4 +77,12 @@ def main() -> None:
       zoo demo                  super-resolve the bundled samples with the embedded default
       zoo list                  every registered autoencoder, denoiser, sampler and backend
       zoo sr SCAN... --out DIR  super-resolve your own PNG/TIFF/DICOM/NIfTI files
+
+    \b
+    Conventions: a command that writes files writes them into --out DIR; one that computes
+    takes --device (default auto: cuda if available, else cpu); every command takes
+    -v (debug messages) or -q (warnings and errors only, no progress bars).
     """
+
+
+add_verbosity_options(main)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from zoo.cli.options import device_option, out_option
 from zoo.cli.output import fail, print_table
+
+BENCH_FILES = ("bench.json", "bench.md")
 
 
 @click.command("bench")
@@ -18,7 +23,7 @@ from zoo.cli.output import fail, print_table
 @click.option("--backends", default="torch,onnxruntime", show_default=True,
               help="Comma-separated: torch, torch-bf16, torch-fp16, torch-compile, onnxruntime, onnxruntime-fp16, "
                    "tensorrt, any registered backend, or 'all'. torch (eager fp32) is always measured as reference.")
-@click.option("--device", default=None, help="cpu or cuda[:N] (default: cuda when available, else cpu).")
+@device_option()
 @click.option("--size", type=int, default=None, help="HR image side (default: the pipeline's, or 256 with --vae).")
 @click.option("--scale", type=int, default=None, help="SR factor with --vae (default 4).")
 @click.option("--batch", type=int, default=1, show_default=True, help="Images per call.")
@@ -47,6 +52,8 @@ from zoo.cli.output import fail, print_table
               help="Prepared dataset folder for --quality (default: the bundled samples); its test split is used.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where exported ONNX/TensorRT stages are cached (default: a temporary folder).")
+@out_option("Folder for the report: bench.json (schema: docs/bench.md) and bench.md; must be new or empty.")
+@click.option("--overwrite", is_flag=True, help="Write into an existing --out, replacing only bench.json and bench.md.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the full report as JSON (schema: docs/bench.md); '-' prints it.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
@@ -55,7 +62,8 @@ from zoo.cli.output import fail, print_table
 def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backends, device, size, scale, batch, tile,
               sampler,
               steps, runs, warmup, peak_gflops, no_end_to_end, baseline, full_baseline, baseline_steps, quality,
-              quality_steps, quality_images, quality_data, cache_dir, json_path, markdown_path, title) -> None:
+              quality_steps, quality_images, quality_data, cache_dir, out, overwrite, json_path, markdown_path,
+              title) -> None:
     """Time encode, one denoiser evaluation, decode and the whole SR call per backend.
 
     Each measurement is warm-up calls, then the median, min and max of --runs calls (synchronised
@@ -67,11 +75,12 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
     Examples:
       zoo bench                                           # the embedded default pipeline
       zoo bench --vae medvae-4-3 --untrained --size 256 --backends torch,onnxruntime \\
-                --json bench.json --markdown bench.md     # the paper's geometry
+                --out reports/bench                       # the paper's geometry: bench.json, bench.md
       zoo bench --pipeline runs/mrnet --backends all --device cuda --baseline
       zoo bench --size 2048 --tile 256 --backends torch   # tiled: time per HR pixel, peak RSS
     """
     from zoo.bench.runner import BenchConfig, BenchError
+    from zoo.output_guard import prepare_output
 
     if pipeline_dir and vae:
         fail("pass either --pipeline DIR or --vae NAME, not both")
@@ -81,6 +90,9 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
         fail("--untrained, --weights and --denoiser-preset go with --vae NAME")
     if runs < 1 or warmup < 0 or batch < 1:
         fail("--runs and --batch must be >= 1 and --warmup >= 0")
+    if out is not None:
+        prepare_output(out, inputs=[pipeline_dir, vae_weights, quality_data, cache_dir], overwrite=overwrite,
+                       will_write=BENCH_FILES)
     try:
         q_steps = tuple(sorted({int(s) for s in quality_steps.split(",") if s.strip()}))
     except ValueError:
@@ -97,9 +109,13 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
         report = _run(config)
     except BenchError as err:
         fail(str(err))
+    if out is not None:
+        _write(report, str(Path(out, BENCH_FILES[0])), str(Path(out, BENCH_FILES[1])), title)
     _write(report, json_path, markdown_path, title)
     if json_path != "-":
         _print_summary(report)
+        if out is not None:
+            click.echo(f"zoo: wrote {' and '.join(BENCH_FILES)} to {out}")
 
 
 def _tile_option(value: str) -> int | str | None:
@@ -121,12 +137,9 @@ def _run(config):
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module="onnxconverter_common")
 
-    def say(message: str) -> None:
-        click.echo(f"zoo bench: {message}", err=True)
-
-    report = run_bench(config, log=say)
+    report = run_bench(config)  # progress through the zoo.bench loggers (INFO; -q hides it)
     for warning in report["warnings"]:
-        click.echo(f"zoo: warning: {warning}", err=True)
+        logging.getLogger(__name__).warning(warning)
     return report
 
 

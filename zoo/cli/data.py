@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from zoo.cli.options import device_option, out_option
 from zoo.cli.output import fail, print_table
 
 
@@ -32,7 +33,7 @@ def _assign(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("prepare")
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@out_option("Output folder.", required=True)
 @click.option("--scale", default=4, show_default=True, help="SR factor: LR size = size / scale.")
 @click.option("--size", default=256, show_default=True, help="HR size (square crop resized with PIL LANCZOS).")
 @click.option("--degradation", default="lanczos", show_default=True,
@@ -71,6 +72,7 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
     """
     from zoo.data.errors import DataError
     from zoo.data.prepare import PrepareConfig, prepare
+    from zoo.verbosity import show_progress
 
     try:
         config = PrepareConfig(scale=scale, size=size, degradation=degradation, slices=slice_rule, n_slices=n_slices,
@@ -78,7 +80,7 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
                                split_seed=split_seed, fractions=_fractions(splits), assign=_assign(assign), seed=seed,
                                paper_uint8=paper_uint8)
         summary = prepare(list(sources), out, config, skip_bad=skip_bad, overwrite=overwrite,
-                          progress=sys.stderr.isatty())
+                          progress=sys.stderr.isatty() and show_progress())
     except DataError as err:
         fail(str(err))
     except (ValueError, click.BadParameter) as err:
@@ -110,14 +112,14 @@ def _overrides(values: tuple[str, ...]) -> dict:
 @click.option("--data", "data", required=True, type=click.Path(exists=True, file_okay=False),
               help="Prepared folder (from `zoo prepare`).")
 @click.option("--vae", required=True, help="Autoencoder name (see `zoo list -k autoencoder`) or saved folder.")
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Latent cache folder.")
+@out_option("Latent cache folder.", required=True)
 @click.option("--weights", type=click.Path(), help="Weights file or folder (overrides the card's default).")
 @click.option("--untrained", is_flag=True,
               help="Random weights (torch seed 0; tests, latency); recorded as 'untrained'.")
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Architecture override passed to the factory (VALUE as JSON), e.g. block_out_channels=[8,8,8].")
 @click.option("--batch-size", default=8, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, or auto.")
+@device_option()
 @click.option("--overwrite", is_flag=True,
               help="Start over if the cache was made with other settings, or write into a non-empty --out that is "
                    "not a cache; only cache.json, manifest.csv and shards/ are replaced.")
@@ -138,8 +140,11 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
     if weights and untrained:
         fail("--weights and --untrained exclude each other")
     from zoo.data.latents import CACHE_FILES
+    from zoo.devices import resolve_device
     from zoo.output_guard import prepare_output
+    from zoo.verbosity import show_progress
 
+    device = resolve_device(device)
     prepare_output(out, inputs=[data, weights], overwrite=overwrite, will_write=CACHE_FILES, allow=CACHE_FILES)
     try:
         import torch
@@ -147,8 +152,6 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
         import zoo
         from zoo.data.latents import encode_dataset, weights_fingerprint
 
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         arch = _overrides(overrides)
         if untrained:
             torch.manual_seed(0)  # the same random weights on every run, so an interrupted cache resumes consistently
@@ -158,7 +161,7 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
             sha = model.card.sha256
         info = encode_dataset(data, out, model, vae_name=vae, weights=weights, weights_sha256=sha,
                               batch_size=batch_size, device=device, overwrite=overwrite,
-                              progress=sys.stderr.isatty(), vae_overrides=arch)
+                              progress=sys.stderr.isatty() and show_progress(), vae_overrides=arch)
     except DataError as err:
         fail(str(err))
     except click.BadParameter as err:

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import click
 
+from zoo.cli.options import device_option, out_option
+
 
 @click.command("demo")
-@click.option("--out", "out_dir", default="zoo-demo-out", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for demo.png, report.md and metrics.csv.")
+@out_option("Folder for demo.png, report.md and metrics.csv.", name="out_dir", default="zoo-demo-out",
+            show_default=True)
 @click.option("--pipeline", "pipeline_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Saved pipeline folder to demo instead of the embedded default.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "val", "train"]),
               help="Bundled split to run on (test: subjects never used in training or validation).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampler steps (default: the pipeline's).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@device_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def demo_cmd(out_dir: str, pipeline_dir: str | None, split: str, steps: int | None, seed: int, device: str,
              as_json: bool) -> None:
@@ -34,7 +36,9 @@ def demo_cmd(out_dir: str, pipeline_dir: str | None, split: str, steps: int | No
 
     from zoo.cli.output import fail
     from zoo.demo import evaluate_default, format_summary, write_demo
+    from zoo.devices import resolve_device
 
+    device = resolve_device(device)
     try:
         result = evaluate_default(pipeline_dir, split=split, steps=steps, seed=seed, device=device)
     except (OSError, ValueError, RuntimeError) as err:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from zoo.cli.options import device_option, out_option
 from zoo.cli.output import fail, print_table
 
 _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSError)
@@ -15,8 +16,8 @@ _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSErro
 @click.option("--pred", type=click.Path(path_type=Path),
               help="SR outputs (folder; ids from manifest.csv or file stems).")
 @click.option("--ref", type=click.Path(path_type=Path), help="HR references (prepared dataset folder or images).")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Report folder to write (report.json, report.md, per_image.csv, figures/); must be new or empty.")
+@out_option("Report folder to write (report.json, report.md, per_image.csv, figures/); must be new or empty.",
+            type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True,
               help="Write into an existing --out, replacing only the report's own files (never an input).")
 @click.option("--split", type=click.Choice(["auto", "all", "train", "val", "test"]), default="auto",
@@ -30,7 +31,7 @@ _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSErro
               help="Autoencoder of these SR outputs (required for self-referential; recorded for `zoo screen`).")
 @click.option("--weights", help="Weights for --vae (file/folder or hf:owner/repo).")
 @click.option("--untrained", is_flag=True, help="Random weights for --vae (tests only).")
-@click.option("--device", default="cpu", show_default=True, help="Device for the self-referential autoencoder.")
+@device_option()
 @click.option("--mask", "mask_dir", type=click.Path(path_type=Path),
               help="Masks by id (e.g. tumour): adds ROI PSNR/SSIM.")
 @click.option("--noise-floor", "floor_dir", type=click.Path(path_type=Path),
@@ -70,6 +71,7 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
     from zoo.evaluate.evaluation import evaluate_folders
     from zoo.evaluate.report import EVAL_REPORT_FILES, to_jsonable, write_eval_report
     from zoo.output_guard import prepare_output
+    from zoo.verbosity import show_progress
 
     prepare_output(out, inputs=[pred, ref, mask_dir, floor_dir, weights], overwrite=overwrite,
                    will_write=EVAL_REPORT_FILES)
@@ -78,7 +80,8 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
         if protocol == "self-referential":
             reference_fn = _self_reference(vae, weights, untrained, device)
         result = evaluate_folders(pred, ref, reference_fn=reference_fn, mask_dir=mask_dir, floor_dir=floor_dir,
-                                  tau=tau, limit=limit, split=split, lpips=lpips, progress=not as_json)
+                                  tau=tau, limit=limit, split=split, lpips=lpips,
+                                  progress=not as_json and show_progress())
         result = {"protocol": protocol, "vae": vae, "weights": weights, "untrained": untrained, **result}
         write_eval_report(result, out, figures=not no_figures)
     except _EVAL_ERRORS as err:
@@ -99,8 +102,10 @@ def _self_reference(vae: str, weights: str | None, untrained: bool, device: str)
     """decode(encode(HR)) through the named autoencoder, as a function of one [0,1] image."""
     if not weights and not untrained:
         fail("--protocol self-referential needs --weights PATH (or --untrained for random weights)")
+    from zoo.devices import resolve_device
     from zoo.evaluate.reconstruct import load_autoencoder, round_trip
 
+    device = resolve_device(device)
     ae = load_autoencoder(vae, weights=weights, untrained=untrained, device=device)
 
     def reference(hr):
@@ -120,8 +125,8 @@ def _self_reference(vae: str, weights: str | None, untrained: bool, device: str)
 @click.option("--seed", type=int, default=42, show_default=True, help="Bootstrap seed.")
 @click.option("--wilcoxon", "wilcoxon_method", type=click.Choice(["auto", "exact", "approx"]), default="auto",
               show_default=True, help="Wilcoxon p-value method (auto: exact for n<=50 without ties/zeros).")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Folder for compare.json, compare.md, bland_altman.png; must be new or empty.")
+@out_option("Folder for compare.json, compare.md, bland_altman.png; must be new or empty.",
+            type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True,
               help="Write into an existing --out, replacing only compare.json, compare.md and bland_altman.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

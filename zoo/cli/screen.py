@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from zoo.cli.options import device_option, out_option
 from zoo.cli.output import fail, print_table
 
 
@@ -36,11 +37,11 @@ def _parse_override(value: str):
 @click.option("--override", "overrides", multiple=True,
               help="Architecture override key=value (JSON value) for every VAE, e.g. block_out_channels=[32,64].")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N images (sorted by id).")
-@click.option("--device", default="cpu", show_default=True, help="torch device (VAEs run in fp32).")
+@device_option()
 @click.option("--sr-results", "sr_results", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="`zoo eval` report (folder or report.json) with --vae set; repeatable. Fits SR PSNR on recon PSNR.")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Folder for screen.json, screen.md and figures; must be new or empty.")
+@out_option("Folder for screen.json, screen.md and figures; must be new or empty.",
+            type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True,
               help="Write into an existing --out, replacing only screen.json, screen.md and its figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
@@ -50,12 +51,13 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
 
     \b
     Reconstruction PSNR predicts the SR PSNR of a latent diffusion model trained on that VAE
-    (paper: R^2 ~ 0.7), so the top rows are the VAEs worth training on.
+    (paper: R^2 ~ 0.7), so the top rows are the VAEs worth training on. VAEs run in fp32.
     Examples:
       zoo screen --data data/valid --vae 'medvae-*,sd-vae' --weights medvae-4-3=ckpt/vae_4x_3c_2D.ckpt
       zoo screen --data scans/ --vae 'medvae-*' --untrained --limit 8 --out screen_report
       zoo screen --data data/valid --vae medvae-4-3,sd-vae --sr-results reports/medvae --sr-results reports/sdvae
     """
+    from zoo.devices import resolve_device
     from zoo.evaluate.report import load_report, to_jsonable
     from zoo.evaluate.screen import (
         SCREEN_FILES,
@@ -66,6 +68,7 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
         write_screen_report,
     )
     from zoo.output_guard import prepare_output
+    from zoo.verbosity import show_progress
 
     override_values = {k: _parse_override(v) for k, v in _key_values(overrides, "--override").items()}
     weight_paths = _key_values(weights, "--weights")
@@ -74,7 +77,8 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
                        will_write=SCREEN_FILES)
     try:
         result = screen(data_dir, vaes, weights=weight_paths, untrained=untrained, limit=limit,
-                        device=device, overrides=override_values, progress=not as_json)
+                        device=resolve_device(device), overrides=override_values,
+                        progress=not as_json and show_progress())
         if not result["rows"]:
             fail("no autoencoder could be built: " + "; ".join(f"{k}: {v}" for k, v in result["failed"].items()))
         if sr_results:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from zoo.cli.options import device_option, out_option
 from zoo.sr_files import expand_inputs, prepared_lr_files, unique_ids
 
 __all__ = ["expand_inputs", "prepared_lr_files", "sr_cmd", "unique_ids"]
@@ -27,8 +28,7 @@ def _tile(value: str) -> int | str:
 
 @click.command("sr")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder (not inside an input folder).")
+@out_option("Output folder (not inside an input folder).", name="out_dir", required=True)
 @click.option("--pipeline", "pipeline_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Saved pipeline folder (from `zoo train`); default: the embedded default pipeline.")
 @click.option("--sampler", default=None, help="Sampler name (default: the pipeline's), e.g. ddim, dpmpp-2m, cold.")
@@ -47,14 +47,14 @@ def _tile(value: str) -> int | str:
                    "rest is done.")
 @click.option("--overwrite", is_flag=True,
               help="Replace existing outputs and manifest.csv in --out (never an input file).")
-@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@device_option()
 @click.option("--backend", default=None,
               help="Runtime: torch (default for a saved pipeline), onnxruntime, openvino (fast on CPUs with bf16; "
                    "see `zoo list --kind backend`). An export folder defaults to the backend that wrote it.")
 @click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "val", "test"]),
               help="For a prepared folder (zoo prepare) given as INPUT: super-resolve the LR images of this split.")
 def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, sampler: str | None, steps: int | None,
-           seed: int, batch_size: int, tile: str, resume: bool, overwrite: bool, device: str | None,
+           seed: int, batch_size: int, tile: str, resume: bool, overwrite: bool, device: str,
            backend: str | None, split: str) -> None:
     """Super-resolve files, folders or globs; each output is written in its input's format.
 
@@ -89,14 +89,18 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
 
     from zoo.assets import DEFAULT_PIPELINE_DIR
     from zoo.cli.output import fail
+    from zoo.devices import AUTO, resolve_device
     from zoo.errors import ZooError
     from zoo.pipeline import load_pipeline
     from zoo.sr_files import OutputGuardError, SROptions, check_outputs, merge_manifest, plan_jobs, run_jobs
+    from zoo.verbosity import show_progress
 
     tile_value = _tile(tile)
     if resume and overwrite:
         fail("--resume and --overwrite exclude each other: --resume keeps complete outputs, --overwrite replaces them")
+    # auto under `accelerate launch`: each process on its own GPU (Accelerate's choice), else resolve_device's
     state = PartialState(cpu=device == "cpu")
+    device = str(state.device) if device == AUTO and state.num_processes > 1 else resolve_device(device)
     out = Path(out_dir)
     jobs, errors = plan_jobs(inputs, out, split)
     if not jobs:
@@ -109,7 +113,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         fail(f"{err}; nothing written")
     folder = Path(pipeline_dir) if pipeline_dir else DEFAULT_PIPELINE_DIR
     try:
-        pipe = load_pipeline(folder, device=device or str(state.device), backend=backend)
+        pipe = load_pipeline(folder, device=device, backend=backend)
     except (ZooError, OSError, ValueError, RuntimeError, LookupError, ImportError) as err:
         fail(f"{folder}: cannot load the pipeline: {err}")
     try:  # a tile size the pipeline cannot use fails here, once, not on every file
@@ -127,7 +131,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         click.echo(f"zoo: error: {path}: {reason}", err=True)
 
     def bar(items):
-        return tqdm(items, desc="sr", unit="file", disable=None if state.is_main_process else True)
+        return tqdm(items, desc="sr", unit="file", disable=None if state.is_main_process and show_progress() else True)
 
     try:
         result = run_jobs(pipe, jobs, out, options, resume=resume, rank=state.process_index,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,8 @@ from zoo.train.logs import RunLogger
 from zoo.train.order import DataOrder, step_generator
 
 __all__ = ["TrainTask", "lr_at", "train"]
+
+log = logging.getLogger(__name__)
 
 
 class TrainTask(Protocol):
@@ -103,7 +106,7 @@ def check_run_dir(cfg: TrainConfig, resume: bool = False, overwrite: bool = Fals
         raise OutputExistsError(
             f"output {run_dir}: the run folder holds an earlier run; pass --resume to continue it or --overwrite to "
             "start over (replaces only data.json, checkpoints/, logs/ and the result folder), or choose another "
-            "--output") from None
+            "--out") from None
     return run_dir
 
 
@@ -113,20 +116,25 @@ def train(
     progress: bool = True,
     stop_at: int | None = None,
     overwrite: bool = False,
+    device: str = "auto",
 ) -> Path:
     """Run (or resume) a training run and return the folder of its saved result.
 
     A run folder that holds an earlier run is refused unless ``resume`` (continue from its checkpoint)
     or ``overwrite`` (start at step 0; its checkpoint, metrics.csv and TensorBoard logs start afresh,
     other files are kept). ``stop_at`` ends the run after that optimizer step with a checkpoint but no
-    result (used to split a run in two; the rest of the schedule is unchanged).
+    result (used to split a run in two; the rest of the schedule is unchanged). ``device``: ``auto``
+    (Accelerate's choice: the GPU of each process if there is one), ``cpu``, ``cuda`` or ``cuda:N`` (one process).
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     from zoo.train.tasks import build_task
 
+    if device.startswith("cuda:"):
+        torch.cuda.set_device(torch.device(device))  # Accelerate uses the current CUDA device
     accelerator = Accelerator(
+        cpu=device == "cpu",
         mixed_precision=_mixed_precision(cfg.optim.mixed_precision),
         step_scheduler_with_optimizer=False,
     )
@@ -164,9 +172,10 @@ def train(
             if ema_state is None:
                 raise ConfigError(f"{checkpoint_path(run_dir)}: no EMA state in the checkpoint but optim.ema is set")
             ema.load_state_dict(ema_state)
-        accelerator.print(f"zoo: resuming {run_dir} at step {start}/{total}")
-    elif resume:
-        accelerator.print(f"zoo: no checkpoint in {run_dir}; starting from step 0")
+        if accelerator.is_main_process:
+            log.info("resuming %s at step %d/%d", run_dir, start, total)
+    elif resume and accelerator.is_main_process:
+        log.info("no checkpoint in %s; starting from step 0", run_dir)
     fresh = start == 0  # a new run, or --overwrite: nothing of an earlier run's checkpoint and logs continues
     if fresh and accelerator.is_main_process:
         import shutil
