@@ -61,7 +61,7 @@ def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
 
     from zoo import __version__
     from zoo.atomic import atomic_dir
-    from zoo.autoencoders.saved import WEIGHTS_FILE, save_autoencoder
+    from zoo.autoencoders.diffusers_layout import save_pipeline_autoencoder
 
     config = getattr(pipe.denoiser, "config", None)
     if not isinstance(config, dict):
@@ -80,8 +80,7 @@ def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
     with atomic_dir(folder) as tmp:
         tmp = Path(tmp)
         save_file(denoiser_state, str(tmp / DENOISER_FILE), metadata={"format": FORMAT})
-        save_autoencoder(pipe.vae, tmp / VAE_DIR)
-        vae_file = f"{VAE_DIR}/{WEIGHTS_FILE}"
+        vae_file = f"{VAE_DIR}/{save_pipeline_autoencoder(pipe.vae, tmp / VAE_DIR)}"
         payload["tensors"][vae_file] = dict(sorted(_header(tmp / vae_file).items()))
         text = json.dumps(payload, indent=2) + "\n"
         validate(json.loads(text), SCHEMA, PIPELINE_FILE)  # never write what opening would refuse
