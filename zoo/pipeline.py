@@ -430,11 +430,13 @@ class SRPipeline:
         return value_range_of(volume)
 
     # persistence ------------------------------------------------------------------------------
-    def save_pretrained(self, path: str | os.PathLike) -> None:
-        """Write the pipeline folder (``zoo_pipeline.json``, ``denoiser.safetensors``, ``vae/``) atomically."""
+    def save_pretrained(self, path: str | os.PathLike, *, metrics: Any = None, training_data: str | None = None,
+                        license: str | None = None) -> None:  # noqa: A002
+        """Write the pipeline folder (``zoo_pipeline.json``, ``denoiser.safetensors``, ``vae/``, ``README.md``)
+        atomically; ``metrics``, ``training_data`` and ``license`` go into the model card (:mod:`zoo.model_card`)."""
         from zoo.pipeline_files import save_pipeline
 
-        save_pipeline(self, path)
+        save_pipeline(self, path, metrics=metrics, training_data=training_data, license=license)
 
     def config(self) -> dict[str, Any]:
         """The pipeline's options (what ``zoo_pipeline.json`` stores besides the components)."""

@@ -55,13 +55,15 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
 
 
-def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
-    """Write ``pipe`` to the folder ``path`` (replaced atomically: no half-written folder on failure)."""
+def save_pipeline(pipe: Any, path: str | os.PathLike, **card: Any) -> Path:
+    """Write ``pipe`` to the folder ``path`` (replaced atomically: no half-written folder on failure), with a
+    model card (``card``: options of :func:`zoo.model_card.model_card`)."""
     from safetensors.torch import save_file
 
     from zoo import __version__
     from zoo.atomic import atomic_dir
     from zoo.autoencoders.diffusers_layout import save_pipeline_autoencoder
+    from zoo.model_card import write_model_card
 
     config = getattr(pipe.denoiser, "config", None)
     if not isinstance(config, dict):
@@ -85,6 +87,7 @@ def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
         text = json.dumps(payload, indent=2) + "\n"
         validate(json.loads(text), SCHEMA, PIPELINE_FILE)  # never write what opening would refuse
         (tmp / PIPELINE_FILE).write_text(text)
+        write_model_card(pipe, tmp, payload, **card)
     return folder
 
 
