@@ -540,7 +540,8 @@ def build_pipeline(
 def load_pipeline(
     path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None,
 ) -> SRPipeline:
-    """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key).
+    """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key); ``path``
+    may be ``"hf:owner/repo"`` or ``"hf:owner/repo@revision"`` (from the Hugging Face cache, else downloaded).
 
     A saved pipeline runs on ``backend`` (a name, or a built backend; default ``"torch"``). An export
     is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else by the backend

@@ -216,7 +216,8 @@ def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
 def open_pipeline(
     path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None, follow_export: bool = True
 ):
-    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (run by ``backend``, default torch), or
+    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (a path, or ``hf:owner/repo[@rev]`` on the hub:
+    :mod:`zoo.hub_pipeline`) run by ``backend`` (default torch), or
     (``follow_export``) from an export folder via ``build_backend(backend or manifest["backend"]).load(path)``;
     a backend's own ``load`` passes ``follow_export=False``.
 
@@ -226,9 +227,12 @@ def open_pipeline(
     from safetensors.torch import load_file
 
     from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
+    from zoo.hub_pipeline import is_hub_spec, open_hub_pipeline
     from zoo.pipeline import SRPipeline, _parse_dtype
     from zoo.samplers.schedules import make_schedule
 
+    if is_hub_spec(path):
+        return open_hub_pipeline(path, device=device, backend=backend, follow_export=follow_export)
     folder = Path(path).expanduser()
     manifest = folder / EXPORT_MANIFEST
     if follow_export and manifest.is_file():
