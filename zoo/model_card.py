@@ -24,8 +24,8 @@ __all__ = ["CARD_FILE", "ModelCardError", "front_matter", "model_card", "write_m
 CARD_FILE = "README.md"
 TAGS = ["medical-imaging", "super-resolution", "zoo", "latent-diffusion"]
 EMBEDDED_TRAINING_DATA = (
-    "zoo's bundled samples (zoo/assets/samples: public MR, CT, radiograph and ultrasound slices taken from data files shipped "
-    "in PyPI packages; sources and licences in zoo/assets/samples/LICENSES.md), train split; "
+    "zoo's bundled samples (zoo/assets/samples: public MR, CT, radiograph and ultrasound slices taken from data "
+    "files shipped in PyPI packages; sources and licences in zoo/assets/samples/LICENSES.md), train split; "
     "recipe: scripts/train_default.py (make weights)"
 )
 _HUB_LICENSES = {"mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
@@ -78,7 +78,8 @@ def _plain_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
         if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int | float):
-            raise ModelCardError(f"metrics: {key!r}: expected a name and a number, e.g. {{'psnr': 27.1}}, got {value!r}")
+            raise ModelCardError(f"metrics: {key!r}: expected a name and a number, e.g. {{'psnr': 27.1}}, "
+                                 f"got {value!r}")
         if not math.isfinite(value):
             raise ModelCardError(f"metrics: {key!r}: expected a finite number, got {value!r}")
         out[key] = float(value)
@@ -96,7 +97,8 @@ def _report_metrics(report: dict[str, Any], files: dict[str, str]) -> tuple[dict
     overall = report["overall"]
     names = {"psnr": "psnr_zoo", "ssim": "ssim_zoo", "psnr_gain_over_bicubic": "psnr_gain"}
     metrics = {k: overall[v] for k, v in names.items() if isinstance(overall.get(v), int | float)}
-    dataset = f"{report.get('data', 'held-out images')} ({report.get('split', 'test')} split, {overall.get('n')} images)"
+    split = report.get("split", "test")
+    dataset = f"{report.get('data', 'held-out images')} ({split} split, {overall.get('n')} images)"
     return _plain_metrics(metrics), dataset
 
 
@@ -109,7 +111,8 @@ def _metrics(metrics: Any, files: dict[str, str]) -> tuple[dict[str, float], str
         except (OSError, ValueError) as err:
             raise ModelCardError(f"metrics: cannot read {metrics} ({err})") from err
     if not isinstance(metrics, dict):
-        raise ModelCardError(f"metrics: expected a dict of numbers or a zoo fidelity report, got {type(metrics).__name__}")
+        raise ModelCardError("metrics: expected a dict of numbers or a zoo fidelity report, "
+                             f"got {type(metrics).__name__}")
     if "overall" in metrics and "pipeline_sha256" in metrics:
         return _report_metrics(metrics, files)
     return _plain_metrics(metrics), None
