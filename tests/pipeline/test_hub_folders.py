@@ -188,19 +188,23 @@ def test_load_pipeline_from_the_hub_cache_offline(kl_pipe, run: Path, tmp_path: 
 
     cache = tmp_path / "hf-home" / "hub"
     commit = "c0ffee" * 6 + "c0ff"
-    with fake_hub({"someone/sr-pipe": _repo_files(run)}, commit=commit) as url:
+    files = _repo_files(run)
+    files.update({f"runs/best/{name}": data for name, data in _repo_files(run).items()})  # one in a subfolder
+    with fake_hub({"someone/sr-pipe": files}, commit=commit) as url:
         huggingface_hub.snapshot_download("someone/sr-pipe", cache_dir=cache, endpoint=url)
         huggingface_hub.snapshot_download("someone/sr-pipe", revision="v1", cache_dir=cache, endpoint=url)
-    specs = ["hf:someone/sr-pipe", "hf:someone/sr-pipe@v1", f"hf:someone/sr-pipe@{commit}", "hf:someone/missing"]
+    assert (cache / "models--someone--sr-pipe" / "snapshots" / commit / "denoiser.safetensors").is_symlink()
+    specs = ["hf:someone/sr-pipe", "hf:someone/sr-pipe@v1", f"hf:someone/sr-pipe@{commit}",
+             "hf:someone/sr-pipe/runs/best@v1", "hf:someone/missing"]
     lines = _outputs(tmp_path, specs, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="1")
-    assert lines[:3] == [f"ok {s}" for s in specs[:3]], lines
+    assert lines[:4] == [f"ok {s}" for s in specs[:4]], lines
     expected = kl_pipe(LR, seed=2, progress=False)
-    for i in range(3):
+    for i in range(4):
         torch.testing.assert_close(torch.load(tmp_path / "out" / f"{i}.pt", weights_only=True), expected,
                                    atol=0, rtol=0)
-    assert len(lines) == 4 and lines[3].startswith("HubPipelineError hf:someone/missing: not in the Hugging Face "
+    assert len(lines) == 5 and lines[4].startswith("HubPipelineError hf:someone/missing: not in the Hugging Face "
                                                     f"cache ({cache}) and HF_HUB_OFFLINE is set"), lines
-    assert "hf download someone/missing" in lines[3] and "models--someone--missing" in lines[3]
+    assert "hf download someone/missing" in lines[4] and "models--someone--missing" in lines[4]
 
 
 def test_load_pipeline_downloads_when_not_cached(kl_pipe, run: Path, tmp_path: Path) -> None:
