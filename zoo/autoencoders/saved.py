@@ -1,4 +1,5 @@
-"""zoo's saved-autoencoder folder: ``zoo_autoencoder.json`` + ``autoencoder.safetensors``.
+"""zoo's saved-autoencoder folder: ``zoo_autoencoder.json`` + ``autoencoder.safetensors`` (or, in a pipeline
+folder, diffusers' own files for an ``AutoencoderKL``: :mod:`zoo.autoencoders.diffusers_layout`).
 
 ``zoo_autoencoder.json`` (format version 2) names the registered ``component`` that rebuilds the
 architecture (name and card version; ``null`` for zoo's built-in diffusers ``AutoencoderKL``), and
