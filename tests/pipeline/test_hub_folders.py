@@ -205,6 +205,27 @@ def test_load_pipeline_from_the_hub_cache_offline(kl_pipe, run: Path, tmp_path: 
     assert len(lines) == 5 and lines[4].startswith("HubPipelineError hf:someone/missing: not in the Hugging Face "
                                                     f"cache ({cache}) and HF_HUB_OFFLINE is set"), lines
     assert "hf download someone/missing" in lines[4] and "models--someone--missing" in lines[4]
+    _zoo_sr_from_the_hub(tmp_path, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="1")
+
+
+def _zoo_sr_from_the_hub(tmp_path: Path, **env: str) -> None:
+    """``zoo sr --pipeline hf:...`` runs a cached hub pipeline; a missing one is one line, exit code 2."""
+    import numpy as np
+
+    np.save(tmp_path / "scan.npy", LR[0, 0].numpy())
+    code = "import sys; from zoo.cli import main; main(sys.argv[1:])"
+    args = ["sr", str(tmp_path / "scan.npy"), "--device", "cpu", "--pipeline"]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    environ.update(env, HF_ENDPOINT="http://127.0.0.1:9",
+                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    ok = subprocess.run([sys.executable, "-c", code, *args, "hf:someone/sr-pipe@v1", "--out", str(tmp_path / "sr")],
+                        capture_output=True, text=True, env=environ, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert [p.name for p in (tmp_path / "sr").iterdir() if p.suffix == ".npy"] == ["scan.npy"]
+    missing = subprocess.run([sys.executable, "-c", code, *args, "hf:someone/missing", "--out", str(tmp_path / "x")],
+                             capture_output=True, text=True, env=environ, timeout=300)
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0, missing.stderr
+    assert "hf:someone/missing: not in the Hugging Face cache" in missing.stderr
 
 
 def test_load_pipeline_downloads_when_not_cached(kl_pipe, run: Path, tmp_path: Path) -> None:
