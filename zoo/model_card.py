@@ -88,7 +88,9 @@ def _plain_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 def _report_metrics(report: dict[str, Any], files: dict[str, str]) -> tuple[dict[str, float], str]:
     """(metrics, dataset) of a ``zoo`` fidelity report, refused unless it was measured on these weights."""
-    measured = {k: v for k, v in report.get("pipeline_sha256", {}).items() if k.endswith(".safetensors")}
+    if not isinstance(report["pipeline_sha256"], dict) or not isinstance(report["overall"], dict):
+        raise ModelCardError("metrics: a fidelity report needs 'pipeline_sha256' and 'overall' objects (zoo eval)")
+    measured = {k: v for k, v in report["pipeline_sha256"].items() if k.endswith(".safetensors")}
     shared = [k for k in measured if k in files]
     differ = [k for k in shared if not files[k].startswith(str(measured[k]))]
     if differ or not shared:
