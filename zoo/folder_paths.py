@@ -2,17 +2,45 @@
 
 A relative path from a folder's JSON (``"vae": {"path": "vae"}``, ``"file": "denoiser.safetensors"``,
 a manifest's file list) is resolved against the folder, symlinks included, and refused with a one-line
-:class:`FolderPathError` naming the field unless the result lies inside the folder.
+:class:`FolderPathError` naming the field unless the result lies inside the folder. The one exception
+is a Hugging Face cache snapshot, whose files are symlinks that huggingface_hub made into its repository's
+``blobs/``: while :func:`linked_store` is active, a path that lies inside the folder before symlinks
+are resolved may resolve into that store.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from zoo.errors import ZooError
 
-__all__ = ["FolderPathError", "files_under", "inside"]
+__all__ = ["FolderPathError", "files_under", "inside", "linked_store"]
+
+_STORES: ContextVar[tuple[Path, ...]] = ContextVar("zoo_linked_stores", default=())
+
+
+@contextmanager
+def linked_store(store: str | os.PathLike) -> Iterator[None]:
+    """While open, symlinks inside a checked folder may lead into ``store`` (a hub cache repository's blobs)."""
+    token = _STORES.set((*_STORES.get(), Path(store).resolve()))
+    try:
+        yield
+    finally:
+        _STORES.reset(token)
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _linked_into_store(base: Path, relative: str, target: Path) -> bool:
+    """True if ``relative`` stays inside ``base`` before symlinks are resolved and then leads into a linked store."""
+    written = Path(os.path.normpath(base / relative))
+    return _within(written, base) and any(_within(target, store) for store in _STORES.get())
 
 
 class FolderPathError(ZooError, ValueError):
@@ -26,7 +54,7 @@ def inside(root: str | os.PathLike, relative: str, field: str, file: str | os.Pa
         raise FolderPathError(f"{file}: {field}: {relative!r} must be a relative path inside the folder")
     base = Path(root).resolve()
     target = (base / relative).resolve()
-    if target != base and base not in target.parents:
+    if not _within(target, base) and not _linked_into_store(base, relative, target):
         raise FolderPathError(f"{file}: {field}: {relative!r} leads outside the folder {root} (to {target})")
     return Path(root) / relative
 

@@ -430,11 +430,13 @@ class SRPipeline:
         return value_range_of(volume)
 
     # persistence ------------------------------------------------------------------------------
-    def save_pretrained(self, path: str | os.PathLike) -> None:
-        """Write the pipeline folder (``zoo_pipeline.json``, ``denoiser.safetensors``, ``vae/``) atomically."""
+    def save_pretrained(self, path: str | os.PathLike, *, metrics: Any = None, training_data: str | None = None,
+                        license: str | None = None) -> None:  # noqa: A002
+        """Write the pipeline folder (``zoo_pipeline.json``, ``denoiser.safetensors``, ``vae/``, ``README.md``)
+        atomically; ``metrics``, ``training_data`` and ``license`` go into the model card (:mod:`zoo.model_card`)."""
         from zoo.pipeline_files import save_pipeline
 
-        save_pipeline(self, path)
+        save_pipeline(self, path, metrics=metrics, training_data=training_data, license=license)
 
     def config(self) -> dict[str, Any]:
         """The pipeline's options (what ``zoo_pipeline.json`` stores besides the components)."""
@@ -538,7 +540,8 @@ def build_pipeline(
 def load_pipeline(
     path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None,
 ) -> SRPipeline:
-    """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key).
+    """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key); ``path``
+    may be ``"hf:owner/repo"`` or ``"hf:owner/repo@revision"`` (from the Hugging Face cache, else downloaded).
 
     A saved pipeline runs on ``backend`` (a name, or a built backend; default ``"torch"``). An export
     is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else by the backend

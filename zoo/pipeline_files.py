@@ -55,13 +55,15 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
 
 
-def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
-    """Write ``pipe`` to the folder ``path`` (replaced atomically: no half-written folder on failure)."""
+def save_pipeline(pipe: Any, path: str | os.PathLike, **card: Any) -> Path:
+    """Write ``pipe`` to the folder ``path`` (replaced atomically: no half-written folder on failure), with a
+    model card (``card``: options of :func:`zoo.model_card.model_card`)."""
     from safetensors.torch import save_file
 
     from zoo import __version__
     from zoo.atomic import atomic_dir
-    from zoo.autoencoders.saved import WEIGHTS_FILE, save_autoencoder
+    from zoo.autoencoders.diffusers_layout import save_pipeline_autoencoder
+    from zoo.model_card import write_model_card
 
     config = getattr(pipe.denoiser, "config", None)
     if not isinstance(config, dict):
@@ -80,12 +82,12 @@ def save_pipeline(pipe: Any, path: str | os.PathLike) -> Path:
     with atomic_dir(folder) as tmp:
         tmp = Path(tmp)
         save_file(denoiser_state, str(tmp / DENOISER_FILE), metadata={"format": FORMAT})
-        save_autoencoder(pipe.vae, tmp / VAE_DIR)
-        vae_file = f"{VAE_DIR}/{WEIGHTS_FILE}"
+        vae_file = f"{VAE_DIR}/{save_pipeline_autoencoder(pipe.vae, tmp / VAE_DIR)}"
         payload["tensors"][vae_file] = dict(sorted(_header(tmp / vae_file).items()))
         text = json.dumps(payload, indent=2) + "\n"
         validate(json.loads(text), SCHEMA, PIPELINE_FILE)  # never write what opening would refuse
         (tmp / PIPELINE_FILE).write_text(text)
+        write_model_card(pipe, tmp, payload, **card)
     return folder
 
 
@@ -214,7 +216,8 @@ def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
 def open_pipeline(
     path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None, follow_export: bool = True
 ):
-    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (run by ``backend``, default torch), or
+    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (a path, or ``hf:owner/repo[@rev]`` on the hub:
+    :mod:`zoo.hub_pipeline`) run by ``backend`` (default torch), or
     (``follow_export``) from an export folder via ``build_backend(backend or manifest["backend"]).load(path)``;
     a backend's own ``load`` passes ``follow_export=False``.
 
@@ -224,9 +227,12 @@ def open_pipeline(
     from safetensors.torch import load_file
 
     from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
+    from zoo.hub_pipeline import is_hub_spec, open_hub_pipeline
     from zoo.pipeline import SRPipeline, _parse_dtype
     from zoo.samplers.schedules import make_schedule
 
+    if is_hub_spec(path):
+        return open_hub_pipeline(path, device=device, backend=backend, follow_export=follow_export)
     folder = Path(path).expanduser()
     manifest = folder / EXPORT_MANIFEST
     if follow_export and manifest.is_file():

@@ -161,9 +161,9 @@ def test_load_checks_shapes_dtypes_and_files(tmp_path: Path, pipe43) -> None:
     save_file({**tensors, key: torch.zeros(3, 3)}, str(file))
     with pytest.raises(PipelineFileError, match=rf"tensor '{key}' is float32 \(3, 3\)"):
         zoo.load_pipeline(folder)
-    (folder / "vae" / "autoencoder.safetensors").unlink()
+    (folder / "vae" / "diffusion_pytorch_model.safetensors").unlink()  # an AutoencoderKL: diffusers' layout
     save_file(tensors, str(file))
-    with pytest.raises(PipelineFileError, match="autoencoder.safetensors: missing"):
+    with pytest.raises(PipelineFileError, match="diffusion_pytorch_model.safetensors: missing"):
         zoo.load_pipeline(folder)
     with pytest.raises(PipelineFileError, match="not a zoo pipeline"):
         zoo.load_pipeline(tmp_path)

@@ -205,8 +205,8 @@ def _foreign_vae(pipeline: Path) -> Path:
     ("vae.path", "../elsewhere/vae"),
     ("vae.path", "ABSOLUTE"),
     ("denoiser.file", "../../../../../../../../etc/passwd"),
-    ("denoiser.file", "../elsewhere/vae/autoencoder.safetensors"),
-    ("tensors", "../elsewhere/vae/autoencoder.safetensors"),
+    ("denoiser.file", "../elsewhere/vae/diffusion_pytorch_model.safetensors"),
+    ("tensors", "../elsewhere/vae/diffusion_pytorch_model.safetensors"),
 ])
 def test_paths_leading_outside_a_pipeline_folder_are_refused(pipeline_copy: Path, field: str, value: str) -> None:
     outside = _foreign_vae(pipeline_copy)
@@ -214,7 +214,7 @@ def test_paths_leading_outside_a_pipeline_folder_are_refused(pipeline_copy: Path
 
     def change(data: dict) -> None:
         if field == "tensors":
-            data["tensors"][value] = data["tensors"].pop("vae/autoencoder.safetensors")
+            data["tensors"][value] = data["tensors"].pop("vae/diffusion_pytorch_model.safetensors")
         else:
             section, key = field.split(".")
             data[section][key] = value
@@ -224,8 +224,8 @@ def test_paths_leading_outside_a_pipeline_folder_are_refused(pipeline_copy: Path
     assert field in message and repr(value) in message
 
 
-@pytest.mark.parametrize("link", ["vae", "vae/autoencoder.safetensors", "vae/zoo_autoencoder.json",
-                                  "denoiser.safetensors", "zoo_pipeline.json"])
+@pytest.mark.parametrize("link", ["vae", "vae/diffusion_pytorch_model.safetensors", "vae/config.json",
+                                  "vae/zoo_autoencoder.json", "denoiser.safetensors", "zoo_pipeline.json"])
 def test_symlinks_leading_outside_a_pipeline_folder_are_refused(pipeline_copy: Path, link: str) -> None:
     outside = pipeline_copy.parent / "elsewhere"
     target = outside / link
@@ -288,3 +288,77 @@ def test_saving_refuses_to_write_what_opening_would_refuse(tmp_path: Path, saved
     with pytest.raises(FolderSchemaError, match="steps"):
         pipe.save_pretrained(tmp_path / "p")
     assert not (tmp_path / "p").exists()
+
+
+# --- diffusers' files and the model card --------------------------------------------------------------
+
+DIFFUSERS_CONFIG = "vae/config.json"
+
+
+@pytest.mark.parametrize("class_name", ["UNet2DModel", "tests.safety.marker:make_marker", "subprocess.run"])
+def test_a_config_json_naming_another_class_is_refused_and_imports_nothing(pipeline_copy: Path, tmp_path: Path,
+                                                                           class_name: str) -> None:
+    marker = tmp_path / "marker"
+    _edit(pipeline_copy, DIFFUSERS_CONFIG, lambda d: d.update(_class_name=class_name, path=str(marker)))
+    before = set(sys.modules)
+    message = _refused(pipeline_copy, FolderSchemaError, match=r'_class_name: expected one of "AutoencoderKL"')
+    assert message.startswith(str(pipeline_copy / DIFFUSERS_CONFIG))
+    assert not marker.exists() and "tests.safety.marker" not in set(sys.modules) - before
+
+
+def test_a_config_json_that_disagrees_with_zoos_card_is_refused(pipeline_copy: Path) -> None:
+    _edit(pipeline_copy, DIFFUSERS_CONFIG, lambda d: d.update(latent_channels=4))
+    _refused(pipeline_copy, match=r"config\.json: latent_channels is 4, but the 'zoo-demo-f4' autoencoder that "
+                                  r"zoo_autoencoder\.json describes has 8")
+
+
+def test_a_vae_folder_with_both_layouts_is_refused(pipeline_copy: Path) -> None:
+    shutil.copyfile(pipeline_copy / "vae" / "diffusion_pytorch_model.safetensors",
+                    pipeline_copy / "vae" / "autoencoder.safetensors")
+    _refused(pipeline_copy, match="holds both autoencoder.safetensors .* and config.json")
+
+
+def test_a_config_json_beside_a_non_kl_autoencoder_is_refused(tmp_path: Path) -> None:
+    pipe = zoo.build_pipeline("zoo-s2d-f4", "unet", "ddim", steps=1, pretrained=False, hr_size=64,
+                              denoiser_config={"preset": "tiny"})
+    pipe.save_pretrained(tmp_path / "p")
+    weights = "vae/diffusion_pytorch_model.safetensors"  # dressed as diffusers' layout
+    (tmp_path / "p" / "vae" / "autoencoder.safetensors").rename(tmp_path / "p" / weights)
+    _edit(tmp_path / "p", PIPE,
+          lambda d: d["tensors"].update({weights: d["tensors"].pop("vae/autoencoder.safetensors")}))
+    (tmp_path / "p" / DIFFUSERS_CONFIG).write_text(json.dumps({"_class_name": "AutoencoderKL"}))
+    _refused(tmp_path / "p", match="beside the 'zoo-s2d-f4' autoencoder .* not an AutoencoderKL")
+
+
+def test_an_odd_model_card_is_never_read(pipeline_copy: Path, saved_pipeline: Path, tmp_path: Path) -> None:
+    import yaml
+
+    marker = tmp_path / "marker"
+    hostile = f"---\nx: !!python/object/apply:subprocess.run [['touch', '{marker}']]\n---\n"
+    with pytest.raises(yaml.constructor.ConstructorError):  # a safe YAML reader refuses it
+        yaml.safe_load(hostile.split("---\n")[1])
+    for card in (hostile, "no front matter\n", "---\n[unclosed\n"):
+        (pipeline_copy / "README.md").write_text(card)
+        torch.testing.assert_close(zoo.load_pipeline(pipeline_copy)(LR, seed=1, progress=False),
+                                   zoo.load_pipeline(saved_pipeline)(LR, seed=1, progress=False), atol=0, rtol=0)
+    (pipeline_copy / "README.md").write_bytes(b"\xff\xfe\x00 not text")
+    assert zoo.load_pipeline(pipeline_copy).steps == 1
+    assert not marker.exists()
+
+
+def test_a_linked_store_admits_symlinks_only(pipeline_copy: Path) -> None:
+    """Inside a hub snapshot (a linked store), a symlink may lead into the store; a written path may not leave."""
+    from zoo.folder_paths import inside, linked_store
+
+    store = pipeline_copy.parent / "blobs"
+    store.mkdir()
+    shutil.move(str(pipeline_copy / "denoiser.safetensors"), str(store / "abc"))
+    (pipeline_copy / "denoiser.safetensors").symlink_to(store / "abc")
+    _refused(pipeline_copy, FolderPathError, match="leads outside the folder")
+    with linked_store(store):
+        assert zoo.load_pipeline(pipeline_copy).steps == 1
+        with pytest.raises(FolderPathError, match="leads outside the folder"):
+            inside(pipeline_copy, "../blobs/abc", "denoiser.file", "zoo_pipeline.json")
+        _edit(pipeline_copy, PIPE, lambda d: d["denoiser"].update(file="../blobs/abc"))
+        _refused(pipeline_copy, FolderPathError, match="denoiser.file")
+    _refused(pipeline_copy, FolderPathError)

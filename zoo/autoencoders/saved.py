@@ -1,4 +1,5 @@
-"""zoo's saved-autoencoder folder: ``zoo_autoencoder.json`` + ``autoencoder.safetensors``.
+"""zoo's saved-autoencoder folder: ``zoo_autoencoder.json`` + ``autoencoder.safetensors`` (or, in a pipeline
+folder, diffusers' own files for an ``AutoencoderKL``: :mod:`zoo.autoencoders.diffusers_layout`).
 
 ``zoo_autoencoder.json`` (format version 2) names the registered ``component`` that rebuilds the
 architecture (name and card version; ``null`` for zoo's built-in diffusers ``AutoencoderKL``), and
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.autoencoders.base import Autoencoder
+from zoo.autoencoders.diffusers_layout import weights_file
 from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder, build_autoencoder_kl
 from zoo.cards import AutoencoderCard, Card, CardError
 from zoo.folder_paths import inside
@@ -130,13 +132,10 @@ def open_saved_autoencoder(folder: str | os.PathLike) -> Autoencoder:
         component = None if ref is None else installed_card("autoencoder", ref["name"], f"{card_file}: component.name")
     model, factory = _build(component, dict(stored["config"]), card_file)
     model.card = _card(stored, factory, card_file)
-    weights = inside(folder, WEIGHTS_FILE, WEIGHTS_FILE, folder)
-    if not weights.is_file():
-        raise WeightsError(f"{weights}: missing (the saved autoencoder folder is incomplete)")
-    return load_autoencoder_weights(model, weights).eval()
+    return load_autoencoder_weights(model, weights_file(folder, model)).eval()
 
 
-def _live_config(ae: KLAutoencoder) -> dict[str, Any]:
+def live_config(ae: KLAutoencoder) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dict(ae.vae.config).items() if not k.startswith("_")}
 
 
@@ -157,11 +156,11 @@ def architecture(ae: Autoencoder) -> tuple[dict[str, str] | None, dict[str, Any]
     is_kl = isinstance(ae, KLAutoencoder)
     if is_kl and card.factory == KL_FACTORY:
         ok = registered is not None and registered.factory == KL_FACTORY
-        return ({"name": registered.name, "version": registered.version} if ok else None), _live_config(ae)
+        return ({"name": registered.name, "version": registered.version} if ok else None), live_config(ae)
     if registered is not None and registered.factory == card.factory:
         return {"name": registered.name, "version": registered.version}, dict(card.config)
     if is_kl:
-        return None, _live_config(ae)
+        return None, live_config(ae)
     same = components_with_factory("autoencoder", card.factory)
     if not same:
         raise WeightsError(f"cannot save autoencoder {card.name!r}: its factory {card.factory!r} belongs to no "
@@ -176,8 +175,22 @@ def save_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> Path:
     """
     from safetensors.torch import save_file
 
-    from zoo import __version__
     from zoo.atomic import atomic_dir
+
+    payload = card_payload(ae)
+    module = ae.vae if isinstance(ae, KLAutoencoder) else ae
+    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    folder = Path(folder)
+    with atomic_dir(folder) as tmp:
+        tmp = Path(tmp)
+        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT})
+        (tmp / CARD_FILE).write_text(payload)
+    return folder
+
+
+def card_payload(ae: Autoencoder) -> str:
+    """The text of ``ae``'s ``zoo_autoencoder.json`` (format 2), checked against the schema that opening uses."""
+    from zoo import __version__
 
     if ae.card is None:
         raise ValueError("save_autoencoder needs an autoencoder with a card (ae.card is None)")
@@ -187,11 +200,4 @@ def save_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> Path:
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "zoo_version": __version__,
                "component": component, "card": card}
     validate(json.loads(json.dumps(payload, default=str)), _schema(FORMAT_VERSION), CARD_FILE)
-    module = ae.vae if isinstance(ae, KLAutoencoder) else ae
-    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    folder = Path(folder)
-    with atomic_dir(folder) as tmp:
-        tmp = Path(tmp)
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT})
-        (tmp / CARD_FILE).write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    return folder
+    return json.dumps(payload, indent=2, default=str) + "\n"

@@ -26,11 +26,21 @@ def _tile(value: str) -> int | str:
     fail(f"--tile {value!r}: use auto, off, or an HR tile side in pixels (e.g. 512)")
 
 
+class _PipelineFolder(click.Path):
+    """An existing pipeline folder, or ``hf:owner/repo[@rev]`` (a pipeline on the Hugging Face hub)."""
+
+    def convert(self, value, param, ctx):  # click's signature
+        if isinstance(value, str) and value.startswith("hf:"):
+            return value
+        return super().convert(value, param, ctx)
+
+
 @click.command("sr")
 @click.argument("inputs", nargs=-1, required=True)
 @out_option("Output folder (not inside an input folder).", name="out_dir", required=True)
-@click.option("--pipeline", "pipeline_dir", default=None, type=click.Path(exists=True, file_okay=False),
-              help="Saved pipeline folder (from `zoo train`); default: the embedded default pipeline.")
+@click.option("--pipeline", "pipeline_dir", default=None, type=_PipelineFolder(exists=True, file_okay=False),
+              help="Saved pipeline folder (from `zoo train`), or hf:OWNER/REPO[@REV] on the Hugging Face hub; "
+                   "default: the embedded default pipeline.")
 @click.option("--sampler", default=None, help="Sampler name (default: the pipeline's), e.g. ddim, dpmpp-2m, cold.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampler steps (default: the pipeline's).")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -91,6 +101,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     from zoo.cli.output import fail
     from zoo.devices import AUTO, resolve_device
     from zoo.errors import ZooError
+    from zoo.hub_pipeline import is_hub_spec
     from zoo.pipeline import load_pipeline
     from zoo.sr_files import OutputGuardError, SROptions, check_outputs, merge_manifest, plan_jobs, run_jobs
     from zoo.verbosity import show_progress
@@ -111,7 +122,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         check_outputs(jobs, out, inputs, overwrite=overwrite, resume=resume)
     except OutputGuardError as err:
         fail(f"{err}; nothing written")
-    folder = Path(pipeline_dir) if pipeline_dir else DEFAULT_PIPELINE_DIR
+    folder = pipeline_dir if is_hub_spec(pipeline_dir) else Path(pipeline_dir) if pipeline_dir else DEFAULT_PIPELINE_DIR
     try:
         pipe = load_pipeline(folder, device=device, backend=backend)
     except (ZooError, OSError, ValueError, RuntimeError, LookupError, ImportError) as err:

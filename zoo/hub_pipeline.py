@@ -1,0 +1,82 @@
+"""Pipeline folders on the Hugging Face hub: ``hf:owner/repo[/subfolder][@revision]``.
+
+The repository is fetched with huggingface_hub's ``snapshot_download`` into the hub's own cache
+(``HF_HUB_CACHE``, default ``$HF_HOME/hub``), offline-first: a cached snapshot is used without network
+access, a download is tried only when it is missing and ``HF_HUB_OFFLINE`` is not set. The local
+snapshot then opens like any folder (checked JSON, paths inside the folder, nothing imported).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.weights import HFSource, _offline, hub_cache, parse_hf
+
+__all__ = ["HubPipelineError", "is_hub_spec", "open_hub_pipeline", "pipeline_folder"]
+
+
+class HubPipelineError(ZooError, OSError):
+    """A hub pipeline cannot be found in the cache or downloaded."""
+
+
+def is_hub_spec(path: object) -> bool:
+    """True for ``"hf:..."`` strings (a hub pipeline, not a local path)."""
+    return isinstance(path, str) and path.startswith("hf:")
+
+
+def _how_to_get(src: HFSource) -> str:
+    rev = f" --revision {src.revision}" if src.revision else ""
+    return (f"on a machine with network run `hf download {src.repo_id}{rev}` and copy its cache folder "
+            f"models--{src.repo_id.replace('/', '--')} into {hub_cache()}, or `hf download {src.repo_id}{rev} "
+            "--local-dir DIR` and load_pipeline(DIR)")
+
+
+def _snapshot(src: HFSource, local_only: bool) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = [f"{src.filename}/*"] if src.filename else None
+    return Path(snapshot_download(src.repo_id, revision=src.revision, allow_patterns=patterns,
+                                  local_files_only=local_only))
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+def open_hub_pipeline(spec: str, **options: Any) -> Any:
+    """``load_pipeline`` of the hub pipeline ``spec``: its cached snapshot opened like a local folder, whose
+    files (symlinks into the repository's ``blobs/``, made by huggingface_hub) may resolve into that store."""
+    from zoo.folder_paths import linked_store
+    from zoo.pipeline_files import open_pipeline
+
+    folder = pipeline_folder(spec)
+    snapshot = next((p for p in (folder, *folder.parents) if p.parent.name == "snapshots"), None)
+    if snapshot is None:
+        raise HubPipelineError(f"{spec}: {folder} is not a Hugging Face cache snapshot (models--*/snapshots/REV)")
+    with linked_store(snapshot.parent.parent / "blobs"):
+        return open_pipeline(folder, **options)
+
+
+def pipeline_folder(spec: str) -> Path:
+    """The local folder of the hub pipeline ``spec`` (``hf:owner/repo[/subfolder][@rev]``), cache first."""
+    from zoo.folder_paths import inside
+
+    try:
+        src = parse_hf(spec)
+    except ValueError as err:
+        raise HubPipelineError(f"{spec!r}: expected 'hf:owner/repo[@revision]' (or 'hf:owner/repo/folder')") from err
+    try:
+        root = _snapshot(src, local_only=True)
+    except Exception as cached_err:  # huggingface_hub raises several kinds for "not in the cache"
+        if _offline():
+            raise HubPipelineError(f"{spec}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE is "
+                                   f"set; {_how_to_get(src)}") from cached_err
+        try:
+            root = _snapshot(src, local_only=False)
+        except Exception as err:
+            raise HubPipelineError(f"{spec}: cannot download ({_first_line(err)}); no network? "
+                                   f"{_how_to_get(src)}") from err
+    return inside(root, src.filename, "subfolder", spec) if src.filename else root
