@@ -26,6 +26,7 @@ import torch
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
 from zoo.errors import MissingWeightsError, ZooError
+from zoo.geometry import Geometry
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
 from zoo.samplers.noise import generators_for, randn
 from zoo.samplers.parameterization import output_to_x0, training_target
@@ -203,6 +204,12 @@ class SRPipeline:
                 f"{_name(self.vae, 'autoencoder')} factor {self.factor}: use LR sizes that are multiples of {step}"
             )
         return h, w
+
+    def geometry(self, hr_size: int) -> Geometry:
+        """The tensor shapes of an SR call at HR side ``hr_size`` (LR, encoder input and latent sides)."""
+        vae = self.vae
+        return Geometry(int(vae.in_channels), int(vae.latent_channels), self.factor, int(hr_size), self.scale,
+                        self.conditioning)
 
     def target_latent(self, hr01: torch.Tensor, lr01: torch.Tensor | None = None) -> torch.Tensor:
         """Normalized latent of HR images in [0, 1] (the training target).
