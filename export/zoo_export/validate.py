@@ -23,7 +23,6 @@ from torch import nn
 
 from zoo.backends.base import Runtime
 from zoo.errors import ZooError
-from zoo.evaluate.metrics import psnr as unit_psnr
 from zoo.geometry import Geometry
 from zoo.samplers.noise import randn
 from zoo.samplers.sampling import sample_ddim
@@ -128,6 +127,8 @@ def probe_sr(runtime: Runtime, lr: torch.Tensor, geometry: Geometry, steps: int 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 2.0) -> float:
     """PSNR in dB of two image tensors over a value span of ``data_range`` (:func:`zoo.evaluate.metrics.psnr`)."""
+    from zoo.evaluate.metrics import psnr as unit_psnr  # scipy: only when an SR comparison runs
+
     return unit_psnr(x.float().cpu().numpy() / data_range, ref.float().cpu().numpy() / data_range)
 
 
