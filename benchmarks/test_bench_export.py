@@ -58,9 +58,9 @@ def _median_ms(fn: Callable[[], object]) -> tuple[float, float, float]:
 @torch.inference_mode()
 def test_bench_export_ort_vs_torch(benchmark, tmp_path) -> None:
     from zoo_export.exporter import ExportOptions, export_pipeline
+    from zoo_export.manifest import manifest_geometry
     from zoo_export.pipelines import pipeline_from_export
     from zoo_export.runtime_ort import OrtRuntime
-    from zoo_export.stages import Geometry
 
     from zoo.bench.machine import describe_machine
 
@@ -71,8 +71,7 @@ def test_bench_export_ort_vs_torch(benchmark, tmp_path) -> None:
         manifest = export_pipeline(pipe, tmp_path / "export", ExportOptions(size=size))
     export_s = time.perf_counter() - start
     exported = pipeline_from_export(tmp_path / "export", OrtRuntime.from_dir(tmp_path / "export", threads=THREADS))
-    g = Geometry(**{k: manifest["geometry"][k] for k in ("in_channels", "latent_channels", "downsample_factor",
-                                                          "size", "encode_size")})
+    g = manifest_geometry(manifest)
     gen = torch.Generator().manual_seed(0)
     inputs = {stage: g.stage_inputs(stage, 1, gen) for stage in ("encoder", "denoiser", "decoder")}
     runtimes = {"torch": pipe.runtime, "onnxruntime": exported.runtime}

@@ -26,8 +26,9 @@ import torch
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
 from zoo.errors import MissingWeightsError, ZooError
+from zoo.geometry import Geometry
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
-from zoo.samplers.noise import generators_for, randn
+from zoo.samplers.noise import generators_for, randn, seed_list
 from zoo.samplers.parameterization import output_to_x0, training_target
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
 from zoo.sr_images import (
@@ -203,6 +204,12 @@ class SRPipeline:
                 f"{_name(self.vae, 'autoencoder')} factor {self.factor}: use LR sizes that are multiples of {step}"
             )
         return h, w
+
+    def geometry(self, hr_size: int) -> Geometry:
+        """The tensor shapes of an SR call at HR side ``hr_size`` (LR, encoder input and latent sides)."""
+        vae = self.vae
+        return Geometry(int(vae.in_channels), int(vae.latent_channels), self.factor, int(hr_size), self.scale,
+                        self.conditioning)
 
     def target_latent(self, hr01: torch.Tensor, lr01: torch.Tensor | None = None) -> torch.Tensor:
         """Normalized latent of HR images in [0, 1] (the training target).
@@ -405,13 +412,13 @@ class SRPipeline:
         opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile}
         if isinstance(lr, torch.Tensor):
             unit, formats = tensor_to_unit(lr, intensity)
-            seeds = generators_seeds(seed, unit.shape[0])
+            seeds = seed_list(seed, unit.shape[0])
             sr = self.super_resolve(unit, seed=seeds, **opts)
             return tensor_from_unit(sr.cpu(), formats).to(lr.device)
         if not isinstance(lr, (list, tuple)) or not lr:
             raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
         converted = [array_to_unit(a, value_range) for a in lr]
-        seeds = generators_seeds(seed, len(converted))
+        seeds = seed_list(seed, len(converted))
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (unit, _) in enumerate(converted):
             groups.setdefault(tuple(unit.shape), []).append(i)
@@ -459,14 +466,6 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
     for start in range(rows, y.shape[-2], rows):
         out[start : start + rows] = array_from_unit(y[..., start : start + rows, :], fmt)
     return out
-
-
-def generators_seeds(seed: int | Sequence[int], batch: int) -> list[int]:
-    """One seed per image: ``seed + i`` for an int, else the given list (checked against the batch size)."""
-    seeds = [int(seed) + i for i in range(batch)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
-    if len(seeds) != batch:
-        raise ValueError(f"got {len(seeds)} seeds for {batch} images")
-    return seeds
 
 
 def _build_denoiser(

@@ -184,6 +184,19 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def folder_fingerprint(folder: str | os.PathLike, digits: int = 16) -> dict[str, str]:
+    """The sha256 (its first ``digits`` hex digits) of every file under ``folder``, by relative POSIX path."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): sha256_file(p)[:digits] for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def unwrap_state_dict(data: Any) -> Any:
+    """The inner dict of a Lightning-style ``{"state_dict": {...}}`` checkpoint; anything else as it is."""
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        return data["state_dict"]
+    return data
+
+
 def torch_load_safe(path: str | os.PathLike) -> Any:
     """``torch.load(weights_only=True)`` on CPU; a pickle that would run code is refused with a clear error."""
     import torch
@@ -234,9 +247,7 @@ def load_state_dict(source: str | os.PathLike, sha256: str | None = None) -> dic
     import torch
 
     path = resolve(source, sha256)
-    data = read_tensors(path)
-    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]
+    data = unwrap_state_dict(read_tensors(path))
     if not isinstance(data, dict):
         raise WeightsError(f"{path}: expected a state dict (name -> tensor), got {type(data).__name__}")
     bad = [k for k, v in data.items() if not isinstance(v, torch.Tensor)]

@@ -11,10 +11,11 @@ import pytest
 import torch
 from export_helpers import small_vae_config
 from zoo_export.onnx_export import ExportError, check_dynamic_dims, export_onnx
-from zoo_export.stages import STAGE_IO, EncoderStage, Geometry, stage_modules
+from zoo_export.stages import STAGE_IO, EncoderStage, stage_modules
 from zoo_export.validate import compare_stage
 
 import zoo
+from zoo.geometry import Geometry
 
 BUILTIN_VAES = sorted(i.name for i in zoo.list_components("autoencoder") if i.ok and i.distribution == "zoo")
 
@@ -23,7 +24,7 @@ def _export_vae_stages(name: str, tmp_path, overrides: dict) -> None:
     torch.manual_seed(0)
     vae = zoo.build_autoencoder(name, pretrained=False, **overrides)
     f = vae.downsample_factor
-    geometry = Geometry(vae.in_channels, vae.latent_channels, f, size=4 * f, encode_size=2 * f)
+    geometry = Geometry(vae.in_channels, vae.latent_channels, f, hr_size=4 * f, scale=2)
     modules = {k: v for k, v in stage_modules(vae, torch.nn.Identity()).items() if k != "denoiser"}
     for stage, module in modules.items():
         example = geometry.stage_inputs(stage, 2, torch.Generator().manual_seed(0))

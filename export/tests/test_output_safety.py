@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 from export_helpers import SMALL_DENOISER, small_pipeline, small_vae_config
 from zoo_export.cli import main
-from zoo_export.exporter import ExportOptions, ExportSizeError, check_size, export_pipeline
+from zoo_export.exporter import export_pipeline
+from zoo_export.options import ExportOptions, ExportSizeError, check_size
 
 SMALL = ["--vae", "medvae-4-3", "--untrained", "--vae-config", json.dumps(small_vae_config("medvae-4-3")),
          "--denoiser-config", json.dumps(SMALL_DENOISER)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zoo_export.stages import Geometry
 from zoo_export.trt import (
     EngineMismatchError,
     TensorRTUnavailable,
@@ -12,6 +11,8 @@ from zoo_export.trt import (
     import_tensorrt,
     stage_profile,
 )
+
+from zoo.geometry import Geometry
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
@@ -24,7 +25,7 @@ def test_tensorrt_is_never_imported_without_cuda() -> None:
 
 
 def test_profiles_follow_batch_range_and_sizes() -> None:
-    g = Geometry(in_channels=3, latent_channels=4, downsample_factor=8, size=256, encode_size=64)
+    g = Geometry(in_channels=3, latent_channels=4, downsample_factor=8, hr_size=256, scale=4)
     assert stage_profile("encoder", g, (1, 2, 8)) == {"x": [[1, 3, 64, 64], [2, 3, 64, 64], [8, 3, 64, 64]]}
     den = stage_profile("denoiser", g, (1, 1, 4))
     assert den["t"] == [[1], [1], [4]] and den["cond"][2] == [4, 4, 32, 32]

@@ -10,7 +10,7 @@ from zoo.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ExportOptions": "zoo_export.exporter",
+    "ExportOptions": "zoo_export.options",
     "export_stages": "zoo_export.exporter",
     "export_pipeline": "zoo_export.exporter",
     "load_manifest": "zoo_export.manifest",

@@ -6,7 +6,7 @@ from zoo.cards import BackendCard
 
 ONNXRUNTIME = BackendCard(
     name="onnxruntime",
-    factory="zoo_export.runtime_ort:OnnxRuntimeBackend",
+    factory="zoo_export.backends:OnnxRuntimeBackend",
     devices=("cpu", "cuda"),
     requires=("onnx", "onnxruntime"),
     aliases=("ort", "onnx"),
@@ -16,7 +16,7 @@ ONNXRUNTIME = BackendCard(
 )
 TENSORRT = BackendCard(
     name="tensorrt",
-    factory="zoo_export.runtime_trt:TensorRTBackend",
+    factory="zoo_export.backends:TensorRTBackend",
     devices=("cuda",),
     requires=("tensorrt", "onnx"),
     aliases=("trt",),
@@ -26,7 +26,7 @@ TENSORRT = BackendCard(
 )
 OPENVINO = BackendCard(
     name="openvino",
-    factory="zoo_export.runtime_openvino:OpenVinoBackend",
+    factory="zoo_export.backends:OpenVinoBackend",
     devices=("cpu",),
     requires=("onnx", "openvino"),
     aliases=("ov",),

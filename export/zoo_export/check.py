@@ -7,29 +7,21 @@ from typing import Any
 
 import numpy as np
 
-from zoo_export.manifest import verify_export
+from zoo_export.manifest import manifest_geometry, verify_export
+from zoo_export.stages import STAGE_IO, stage_shapes
 
 CHECK_BATCHES = (1, 3)
-
-
-def _shapes_from_geometry(manifest: dict[str, Any], stage: str) -> dict[str, list[int]]:
-    g = manifest["geometry"]
-    latent = [g["latent_channels"], g["latent_size"], g["latent_size"]]
-    if stage == "encoder":
-        return {"x": [g["in_channels"], g["encode_size"], g["encode_size"]]}
-    if stage == "decoder":
-        return {"z": latent}
-    return {"x_t": latent, "t": [], "cond": latent}
 
 
 def check_export(root: str | Path) -> dict[str, Any]:
     """Manifest + sha256 (raises ``ManifestError``), then each ONNX file run at batch 1 and 3."""
     import onnxruntime as ort
 
-    from zoo_export.validate import ORT_DTYPES
+    from zoo_export.runtime_ort import ORT_DTYPES
 
     root = Path(root)
     manifest = verify_export(root, require_ok=False)
+    geometry = manifest_geometry(manifest)
     checks: dict[str, str] = {"manifest and sha256": "ok"}
     ok = True
     rng = np.random.default_rng(0)
@@ -38,7 +30,7 @@ def check_export(root: str | Path) -> dict[str, Any]:
             checks[f"{name} status"] = f"failed at export: {stage.get('error')}"
             ok = False
         session = ort.InferenceSession(str(root / stage["onnx"]), providers=["CPUExecutionProvider"])
-        shapes = _shapes_from_geometry(manifest, name)
+        shapes = dict(zip(STAGE_IO[name][0], stage_shapes(name, geometry), strict=True))
         results = []
         for batch in CHECK_BATCHES:
             feeds = {}

@@ -45,7 +45,7 @@ class DefaultGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """A :class:`zoo.errors.ZooError` (or running out of memory) is one line and exit code 2."""
-        from zoo.cli import run_reporting_errors
+        from zoo.console import run_reporting_errors
 
         apply_verbosity(ctx)
         return run_reporting_errors(lambda: super(DefaultGroup, self).invoke(ctx), "zoo-export")
@@ -153,7 +153,9 @@ def export_cmd(**kw: Any) -> None:
     den_config = _parse_json(kw["denoiser_config"], "--denoiser-config")
     from zoo.output_guard import prepare_output
     from zoo.verbosity import show_progress
-    from zoo_export.exporter import ExportOptions, ExportValidationError, export_files, export_pipeline
+    from zoo_export.exporter import export_pipeline
+    from zoo_export.options import ExportOptions, export_files
+    from zoo_export.validate import ExportValidationError
 
     # before loading anything: the output folder (and, below, --size once the models are known)
     prepare_output(kw["out"], inputs=[kw["pipeline_dir"], kw["weights"], kw["timing_cache"]],
@@ -223,7 +225,7 @@ def _print_manifest(manifest: dict[str, Any], root: Path, as_json: bool) -> None
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
         return
-    from zoo.cli.output import print_table
+    from zoo.console import print_table
 
     src = manifest.get("source", {})
     click.echo(f"{root}: {manifest['backend']} export of {src.get('vae')} + {src.get('denoiser')} "
@@ -274,7 +276,7 @@ def validate_cmd(folder: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        from zoo.cli.output import print_table
+        from zoo.console import print_table
 
         print_table(["check", "result"], [[k, v] for k, v in report["checks"].items()])
         click.echo(f"status: {'ok' if report['ok'] else 'FAILED'}")

@@ -6,77 +6,44 @@ the whole export is done (``zoo.atomic.atomic_dir``): a failed export leaves not
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from zoo.errors import ZooError
+from zoo.backends.base import Runtime
 from zoo.folder_paths import files_under
-from zoo_export.manifest import MANIFEST, PIPELINE_JSON, PIPELINE_SUBDIR, hash_files, new_manifest, write_manifest
+from zoo.geometry import Geometry
+from zoo_export.manifest import (
+    PIPELINE_JSON,
+    PIPELINE_SUBDIR,
+    geometry_record,
+    hash_files,
+    new_manifest,
+    write_manifest,
+)
 from zoo_export.onnx_export import export_onnx, onnx_files, read_signature
-from zoo_export.stages import STAGE_IO, STAGES, Geometry, stage_modules
+from zoo_export.options import ExportOptions, check_size, export_files, pipeline_record
+from zoo_export.pipelines import pipeline_from_export
+from zoo_export.runtime_ort import OrtRuntime, ort_feeds
+from zoo_export.stages import STAGE_IO, STAGES, stage_modules
 from zoo_export.validate import (
     STAGE_TOLERANCE,
+    ExportValidationError,
     TorchStages,
     compare_end_to_end,
     compare_pipelines,
     compare_stage,
-    ort_feeds,
 )
 
 VAE_STAGES = ("encoder", "decoder")
-
-
-class ExportValidationError(ZooError, RuntimeError):
-    """The exported files failed their parity checks (nothing was written)."""
-
-
-@dataclass
-class ExportOptions:
-    """How to export. ``size`` is the HR image side; the encoder sees ``size // scale`` (lr-latent)."""
-
-    backend: str = "onnx"
-    fp16: bool = False
-    keep_io_fp32: bool = True
-    batch: tuple[int, int, int] = (1, 1, 4)
-    size: int = 256
-    scale: int = 4
-    conditioning: str = "lr-latent"
-    dynamic_size: bool = True
-    dynamo: bool = True
-    opset: int | None = None
-    force: bool = False
-    seed: int = 0
-    builder_optimization_level: int = 3
-    timing_cache: str | None = None
-    workspace_gib: float = 8.0
-    progress: bool = False
-    source: dict[str, Any] = field(default_factory=dict)
-
-    def geometry(self, vae: nn.Module) -> Geometry:
-        encode_size = self.size if self.conditioning == "bicubic-latent" else self.size // self.scale
-        geometry = Geometry(
-            in_channels=int(vae.in_channels), latent_channels=int(vae.latent_channels),
-            downsample_factor=int(vae.downsample_factor), size=self.size, encode_size=encode_size,
-        )
-        geometry.validate()
-        return geometry
-
-    def validate(self) -> None:
-        lo, opt, hi = self.batch
-        if not 1 <= lo <= opt <= hi:
-            raise ValueError(f"--batch {lo}:{opt}:{hi} must satisfy 1 <= MIN <= OPT <= MAX")
-        if self.backend not in ("onnx", "trt"):
-            raise ValueError(f"backend must be 'onnx' or 'trt', got {self.backend!r}")
-        if self.conditioning not in ("lr-latent", "bicubic-latent"):
-            raise ValueError(f"conditioning must be 'lr-latent' or 'bicubic-latent', got {self.conditioning!r}")
 
 
 def _session(path: Path):
@@ -148,48 +115,10 @@ def _export_stage(name: str, module: nn.Module, root: Path, geometry: Geometry, 
     return entry
 
 
-class ExportSizeError(ZooError, ValueError):
-    """``--size`` does not fit the models (VAE factor, SR scale, denoiser size multiple)."""
-
-
-def export_files() -> tuple[str, ...]:
-    """What an export writes at the top of its folder (all that ``--overwrite`` replaces)."""
-    from zoo_export.pipelines import PIPELINE_JSON
-
-    return (*STAGES, PIPELINE_SUBDIR, PIPELINE_JSON, MANIFEST)
-
-
-def check_size(options: ExportOptions, downsample_factor: int, size_multiple: int = 1) -> None:
-    """Refuse, before any work, an HR ``size`` the three stages cannot be exported at.
-
-    The encoder's input (``size / scale``, or ``size`` for bicubic-latent) must be a multiple of the VAE
-    factor ``f``; the HR latent (``size / f``) a multiple of the denoiser's ``size_multiple``; with
-    dynamic sizes every exported side must be at least twice its multiple (a side of one multiple is
-    fixed by the exporter).
-    """
-    import math
-
-    f, m, size = int(downsample_factor), max(int(size_multiple), 1), int(options.size)
-    scale = 1 if options.conditioning == "bicubic-latent" else int(options.scale)
-    step = math.lcm(scale * f, f * m)
-    least = 2 if options.dynamic_size else 1
-    smallest = step * max(1, math.ceil(least * max(scale * f, f * m) / step))
-    fits = (size >= smallest and size % step == 0)
-    if not fits:
-        parts = [f"SR scale {scale}"] if scale > 1 else []
-        parts += [f"VAE downsample factor {f}"] + ([f"denoiser size multiple {m} (in latent pixels)"] if m > 1 else [])
-        raise ExportSizeError(
-            f"--size {size}: the models need an HR side that is a multiple of {step} ({', '.join(parts)}) and at "
-            f"least {smallest}{' for a size-dynamic export' if options.dynamic_size else ''}; e.g. --size "
-            f"{max(smallest, step * max(1, round(size / step)))}")
-
-
 def export_pipeline(pipeline: Any, out: str | Path, options: ExportOptions,
                     pipeline_dir: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Export an :class:`~zoo.pipeline.SRPipeline`: its stages plus ``pipeline.json``, so that
     ``zoo.load_pipeline(out)`` runs the same SR through the exported files (see :func:`export_stages`)."""
-    from zoo_export.pipelines import pipeline_record, stage_components
-
     options.scale, options.conditioning = pipeline.scale, pipeline.conditioning
     if not options.source:
         den_card = getattr(pipeline.denoiser, "card", None)
@@ -197,9 +126,16 @@ def export_pipeline(pipeline: Any, out: str | Path, options: ExportOptions,
             "pipeline": None, "vae": pipeline.vae.card.name, "denoiser": den_card.name if den_card else None,
             "vae_weights": "as given (Python API)", "denoiser_weights": "as given (Python API)",
         }
-    vae, denoiser = stage_components(pipeline)
+    vae, denoiser = _stage_components(pipeline)
     return export_stages(vae, denoiser, out, options, record=pipeline_record(pipeline), pipeline_dir=pipeline_dir,
                          overwrite=overwrite)
+
+
+def _stage_components(pipeline: Any) -> tuple[nn.Module, nn.Module]:
+    """CPU float32 copies of a pipeline's autoencoder and denoiser (export runs on CPU, in fp32)."""
+    vae = copy.deepcopy(pipeline.vae).to("cpu", torch.float32).eval()
+    den = copy.deepcopy(pipeline.denoiser).to("cpu", torch.float32).eval()
+    return vae, den
 
 
 def export_stages(
@@ -208,7 +144,7 @@ def export_stages(
 ) -> dict[str, Any]:
     """Export, validate and (for ``trt``) compile the three stages into ``out``; returns the manifest.
 
-    ``record`` (from :func:`zoo_export.pipelines.pipeline_record`) is written as ``pipeline.json``
+    ``record`` (from :func:`zoo_export.options.pipeline_record`) is written as ``pipeline.json``
     and makes the end-to-end check run the real pipeline; without it a fixed probe chain is used.
     Raises :class:`ExportValidationError` (nothing written) when a stage fails its parity check,
     unless ``options.force``: then the stage is written and marked ``failed``. An existing non-empty
@@ -237,27 +173,29 @@ def export_stages(
             from zoo.atomic import write_text
 
             write_text(tmp / PIPELINE_JSON, json.dumps(record, indent=2) + "\n")
-        manifest = _finish(tmp, stages, modules, geometry, options, with_pipeline=record is not None)
+        manifest = _finish(tmp, stages, modules, geometry, options)
         if manifest["status"] != "ok" and not options.force:
             raise ExportValidationError(_failure_summary(manifest))
         write_manifest(tmp, manifest)
     return manifest
 
 
-def _finish(
-    root: Path, stages: dict, modules: dict, geometry: Geometry, options: ExportOptions, with_pipeline: bool
-) -> dict:
-    from zoo_export.runtime_ort import OrtRuntime
+def compare_sr(root: Path, reference: Runtime, exported: Runtime, geometry: Geometry, precision: str) -> dict:
+    """End-to-end SR of an export folder through two runtimes: its own pipeline (``pipeline.json``)
+    where it has one, else the fixed probe chain of :func:`zoo_export.validate.compare_end_to_end`."""
+    if (Path(root) / PIPELINE_JSON).is_file():
+        pipes = [pipeline_from_export(root, rt, name) for rt, name in ((reference, "torch"), (exported, "export"))]
+        return compare_pipelines(*pipes, geometry, precision)
+    return compare_end_to_end(reference, exported, geometry, precision)
 
+
+def _finish(root: Path, stages: dict, modules: dict, geometry: Geometry, options: ExportOptions) -> dict:
     runnable = all(s["status"] == "ok" for s in stages.values())
     precision = "fp16" if any(s["precision"] == "fp16" for s in stages.values()) else "fp32"
     e2e = None
     if runnable:
         exported = OrtRuntime({n: root / s["onnx"] for n, s in stages.items()})
-        if with_pipeline:
-            e2e = compare_pipelines(root, TorchStages(modules), exported, geometry, precision)
-        else:
-            e2e = compare_end_to_end(TorchStages(modules), exported, geometry, precision)
+        e2e = compare_sr(root, TorchStages(modules), exported, geometry, precision)
     if options.backend == "trt" and runnable and e2e["passed"]:
         from zoo_export.trt import build_stage_engines
 
@@ -275,7 +213,7 @@ def _finish(
         precision=precision,
         created_unix=int(time.time()),
         source=options.source,
-        geometry={**geometry.to_dict(), "scale": options.scale, "conditioning": options.conditioning},
+        geometry=geometry_record(geometry),
         batch={"min": options.batch[0], "opt": options.batch[1], "max": options.batch[2]},
         dynamic_size=options.dynamic_size,
         tolerances={"stage_rel": STAGE_TOLERANCE, "end_to_end_delta_psnr_db": e2e["tolerance_db"] if e2e else None},

@@ -18,6 +18,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.folder_paths import files_under, inside
 from zoo.folder_schema import Bool, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
+from zoo.geometry import Geometry
 from zoo.weights import sha256_file
 from zoo_export import __version__
 
@@ -80,6 +81,23 @@ def new_manifest(backend: str, **fields: Any) -> dict[str, Any]:
         "versions": package_versions("zoo", "zoo-export", "torch", "onnx", "onnxruntime", "onnxconverter-common"),
         **fields,
     }
+
+
+def geometry_record(geometry: Geometry) -> dict[str, Any]:
+    """The manifest's ``geometry`` section (``size`` is the HR side)."""
+    g = geometry
+    return {
+        "in_channels": g.in_channels, "latent_channels": g.latent_channels, "downsample_factor": g.downsample_factor,
+        "size": g.hr_size, "encode_size": g.encode_size, "latent_size": g.latent_size, "scale": g.scale,
+        "conditioning": g.conditioning,
+    }
+
+
+def manifest_geometry(manifest: dict[str, Any]) -> Geometry:
+    """The :class:`~zoo.geometry.Geometry` an export was made and validated at."""
+    g = manifest["geometry"]
+    return Geometry(g["in_channels"], g["latent_channels"], g["downsample_factor"], g["size"], g["scale"],
+                    g.get("conditioning", "lr-latent"))
 
 
 def hash_files(root: Path, files: list[Path]) -> dict[str, str]:

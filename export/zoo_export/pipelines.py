@@ -1,41 +1,30 @@
 """Glue between zoo's :class:`~zoo.pipeline.SRPipeline` and export folders.
 
-An export folder holds ``pipeline.json`` (the pipeline's options, sampler, and the autoencoder's
-and denoiser's metadata); :func:`pipeline_from_export` rebuilds an ``SRPipeline`` whose
-autoencoder and denoiser are thin modules that call the exported runtime. ``pipeline.json`` is
-data: it is checked against :data:`SCHEMA`, its sampler resolves through the registry, and the
+An export folder holds ``pipeline.json`` (:func:`zoo_export.options.pipeline_record`);
+:func:`pipeline_from_export` rebuilds an ``SRPipeline`` whose autoencoder and denoiser are thin
+modules that call a runtime opened on the export's files (any :class:`zoo.backends.base.Runtime`:
+this module imports no runtime and no exporter). ``pipeline.json`` is data: it is checked against
+:data:`~zoo_export.options.RECORD_SCHEMA`, its sampler resolves through the registry, and the
 autoencoder's card is kept without a factory (an exported autoencoder is never rebuilt).
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from zoo.autoencoders.base import Autoencoder
-from zoo.autoencoders.saved import card_schema
+from zoo.backends.base import Runtime
 from zoo.cards import AutoencoderCard, CardError
 from zoo.denoisers.base import Denoiser
 from zoo.folder_paths import inside
-from zoo.folder_schema import Int, Json, MapOf, Obj, Str, read_json
-from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS
+from zoo.folder_schema import read_json
 from zoo_export.manifest import PIPELINE_JSON, ManifestError
+from zoo_export.options import RECORD_SCHEMA
 
 NOT_REBUILDABLE = "zoo_export.pipelines:not_rebuildable"
-SCHEMA = Obj(
-    {
-        "vae": Obj({"card": card_schema()}),
-        "denoiser": Obj({"name": Str(null=True), "config": MapOf(Json()), "latent_channels": Int(1),
-                         "prediction_type": Str(("x0", "eps", "v")), "size_multiple": Int(1)}),
-        "sampler": Obj({"name": Str(what="a component name"), "config": MapOf(Json())}),
-        **OPTIONS,
-    },
-    OPTIONAL_OPTIONS,
-)
-"""Schema of an export's ``pipeline.json``."""
 
 
 def not_rebuildable(**_: Any) -> None:
@@ -47,7 +36,7 @@ def not_rebuildable(**_: Any) -> None:
 class ExportedAutoencoder(Autoencoder):
     """An autoencoder whose encode/decode run in an exported runtime (no torch weights)."""
 
-    def __init__(self, card: AutoencoderCard, runtime: Any) -> None:
+    def __init__(self, card: AutoencoderCard, runtime: Runtime) -> None:
         super().__init__(card)
         self.in_channels, self.latent_channels = card.in_channels, card.latent_channels
         self.downsample_factor = card.downsample_factor
@@ -64,7 +53,7 @@ class ExportedAutoencoder(Autoencoder):
 class ExportedDenoiser(Denoiser):
     """A denoiser whose forward runs in an exported runtime."""
 
-    def __init__(self, info: dict[str, Any], runtime: Any) -> None:
+    def __init__(self, info: dict[str, Any], runtime: Runtime) -> None:
         super().__init__(info["latent_channels"], info["prediction_type"], info["size_multiple"], info["config"])
         self.runtime = runtime
         self.card = None
@@ -77,47 +66,11 @@ class ExportedDenoiser(Denoiser):
 class LoadedBackend:
     """The backend of a pipeline rebuilt from an export: hands out the already opened runtime."""
 
-    def __init__(self, name: str, runtime: Any) -> None:
+    def __init__(self, name: str, runtime: Runtime) -> None:
         self.name, self._runtime = name, runtime
 
-    def runtime(self, pipeline: Any) -> Any:
+    def runtime(self, pipeline: Any) -> Runtime:
         return self._runtime
-
-
-def stage_components(pipeline: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """CPU float32 copies of a pipeline's autoencoder and denoiser (export runs on CPU, in fp32)."""
-    vae = copy.deepcopy(pipeline.vae).to("cpu", torch.float32).eval()
-    den = copy.deepcopy(pipeline.denoiser).to("cpu", torch.float32).eval()
-    return vae, den
-
-
-def export_options_for(pipeline: Any, backend: str, fp16: bool, size: int | None, batch: tuple) -> Any:
-    """Export options that fit ``pipeline`` (its scale and conditioning; H/W dynamic for ORT)."""
-    from zoo_export.exporter import ExportOptions
-
-    return ExportOptions(
-        backend=backend, fp16=fp16, batch=tuple(batch), size=size or 256, scale=pipeline.scale,
-        conditioning=pipeline.conditioning, dynamic_size=True,
-    )
-
-
-def pipeline_record(pipeline: Any) -> dict[str, Any]:
-    """What :func:`pipeline_from_export` needs besides the networks (JSON-friendly)."""
-    den = pipeline.denoiser
-    den_card = getattr(den, "card", None)
-    card = {k: v for k, v in pipeline.vae.card.to_dict().items() if k not in ("kind", "factory")}
-    return {
-        "vae": {"card": card},
-        "denoiser": {
-            "name": den_card.name if den_card is not None else None,
-            "config": dict(getattr(den, "config", {})),
-            "latent_channels": int(den.latent_channels),
-            "prediction_type": den.prediction_type,
-            "size_multiple": int(den.size_multiple),
-        },
-        "sampler": {"name": pipeline.sampler.name, "config": dict(pipeline.sampler.config)},
-        **pipeline.config(),
-    }
 
 
 def _card_from_dict(data: dict[str, Any], where: Path) -> AutoencoderCard:
@@ -128,7 +81,7 @@ def _card_from_dict(data: dict[str, Any], where: Path) -> AutoencoderCard:
         raise ManifestError(f"{where}: vae.card: {err}") from err
 
 
-def pipeline_from_export(root: str | Path, runtime: Any, backend_name: str = "onnxruntime") -> Any:
+def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str = "onnxruntime") -> Any:
     """An ``SRPipeline`` running ``runtime`` (opened on ``root``) with the options in ``root/pipeline.json``."""
     from zoo.factory import build_sampler
     from zoo.latents import LatentStats
@@ -139,7 +92,7 @@ def pipeline_from_export(root: str | Path, runtime: Any, backend_name: str = "on
     path = Path(root) / PIPELINE_JSON
     if not path.is_file():
         raise ManifestError(f"{path}: missing; this export holds the networks only (export it with zoo-export 0.1+)")
-    data = read_json(inside(root, PIPELINE_JSON, PIPELINE_JSON, root), SCHEMA)
+    data = read_json(inside(root, PIPELINE_JSON, PIPELINE_JSON, root), RECORD_SCHEMA)
     vae = ExportedAutoencoder(_card_from_dict(data["vae"]["card"], path), runtime)
     denoiser = ExportedDenoiser(data["denoiser"], runtime)
     sampler = installed_card("sampler", data["sampler"]["name"], f"{path}: sampler.name")

@@ -1,4 +1,4 @@
-"""OpenVINO execution of exported ONNX stages, and the ``openvino`` backend of ``zoo.backends``.
+"""OpenVINO execution of exported ONNX stages (the ``openvino`` backend is :mod:`zoo_export.backends`).
 
 OpenVINO compiles the zoo-export ONNX files themselves (nothing new is written) for the CPU. With
 ``precision="bf16"`` it runs convolutions and matrix products in bfloat16 where the CPU computes
@@ -12,7 +12,6 @@ PyTorch when exported), stage by stage and end to end, before it is handed out.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 CHOICES = ("auto", *PRECISIONS)
-VALIDATION_BATCHES = (1, 2)
 
 
 class OpenVinoUnavailable(ZooError, ImportError):
@@ -95,87 +93,3 @@ class OpenVinoRuntime(StageRuntime):
 
     def _run(self, stage: str, *inputs: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.run(stage, inputs)).to(inputs[0].device)
-
-
-def validate_runtime(root: str | Path, runtime: OpenVinoRuntime) -> dict[str, Any]:
-    """Check ``runtime`` against ONNX Runtime on the same export folder; raises when it fails.
-
-    Per stage: relative max difference on fixed inputs at batch 1 and 2 (tolerance of the runtime's
-    precision); end to end: the export's pipeline (2 steps) through both, PSNR difference on a phantom.
-    """
-    from zoo_export.exporter import ExportValidationError
-    from zoo_export.manifest import verify_export
-    from zoo_export.runtime_ort import OrtRuntime
-    from zoo_export.stages import Geometry
-    from zoo_export.validate import compare_end_to_end, compare_pipelines, compare_stage
-
-    root = Path(root)
-    manifest = verify_export(root)
-    g = manifest["geometry"]
-    geometry = Geometry(g["in_channels"], g["latent_channels"], g["downsample_factor"], g["size"], g["encode_size"])
-    reference = OrtRuntime.from_dir(root, providers=["CPUExecutionProvider"])
-    calls = {"encoder": reference.encode, "denoiser": reference.denoise, "decoder": reference.decode}
-    stages = {
-        name: compare_stage(name, call, lambda inputs, name=name: runtime.run(name, inputs), geometry,
-                            runtime.precision, batches=VALIDATION_BATCHES)
-        for name, call in calls.items()
-    }
-    if (root / "pipeline.json").is_file():
-        e2e = compare_pipelines(root, reference, runtime, geometry, runtime.precision)
-    else:
-        e2e = compare_end_to_end(reference, runtime, geometry, runtime.precision)
-    report = {"reference": "onnxruntime fp32 on the same files", "precision": runtime.precision,
-              "stages": stages, "end_to_end": e2e,
-              "passed": all(s["passed"] for s in stages.values()) and e2e["passed"]}
-    if not report["passed"]:
-        problems = [f"{n}: rel diff {s['rel_diff']} > {s['tolerance']}" for n, s in stages.items() if not s["passed"]]
-        if not e2e["passed"]:
-            problems.append(f"end-to-end SR: dPSNR {e2e['delta_psnr_db']} dB > {e2e['tolerance_db']} dB")
-        raise ExportValidationError(f"openvino {runtime.precision} failed validation: " + "; ".join(problems))
-    return report
-
-
-class OpenVinoBackend:
-    """``zoo.build_backend("openvino", precision="auto", cache_dir=None, size=None, batch=(1, 1, 4), threads=None)``.
-
-    ``runtime(pipeline)`` exports the pipeline's fp32 ONNX stages (validated against PyTorch, cached
-    like the ``onnxruntime`` backend's), compiles them with OpenVINO in ``precision`` and validates
-    the result; ``load(export_dir)`` does the same on a zoo-export folder. ``precision``: ``auto``
-    (bf16 where the CPU computes bf16 natively, else fp32), ``bf16`` or ``fp32``.
-    """
-
-    name = "openvino"
-
-    def __init__(self, precision: str = "auto", cache_dir: str | Path | None = None, size: int | None = None,
-                 batch: tuple[int, int, int] = (1, 1, 4), threads: int | None = None, **_: Any) -> None:
-        if precision not in CHOICES:
-            raise ValueError(f"openvino precision must be one of {', '.join(CHOICES)}, got {precision!r}")
-        self.precision = precision
-        self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "zoo-export-cache"
-        self.size = size
-        self.batch = tuple(batch)
-        self.threads = threads
-
-    def _open(self, root: Path) -> OpenVinoRuntime:
-        runtime = OpenVinoRuntime.from_dir(root, self.precision, self.threads)
-        runtime.validation = validate_runtime(root, runtime)
-        return runtime
-
-    def runtime(self, pipeline: Any) -> OpenVinoRuntime:
-        from zoo_export.exporter import export_pipeline
-        from zoo_export.pipelines import export_options_for
-        from zoo_export.runtime_ort import export_cache_key
-
-        import_openvino()  # before any export work: a missing package is a clear, early error
-        if torch.device(pipeline.device).type != "cpu":
-            raise ValueError(f"the openvino backend runs on the CPU; the pipeline is on {pipeline.device}")
-        options = export_options_for(pipeline, backend="onnx", fp16=False, size=self.size, batch=self.batch)
-        out = self.cache_dir / export_cache_key(pipeline.vae, pipeline.denoiser, options)
-        if not (out / "manifest.json").is_file():
-            export_pipeline(pipeline, out, options)
-        return self._open(out)
-
-    def load(self, export_dir: str | Path) -> Any:
-        from zoo_export.pipelines import pipeline_from_export
-
-        return pipeline_from_export(export_dir, self._open(Path(export_dir)), self.name)

@@ -1,9 +1,8 @@
-"""ONNX Runtime execution of exported stages, and the ``onnxruntime`` backend of ``zoo.backends``."""
+"""ONNX Runtime execution of exported stages (the ``onnxruntime`` backend is :mod:`zoo_export.backends`)."""
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,22 @@ import numpy as np
 import torch
 
 from zoo_export.stages import StageRuntime
-from zoo_export.validate import ort_feeds
+
+ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32}
+
+
+def ort_feeds(session: Any, inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
+    """Numpy feeds in the dtypes the session declares (fp16 I/O files get fp16 inputs)."""
+    feeds = {}
+    for meta, x in zip(session.get_inputs(), inputs, strict=True):
+        feeds[meta.name] = x.detach().cpu().numpy().astype(ORT_DTYPES[meta.type])
+    return feeds
+
+
+def ort_runner(session: Any) -> Callable[[Sequence[torch.Tensor]], np.ndarray]:
+    """``inputs -> first output`` of an ONNX Runtime session."""
+    return lambda inputs: session.run(None, ort_feeds(session, inputs))[0]
 
 
 def make_session(path: str | Path, providers: list[str] | None = None, threads: int | None = None):
@@ -56,52 +70,3 @@ class OrtRuntime(StageRuntime):
         device = inputs[0].device
         out = session.run(None, ort_feeds(session, inputs))[0]
         return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(device)
-
-
-class OnnxRuntimeBackend:
-    """``zoo.build_backend("onnxruntime", fp16=False, cache_dir=None, size=None, batch=(1, 1, 4), threads=None)``.
-
-    ``runtime(pipeline)`` exports the pipeline's stages (validated) into a cache folder keyed by
-    the weights and options, and returns an :class:`OrtRuntime`; ``load(export_dir)`` rebuilds the
-    SR pipeline of a zoo-export folder on top of its ONNX files.
-    """
-
-    name = "onnxruntime"
-
-    def __init__(self, fp16: bool = False, cache_dir: str | Path | None = None, size: int | None = None,
-                 batch: tuple[int, int, int] = (1, 1, 4), providers: list[str] | None = None,
-                 threads: int | None = None, **_: Any) -> None:
-        self.fp16 = fp16
-        self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "zoo-export-cache"
-        self.size = size
-        self.batch = tuple(batch)
-        self.providers = providers
-        self.threads = threads
-
-    def runtime(self, pipeline: Any) -> OrtRuntime:
-        from zoo_export.exporter import export_pipeline
-        from zoo_export.pipelines import export_options_for
-
-        options = export_options_for(pipeline, backend="onnx", fp16=self.fp16, size=self.size, batch=self.batch)
-        out = self.cache_dir / export_cache_key(pipeline.vae, pipeline.denoiser, options)
-        if not (out / "manifest.json").is_file():
-            export_pipeline(pipeline, out, options)
-        return OrtRuntime.from_dir(out, self.providers, self.threads)
-
-    def load(self, export_dir: str | Path) -> Any:
-        from zoo_export.pipelines import pipeline_from_export
-
-        return pipeline_from_export(export_dir, OrtRuntime.from_dir(export_dir, self.providers, self.threads))
-
-
-def export_cache_key(*parts: Any) -> str:
-    """Short hash of the modules' weights and the export options."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, torch.nn.Module):
-            for key, value in sorted(part.state_dict().items()):
-                digest.update(key.encode())
-                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-        else:
-            digest.update(repr(part).encode())
-    return digest.hexdigest()[:16]

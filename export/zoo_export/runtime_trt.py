@@ -1,4 +1,4 @@
-"""TensorRT execution of exported engines, and the ``tensorrt`` backend of ``zoo.backends``.
+"""TensorRT execution of exported engines (the ``tensorrt`` backend is :mod:`zoo_export.backends`).
 
 Loading order matters: manifest + sha256 check, then CUDA check, then ``import tensorrt``, then
 the engine's TensorRT version / GPU / compute capability are compared with this machine, and only
@@ -96,38 +96,3 @@ class TrtRuntime:
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.engines["decoder"](z).to(z.device)
-
-
-class TensorRTBackend:
-    """``zoo.build_backend("tensorrt", size=None, batch=(1, 1, 4), cache_dir=None)`` (CUDA only).
-
-    ``runtime(pipeline)`` exports fp16 ONNX and builds engines into a cache folder (keyed by
-    weights, options, TensorRT version and GPU); ``load(export_dir)`` runs a zoo-export folder.
-    """
-
-    name = "tensorrt"
-
-    def __init__(self, size: int | None = None, batch: tuple[int, int, int] = (1, 1, 4),
-                 cache_dir: str | Path | None = None, builder_optimization_level: int = 3, **_: Any) -> None:
-        self.size = size
-        self.batch = tuple(batch)
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "zoo" / "engines"
-        self.builder_optimization_level = builder_optimization_level
-
-    def runtime(self, pipeline: Any) -> TrtRuntime:
-        from zoo_export.exporter import export_pipeline
-        from zoo_export.pipelines import export_options_for
-        from zoo_export.runtime_ort import export_cache_key
-
-        env = current_environment()  # checks CUDA and TensorRT first
-        options = export_options_for(pipeline, backend="trt", fp16=True, size=self.size, batch=self.batch)
-        options.builder_optimization_level = self.builder_optimization_level
-        out = self.cache_dir / export_cache_key(pipeline.vae, pipeline.denoiser, options, env)
-        if not (out / "manifest.json").is_file():
-            export_pipeline(pipeline, out, options)
-        return TrtRuntime(out)
-
-    def load(self, export_dir: str | Path) -> Any:
-        from zoo_export.pipelines import pipeline_from_export
-
-        return pipeline_from_export(export_dir, TrtRuntime(export_dir), "tensorrt")

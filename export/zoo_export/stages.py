@@ -8,10 +8,10 @@ module left in training mode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
+
+from zoo.geometry import Geometry
 
 STAGES = ("encoder", "denoiser", "decoder")
 
@@ -52,53 +52,6 @@ class DenoiserStage(nn.Module):
         return self.denoiser(x_t, t, cond)
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Tensor shapes of one SR task: ``size`` is the HR side, the encoder sees ``encode_size``."""
-
-    in_channels: int
-    latent_channels: int
-    downsample_factor: int
-    size: int
-    encode_size: int
-
-    @property
-    def latent_size(self) -> int:
-        return self.size // self.downsample_factor
-
-    @property
-    def encode_latent_size(self) -> int:
-        return self.encode_size // self.downsample_factor
-
-    def validate(self) -> None:
-        f = self.downsample_factor
-        for what, side in (("--size", self.size), ("encoder input size", self.encode_size)):
-            if side < f or side % f:
-                raise ValueError(f"{what} {side} is not a positive multiple of the VAE's downsample factor {f}")
-
-    def stage_inputs(self, stage: str, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """Fixed random example inputs of ``stage`` at ``batch`` (images in [-1, 1], latents ~ N(0, 1))."""
-        c, lc, h, lh = self.in_channels, self.latent_channels, self.encode_size, self.latent_size
-        if stage == "encoder":
-            return (torch.rand(batch, c, h, h, generator=generator) * 2 - 1,)
-        if stage == "decoder":
-            return (torch.randn(batch, lc, lh, lh, generator=generator),)
-        x_t = torch.randn(batch, lc, lh, lh, generator=generator)
-        t = torch.randint(0, 1000, (batch,), generator=generator)
-        cond = torch.randn(batch, lc, lh, lh, generator=generator)
-        return x_t, t, cond
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "in_channels": self.in_channels,
-            "latent_channels": self.latent_channels,
-            "downsample_factor": self.downsample_factor,
-            "size": self.size,
-            "encode_size": self.encode_size,
-            "latent_size": self.latent_size,
-        }
-
-
 class StageRuntime:
     """``encode / denoise / decode`` for a runtime that runs each stage by name: subclasses define
     ``_run(stage, *inputs) -> float32 tensor`` on the inputs' device (timesteps arrive as int64)."""
@@ -121,6 +74,17 @@ STAGE_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "denoiser": (("x_t", "t", "cond"), ("out",)),
     "decoder": (("z",), ("x",)),
 }
+
+
+def stage_shapes(stage: str, geometry: Geometry) -> list[tuple[int, ...]]:
+    """The per-sample shape of each input of ``stage`` (batch left out), in :data:`STAGE_IO` order."""
+    g = geometry
+    if stage == "encoder":
+        return [(g.in_channels, g.encode_size, g.encode_size)]
+    latent = (g.latent_channels, g.latent_size, g.latent_size)
+    if stage == "decoder":
+        return [latent]
+    return [latent, (), latent]
 
 
 def stage_modules(vae: nn.Module, denoiser: nn.Module) -> dict[str, nn.Module]:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo_export.stages import STAGE_IO, Geometry
+from zoo.geometry import Geometry
+from zoo_export.stages import STAGE_IO, stage_shapes
 
 MIN_TRT_MAJOR = 10
 
@@ -85,18 +86,9 @@ def check_engine_compatible(engine: dict[str, Any], current: dict[str, Any]) -> 
 def stage_profile(stage: str, geometry: Geometry, batch: tuple[int, int, int]) -> dict[str, list[list[int]]]:
     """Input name -> [min, opt, max] shapes: the batch range at the export's (static) sizes."""
     gen_shapes = {}
-    for name, shape in zip(STAGE_IO[stage][0], _stage_shapes(stage, geometry), strict=True):
+    for name, shape in zip(STAGE_IO[stage][0], stage_shapes(stage, geometry), strict=True):
         gen_shapes[name] = [[b, *shape] for b in batch]
     return gen_shapes
-
-
-def _stage_shapes(stage: str, g: Geometry) -> list[tuple[int, ...]]:
-    if stage == "encoder":
-        return [(g.in_channels, g.encode_size, g.encode_size)]
-    latent = (g.latent_channels, g.latent_size, g.latent_size)
-    if stage == "decoder":
-        return [latent]
-    return [latent, (), latent]
 
 
 def build_engine(

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_export.stages import STAGE_IO, Geometry
+from zoo.backends.base import Runtime
+from zoo.errors import ZooError
+from zoo.geometry import Geometry
+from zoo.samplers.noise import randn
+from zoo.samplers.sampling import sample_ddim
+from zoo.samplers.schedules import linear_schedule
+from zoo_export.runtime_ort import ort_runner
+from zoo_export.stages import STAGE_IO
+
+if TYPE_CHECKING:
+    from zoo.pipeline import SRPipeline
 
 STAGE_TOLERANCE = {
     "fp32": {"encoder": 1e-4, "denoiser": 1e-4, "decoder": 1e-4},
@@ -30,20 +40,14 @@ STAGE_TOLERANCE = {
 }
 E2E_DELTA_PSNR_DB = {"fp32": 0.01, "fp16": 0.5, "bf16": 0.25}
 PARITY_BATCHES = (1, 3)
-ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
-              "tensor(int32)": np.int32}
 
 
-class Runtime(Protocol):
-    """The stage interface every backend runtime offers (torch tensors in and out)."""
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor: ...
-    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+class ExportValidationError(ZooError, RuntimeError):
+    """The exported files failed their parity checks (nothing was written)."""
 
 
 class TorchStages:
-    """The PyTorch reference of the three stages behind the :class:`Runtime` interface."""
+    """The PyTorch reference of the three stages as a :class:`zoo.backends.base.Runtime`."""
 
     def __init__(self, modules: dict[str, nn.Module]) -> None:
         self.modules = modules
@@ -59,19 +63,6 @@ class TorchStages:
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.modules["decoder"](z)
-
-
-def ort_feeds(session, inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
-    """Numpy feeds in the dtypes the session declares (fp16 I/O files get fp16 inputs)."""
-    feeds = {}
-    for meta, x in zip(session.get_inputs(), inputs, strict=True):
-        feeds[meta.name] = x.detach().cpu().numpy().astype(ORT_DTYPES[meta.type])
-    return feeds
-
-
-def ort_runner(session) -> Callable[[Sequence[torch.Tensor]], np.ndarray]:
-    """``inputs -> first output`` of an ONNX Runtime session."""
-    return lambda inputs: session.run(None, ort_feeds(session, inputs))[0]
 
 
 def compare_stage(
@@ -115,43 +106,35 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _alphas_cumprod(steps: int = 1000) -> torch.Tensor:
-    betas = torch.linspace(1e-4, 2e-2, steps, dtype=torch.float64)
-    return torch.cumprod(1 - betas, 0).float()
-
-
 @torch.no_grad()
 def probe_sr(runtime: Runtime, lr: torch.Tensor, geometry: Geometry, steps: int = 2, seed: int = 0) -> torch.Tensor:
     """SR of ``lr`` (in [-1, 1], at the encoder's size) through ``runtime``'s three stages.
 
     A fixed deterministic chain (encode LR, nearest-upsample its latent to the HR latent size,
-    ``steps`` DDIM steps of an x0-predicting denoiser, decode): the same numbers go through the
-    PyTorch and the exported stages, so any difference comes from the export.
+    ``steps`` DDIM steps on zoo's linear schedule reading the denoiser's output as x0, decode): the
+    same numbers go through the PyTorch and the exported stages, so any difference comes from the export.
     """
     cond = runtime.encode(lr).float()
     side = geometry.latent_size
     if cond.shape[-1] != side:
         cond = F.interpolate(cond, size=(side, side), mode="nearest")
-    abar = _alphas_cumprod()
-    timesteps = torch.linspace(len(abar) - 1, 0, steps + 1).round().long()
-    x = torch.randn(cond.shape, generator=torch.Generator().manual_seed(seed))
-    x0 = x
-    for t, t_prev in zip(timesteps[:-1], timesteps[1:], strict=True):
-        a, a_prev = abar[t], abar[t_prev]
-        x0 = runtime.denoise(x, torch.full((x.shape[0],), int(t), dtype=torch.long), cond).float()
-        eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
-        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    schedule = linear_schedule()
+    noise = randn(cond.shape, torch.Generator().manual_seed(seed), cond.device, torch.float32)
+    x0 = sample_ddim(lambda x, t: runtime.denoise(x, t, cond).float(), noise, schedule.timesteps(steps),
+                     schedule=schedule, disable=True)
     return runtime.decode(x0).float()
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 2.0) -> float:
-    mse = float(torch.mean((x.float() - ref.float()) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+    """PSNR in dB of two image tensors over a value span of ``data_range`` (:func:`zoo.evaluate.metrics.psnr`)."""
+    from zoo.evaluate.metrics import psnr as unit_psnr  # scipy: only when an SR comparison runs
+
+    return unit_psnr(x.float().cpu().numpy() / data_range, ref.float().cpu().numpy() / data_range)
 
 
 def probe_images(geometry: Geometry, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """A smooth HR test image in [-1, 1] (sinusoid phantom) and its area-downsampled LR version."""
-    side = geometry.size
+    side = geometry.hr_size
     yy, xx = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
     images = [torch.sin(6.3 * (k + 1) * xx) * torch.cos(4.1 * yy + k) * 0.8 for k in range(batch)]
     hr = torch.stack(images)[:, None].repeat(1, geometry.in_channels, 1, 1)
@@ -166,17 +149,15 @@ def compare_end_to_end(reference: Runtime, exported: Runtime, geometry: Geometry
 
 
 def compare_pipelines(
-    root, reference: Runtime, exported: Runtime, geometry: Geometry, precision: str, steps: int = 2
+    reference: SRPipeline, exported: SRPipeline, geometry: Geometry, precision: str, steps: int = 2
 ) -> dict:
-    """The exported pipeline (``root/pipeline.json``) run through both runtimes on the same LR images."""
-    from zoo_export.pipelines import pipeline_from_export
-
-    pipes = [pipeline_from_export(root, rt, name) for rt, name in ((reference, "torch"), (exported, "export"))]
+    """Two SR pipelines of one export (e.g. on its PyTorch stages and on its exported files, each opened with
+    :func:`zoo_export.pipelines.pipeline_from_export`) run on the same LR images."""
     hr, _ = probe_images(geometry)
     hr01 = (hr + 1) / 2
     # the pipeline's LR input is the HR / scale, whatever size its encoder sees (bicubic-latent: the HR size)
-    lr01 = F.interpolate(hr01, size=(geometry.size // pipes[0].scale,) * 2, mode="area").clamp(0, 1)
-    outputs = [pipe(lr01, seed=0, steps=steps) for pipe in pipes]
+    lr01 = F.interpolate(hr01, size=(geometry.lr_size,) * 2, mode="area").clamp(0, 1)
+    outputs = [pipe(lr01, seed=0, steps=steps) for pipe in (reference, exported)]
     return _sr_figures(outputs[0] * 2 - 1, outputs[1] * 2 - 1, hr01 * 2 - 1, precision, f"pipeline, {steps} steps")
 
 

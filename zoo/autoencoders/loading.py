@@ -21,7 +21,7 @@ from zoo.autoencoders.kl import KLAutoencoder
 from zoo.autoencoders.saved import CARD_FILE, KL_FACTORY, WEIGHTS_FILE, open_saved_autoencoder, save_autoencoder
 from zoo.cards import AutoencoderCard
 from zoo.errors import ZooError
-from zoo.weights import WeightsError, read_tensors, resolve
+from zoo.weights import WeightsError, read_tensors, resolve, unwrap_state_dict
 
 __all__ = [
     "CARD_FILE",
@@ -90,9 +90,7 @@ def read_autoencoder_state(source: str | os.PathLike, sha256: str | None = None,
                            lora: bool = True) -> dict[str, torch.Tensor]:
     """Tensors of an autoencoder weight source, converted to diffusers ``AutoencoderKL`` key names."""
     path = _weights_file(resolve(source, sha256))
-    data = read_tensors(path)
-    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]
+    data = unwrap_state_dict(read_tensors(path))
     if not isinstance(data, dict):
         raise WeightsError(f"{path}: expected a state dict, got {type(data).__name__}")
     tensors = {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}

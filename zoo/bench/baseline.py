@@ -16,9 +16,10 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from zoo.bench.target import Geometry, lr_images, with_backend
+from zoo.bench.target import lr_images, with_backend
 from zoo.bench.timing import time_call
 from zoo.bench.variants import KNOWN, REFERENCE, Variant
+from zoo.geometry import Geometry
 
 
 def zoo_default_variant(device: str) -> Variant:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from zoo.bench.target import BenchError
+from zoo.weights import folder_fingerprint
 
 SAMPLERS = ("ddim", "dpmpp-2m", "ddpm", "cold")
 TOLERANCE_DB = 0.1
@@ -95,14 +96,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _fingerprint(folder: Path) -> dict[str, str]:
-    """sha256 (first 16 hex digits) of every file of a pipeline folder: which weights were measured."""
-    import hashlib
-
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = None,
                    samplers: Sequence[str] = SAMPLERS, data: str | Path | None = None) -> dict[str, Any]:
     """The ``quality`` section: PSNR against steps for each sampler on the held-out images."""
@@ -124,7 +117,7 @@ def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = No
     steps = sorted(set(cfg.quality_steps))
     curves = [quality_curve(pipe, lr, hr, s, steps, cfg.seed, log) for s in samplers]
     return {
-        "pipeline": name, "pipeline_sha256": _fingerprint(folder), "data": _shown(Path(data)), "images": len(ids),
+        "pipeline": name, "pipeline_sha256": folder_fingerprint(folder), "data": _shown(Path(data)), "images": len(ids),
         "ids": ids,
         "steps": steps,
         "reference_steps": max(steps), "tolerance_db": TOLERANCE_DB, "samplers": curves,

@@ -24,8 +24,8 @@ from zoo.bench.machine import busy_reason, describe_machine, load_average, peak_
 from zoo.bench.target import (
     BenchError,
     CountingRuntime,
-    Geometry,
     backend_options,
+    geometry_report,
     lr_images,
     pipeline_geometry,
     stage_inputs,
@@ -33,6 +33,7 @@ from zoo.bench.target import (
 )
 from zoo.bench.timing import time_call
 from zoo.bench.variants import REFERENCE, Variant, parse_variants
+from zoo.geometry import Geometry
 
 __all__ = ["BenchConfig", "BenchError", "run_bench"]
 
@@ -328,9 +329,11 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
         "machine": machine,
         "warnings": warnings,
         "config": _config_dict(cfg, pipe, device, variants),
-        "geometry": g.to_dict(),
-        "tiling": None if plan is None else {"tile_hr": plan.tile * g.downsample_factor, "tile_latent": plan.tile,
-                                             "overlap_latent": plan.overlap, "stage_geometry": stage_g.to_dict()},
+        "geometry": geometry_report(g),
+        "tiling": None if plan is None else {
+            "tile_hr": plan.tile * g.downsample_factor, "tile_latent": plan.tile, "overlap_latent": plan.overlap,
+            "stage_geometry": geometry_report(stage_g),
+        },
         "flops": flops,
         "results": results,
         "targets": _targets(results, device),

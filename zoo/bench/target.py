@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from zoo.bench.variants import Variant
 from zoo.errors import ZooError
+from zoo.geometry import Geometry
 
 
 class BenchError(ZooError, ValueError):
     """A benchmark configuration that cannot run (one-line message for the CLI)."""
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Shapes of one SR call: LR/HR sides, the encoder's input side and the latent side."""
-
-    image_channels: int
-    latent_channels: int
-    downsample_factor: int
-    lr_size: int
-    hr_size: int
-    encode_size: int
-    conditioning: str
-
-    @property
-    def latent_size(self) -> int:
-        return self.hr_size // self.downsample_factor
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "image_channels": self.image_channels, "latent_channels": self.latent_channels,
-            "downsample_factor": self.downsample_factor, "lr_size": self.lr_size, "hr_size": self.hr_size,
-            "encode_size": self.encode_size, "latent_size": self.latent_size, "conditioning": self.conditioning,
-        }
 
 
 def pipeline_geometry(pipe: Any, hr_size: int | None) -> Geometry:
@@ -48,19 +24,26 @@ def pipeline_geometry(pipe: Any, hr_size: int | None) -> Geometry:
         hr_size = int(sample) * f if sample else 256
     if hr_size % pipe.scale:
         raise BenchError(f"--size {hr_size} is not a multiple of the pipeline's scale {pipe.scale}")
-    lr_size = hr_size // pipe.scale
-    if hr_size % f or (pipe.conditioning == "lr-latent" and lr_size % f):
-        raise BenchError(f"--size {hr_size}: HR {hr_size} and LR {lr_size} must be multiples of the VAE factor {f}")
-    encode = hr_size if pipe.conditioning == "bicubic-latent" else lr_size
-    return Geometry(int(pipe.vae.in_channels), int(pipe.vae.latent_channels), f, lr_size, hr_size, encode,
-                    pipe.conditioning)
+    g = pipe.geometry(hr_size)
+    if not g.fits_autoencoder:
+        raise BenchError(f"--size {hr_size}: HR {hr_size} and LR {g.lr_size} must be multiples of the VAE factor {f}")
+    return g
+
+
+def geometry_report(g: Geometry) -> dict[str, Any]:
+    """The report's ``geometry`` section."""
+    return {
+        "image_channels": g.in_channels, "latent_channels": g.latent_channels,
+        "downsample_factor": g.downsample_factor, "lr_size": g.lr_size, "hr_size": g.hr_size,
+        "encode_size": g.encode_size, "latent_size": g.latent_size, "conditioning": g.conditioning,
+    }
 
 
 def stage_inputs(g: Geometry, batch: int, device: str, seed: int = 0) -> dict[str, tuple[torch.Tensor, ...]]:
     """Fixed random inputs of each stage: images in [-1, 1], latents ~ N(0, 1), timesteps mid-schedule."""
     gen = torch.Generator().manual_seed(seed)
     lat = (batch, g.latent_channels, g.latent_size, g.latent_size)
-    x = torch.rand(batch, g.image_channels, g.encode_size, g.encode_size, generator=gen) * 2 - 1
+    x = torch.rand(batch, g.in_channels, g.encode_size, g.encode_size, generator=gen) * 2 - 1
     x_t, cond, z = (torch.randn(lat, generator=gen) for _ in range(3))
     t = torch.full((batch,), 500, dtype=torch.long)
     return {

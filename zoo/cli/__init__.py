@@ -6,6 +6,7 @@ import importlib
 
 import click
 
+from zoo.console import run_reporting_errors
 from zoo.verbosity import add_verbosity_options, apply_verbosity
 
 # name -> "module:attribute"; each module keeps heavy imports (torch, ...) inside its functions.
@@ -41,30 +42,6 @@ class LazyGroup(click.Group):
         """Run the subcommand; a :class:`zoo.errors.ZooError` (or running out of memory) is one line, exit 2."""
         apply_verbosity(ctx)
         return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx), "zoo")
-
-
-def one_line(err: BaseException) -> str:
-    """An exception's message on one line (its type name when it has no message)."""
-    text = " ".join(str(err).split())
-    return text or type(err).__name__
-
-
-def run_reporting_errors(call, prog: str):
-    """``call()``; a ZooError or MemoryError becomes ``PROG: error: <one line>`` on stderr and exit code 2.
-
-    Any other exception is a bug and keeps its traceback.
-    """
-    from zoo.errors import ZooError
-
-    try:
-        return call()
-    except ZooError as err:
-        click.echo(f"{prog}: error: {one_line(err)}", err=True)
-        raise SystemExit(2) from None
-    except MemoryError as err:
-        detail = one_line(err) if str(err) else "the data does not fit in memory"
-        click.echo(f"{prog}: error: out of memory: {detail}", err=True)
-        raise SystemExit(2) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

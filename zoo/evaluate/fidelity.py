@@ -65,11 +65,12 @@ def measure_fidelity(pipeline: str | Path | None = None, split: str = "test", da
     ``work`` keeps the outputs and the ``zoo eval`` / ``zoo eval compare`` folders (default: a temporary folder).
     """
     from zoo.assets import DEFAULT_PIPELINE_DIR
-    from zoo.bench.quality import _fingerprint, _shown
+    from zoo.bench.quality import _shown
     from zoo.evaluate.compare import compare_reports, write_compare_report
     from zoo.evaluate.evaluation import evaluate_folders
     from zoo.evaluate.report import write_eval_report
     from zoo.pipeline import load_pipeline
+    from zoo.weights import folder_fingerprint
 
     folder = Path(pipeline) if pipeline is not None else DEFAULT_PIPELINE_DIR
     pipe = load_pipeline(folder, device=device)
@@ -90,7 +91,7 @@ def measure_fidelity(pipeline: str | Path | None = None, split: str = "test", da
     per_image = _per_image(items, reports)
     return {
         "pipeline": "embedded default" if folder == DEFAULT_PIPELINE_DIR else str(folder),
-        "pipeline_sha256": _fingerprint(folder), "split": split, "seed": seed,
+        "pipeline_sha256": folder_fingerprint(folder), "split": split, "seed": seed,
         "data": _shown(items[0].hr.parent.parent), "geometry": _geometry(items),
         "machine": f"{platform.machine()} {platform.processor() or platform.system()}, {_cpus()} CPU(s)",
         "methods": {m: LABELS[m] for m in METHODS}, "per_image": per_image,

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import torch
 
-__all__ = ["Generators", "generators_for", "randn"]
+__all__ = ["Generators", "generators_for", "randn", "seed_list"]
 
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
-def generators_for(seeds: int | Sequence[int], batch: int) -> list[torch.Generator]:
-    """One CPU generator per image: ``seed + i`` for image ``i`` of an int seed, or one seed per image."""
-    if isinstance(seeds, int):
-        seeds = [seeds + i for i in range(batch)]
+def seed_list(seed: int | Sequence[int], batch: int) -> list[int]:
+    """One seed per image: ``seed + i`` for image ``i`` of an int seed, else the given seeds (one per image)."""
+    seeds = [int(seed) + i for i in range(batch)] if isinstance(seed, Integral) else [int(s) for s in seed]
     if len(seeds) != batch:
-        raise ValueError(f"got {len(seeds)} seeds for a batch of {batch} images")
-    return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+        raise ValueError(f"got {len(seeds)} seeds for {batch} images")
+    return seeds
+
+
+def generators_for(seeds: int | Sequence[int], batch: int) -> list[torch.Generator]:
+    """One CPU generator per image, seeded by :func:`seed_list`."""
+    return [torch.Generator("cpu").manual_seed(s) for s in seed_list(seeds, batch)]
 
 
 def randn(shape: Sequence[int], generator: Generators, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
