@@ -29,6 +29,7 @@ __all__ = [
     "resolve",
     "sha256_file",
     "torch_load_safe",
+    "unwrap_state_dict",
 ]
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -226,6 +227,15 @@ def read_tensors(path: str | os.PathLike) -> dict[str, Any]:
     return torch_load_safe(path)
 
 
+def unwrap_state_dict(data: Any, path: str | os.PathLike) -> dict:
+    """The state dict in a file's content: the content itself, or a Lightning-style ``{"state_dict": ...}``'s."""
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise WeightsError(f"{path}: expected a state dict (name -> tensor), got {type(data).__name__}")
+    return data
+
+
 def load_state_dict(source: str | os.PathLike, sha256: str | None = None) -> dict:
     """A ``dict[str, Tensor]`` from a weight source (safetensors or safe torch pickle).
 
@@ -234,11 +244,7 @@ def load_state_dict(source: str | os.PathLike, sha256: str | None = None) -> dic
     import torch
 
     path = resolve(source, sha256)
-    data = read_tensors(path)
-    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]
-    if not isinstance(data, dict):
-        raise WeightsError(f"{path}: expected a state dict (name -> tensor), got {type(data).__name__}")
+    data = unwrap_state_dict(read_tensors(path), path)
     bad = [k for k, v in data.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{path}: not a state dict, entries that are not tensors: {', '.join(map(str, bad[:5]))}")

@@ -21,6 +21,7 @@ from typing import Any
 
 from zoo.autoencoders.base import Autoencoder
 from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder, build_autoencoder_kl
+from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE, load_autoencoder_weights
 from zoo.cards import AutoencoderCard, Card, CardError
 from zoo.folder_paths import inside
 from zoo.folder_schema import Bool, Either, FolderSchemaError, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
@@ -29,8 +30,6 @@ from zoo.weights import WeightsError
 __all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "KL_FACTORY", "WEIGHTS_FILE", "open_saved_autoencoder",
            "save_autoencoder"]
 
-CARD_FILE = "zoo_autoencoder.json"
-WEIGHTS_FILE = "autoencoder.safetensors"
 FORMAT = "zoo-autoencoder"
 FORMAT_VERSION = 2
 KL_FACTORY = "zoo.autoencoders.kl:build_autoencoder_kl"
@@ -116,7 +115,6 @@ def _card(data: dict[str, Any], factory: str, where: Path) -> AutoencoderCard:
 
 def open_saved_autoencoder(folder: str | os.PathLike) -> Autoencoder:
     """The autoencoder of a saved folder (weights loaded strictly); its files must lie inside ``folder``."""
-    from zoo.autoencoders.loading import load_autoencoder_weights
     from zoo.registry import installed_card
 
     folder = Path(folder)
