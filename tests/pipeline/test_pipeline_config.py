@@ -145,3 +145,10 @@ def test_a_folder_of_the_older_format_loads_with_the_defaults(tmp_path: Path) ->
     again = zoo.load_pipeline(tmp_path / "p")
     assert again.options == pipe.options
     torch.testing.assert_close(again(LR, seed=1, progress=False), pipe(LR, seed=1, progress=False), atol=0, rtol=0)
+
+
+def test_the_example_of_docs_api_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(example, "docs/api.md", "exec"), {})
+    assert capsys.readouterr().out == 'pipeline options: steps: expected a positive integer or null, got "ten"\n'
