@@ -57,12 +57,15 @@ def _latent_stats(value: Any) -> LatentStats | None:
 def _option(
     spec: Spec, *, doc: str, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
     in_every_file: bool = False, parse: Callable[[Any], Any] | None = None,
-    to_json: Callable[[Any], Any] | None = None,
+    to_json: Callable[[Any], Any] | None = None, filled_by_pipeline: bool = False,
 ) -> Any:
-    """A :class:`PipelineConfig` field. ``spec``: the schema of its JSON value; ``parse``: any accepted
-    value (the JSON one included) -> the stored one; ``to_json``: the reverse (for a non-None value);
-    ``in_every_file``: every pipeline file holds it (options added later are optional in files)."""
-    meta = {"spec": spec, "doc": doc, "in_every_file": in_every_file, "parse": parse, "to_json": to_json}
+    """A :class:`PipelineConfig` field. ``spec``: the schema of its JSON value (``null=True`` if None is a
+    value); ``parse``: any accepted value (the JSON one included) -> the stored one; ``to_json``: the
+    reverse (for a non-None value); ``in_every_file``: every pipeline file holds it (options added
+    later are optional in files); ``filled_by_pipeline``: None in a config means "SRPipeline fills it
+    in from its components", so a file never holds None."""
+    meta = {"spec": spec, "doc": doc, "in_every_file": in_every_file, "parse": parse, "to_json": to_json,
+            "filled_by_pipeline": filled_by_pipeline}
     return field(default=default, default_factory=default_factory, metadata=meta)
 
 
@@ -93,7 +96,7 @@ class PipelineConfig:
         doc="noise schedule: a NoiseSchedule, its name ('cosine', 'linear') or its config dict")
     latent_stats: LatentStats | None = _option(
         Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}), default=None,
-        in_every_file=True, parse=_latent_stats, to_json=lambda s: s.to_dict(),
+        in_every_file=True, parse=_latent_stats, to_json=lambda s: s.to_dict(), filled_by_pipeline=True,
         doc="per-channel latent normalization (None: identity for the autoencoder's channels)")
     pixel_skip: bool = _option(
         Bool(), default=False,
@@ -118,8 +121,8 @@ class PipelineConfig:
             raise CompatibilityError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if self.pixel_skip is True and self.conditioning != "bicubic-latent":
             raise CompatibilityError("pixel_skip needs conditioning='bicubic-latent' (it adds back the bicubic image)")
-        unset = {f.name for f in fields(self) if f.default is None and getattr(self, f.name) is None}
-        try:  # an option whose default is None may be None (e.g. latent stats not measured yet)
+        unset = {f.name for f in fields(self) if f.metadata["filled_by_pipeline"] and getattr(self, f.name) is None}
+        try:
             validate({k: v for k, v in self.to_dict().items() if k not in unset}, _SCHEMA, WHERE)
         except FolderSchemaError as err:
             raise PipelineConfigError(str(err)) from None
