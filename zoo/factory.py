@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from zoo.cards import Card
 from zoo.errors import MissingWeightsError
 from zoo.registry import get_card, load_factory
 
-__all__ = ["build_autoencoder", "build_backend", "build_denoiser", "build_sampler", "weight_source"]
+__all__ = [
+    "WeightSource", "build_autoencoder", "build_backend", "build_denoiser", "build_sampler", "default_denoiser",
+    "weight_source",
+]
 
 
-def weight_source(card: Card, weights: Any, pretrained: bool) -> Any:
-    """The weights to load: explicit ``weights`` > the card's default (if ``pretrained``) > none.
+class WeightSource(NamedTuple):
+    """Where a component's weights come from, and the sha256 they must have (None: not checked)."""
+
+    source: Any
+    sha256: str | None = None
+
+
+def weight_source(card: Card, weights: Any, pretrained: bool) -> WeightSource | None:
+    """The weights to load: explicit ``weights`` (unchecked) > the card's default with the card's sha256
+    (if ``pretrained``) > none.
 
     Never falls back silently to random weights: ``pretrained=True`` on a card without a default
     weight source is an error.
     """
     if weights is not None:
-        return weights
+        return WeightSource(weights)
     if not pretrained:
         return None
     default = getattr(card, "weights", None)
@@ -28,7 +39,7 @@ def weight_source(card: Card, weights: Any, pretrained: bool) -> Any:
             f"{card.kind} {card.name!r} has no default weights: pass weights=PATH "
             f"(see `zoo info {card.name}`), or pretrained=False for random weights"
         )
-    return default
+    return WeightSource(default, getattr(card, "sha256", None))
 
 
 def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, **overrides: Any):
@@ -57,9 +68,9 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
         card = dataclasses.replace(card, config=config)
     model = as_autoencoder(load_factory(card)(**config), card)
     if source is not None:
-        from zoo.autoencoders.loading import load_autoencoder_weights
+        from zoo.autoencoders.state import load_autoencoder_weights
 
-        load_autoencoder_weights(model, source)
+        load_autoencoder_weights(model, source.source, source.sha256)
     return model.eval()
 
 
@@ -95,8 +106,22 @@ def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **co
     if source is not None:
         from zoo.weights import load_state_dict
 
-        model.load_state_dict(load_state_dict(source), strict=True)
+        model.load_state_dict(load_state_dict(source.source, source.sha256), strict=True)
     return model.eval()
+
+
+def default_denoiser(vae: Any, hr_size: int, denoiser: Any = "unet", *, weights: Any = None,
+                     pretrained: bool = False, **config: Any):
+    """A denoiser built for the autoencoder ``vae``: its latent channels, the latent size of ``hr_size``
+    images (``sample_size``; the layout, e.g. where attention sits, follows it) and the card's
+    prediction type. ``config`` overrides any of these and the card's config (e.g. ``preset="tiny"``).
+
+    New random weights unless ``weights=`` or ``pretrained=True`` (the card's default weights).
+    """
+    card = get_card("denoiser", denoiser)
+    derived = {"latent_channels": vae.latent_channels, "sample_size": hr_size // vae.downsample_factor,
+               "prediction_type": card.prediction_type}
+    return build_denoiser(card, weights=weights, pretrained=pretrained, **{**derived, **config})
 
 
 def build_sampler(name: Any, **config: Any):

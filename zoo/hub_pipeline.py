@@ -8,13 +8,16 @@ snapshot then opens like any folder (checked JSON, paths inside the folder, noth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from zoo.errors import ZooError
 from zoo.weights import HFSource, _offline, hub_cache, parse_hf
 
 __all__ = ["HubPipelineError", "is_hub_spec", "open_hub_pipeline", "pipeline_folder"]
+
+T = TypeVar("T")
 
 
 class HubPipelineError(ZooError, OSError):
@@ -46,18 +49,17 @@ def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
-def open_hub_pipeline(spec: str, **options: Any) -> Any:
-    """``load_pipeline`` of the hub pipeline ``spec``: its cached snapshot opened like a local folder, whose
-    files (symlinks into the repository's ``blobs/``, made by huggingface_hub) may resolve into that store."""
+def open_hub_pipeline(spec: str, open_folder: Callable[[Path], T]) -> T:
+    """``open_folder`` (``load_pipeline`` of a local folder) on the cached snapshot of the hub pipeline ``spec``,
+    whose files (symlinks into the repository's ``blobs/``, made by huggingface_hub) may resolve into that store."""
     from zoo.folder_paths import linked_store
-    from zoo.pipeline_files import open_pipeline
 
     folder = pipeline_folder(spec)
     snapshot = next((p for p in (folder, *folder.parents) if p.parent.name == "snapshots"), None)
     if snapshot is None:
         raise HubPipelineError(f"{spec}: {folder} is not a Hugging Face cache snapshot (models--*/snapshots/REV)")
     with linked_store(snapshot.parent.parent / "blobs"):
-        return open_pipeline(folder, **options)
+        return open_folder(folder)
 
 
 def pipeline_folder(spec: str) -> Path:

@@ -65,13 +65,12 @@ def _files(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*.safetensors"))}
 
 
-def _is_embedded_default(files: dict[str, str]) -> bool:
+def _is_embedded_default(files: dict[str, str], denoiser_file: str) -> bool:
     """True if the denoiser weights are byte for byte the embedded default's."""
     from zoo.assets import DEFAULT_PIPELINE_DIR
-    from zoo.pipeline_files import DENOISER_FILE
 
-    shipped = DEFAULT_PIPELINE_DIR / DENOISER_FILE
-    return DENOISER_FILE in files and shipped.is_file() and _sha256(shipped) == files[DENOISER_FILE]
+    shipped = DEFAULT_PIPELINE_DIR / denoiser_file
+    return denoiser_file in files and shipped.is_file() and _sha256(shipped) == files[denoiser_file]
 
 
 def _plain_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -157,7 +156,7 @@ def model_card(pipe: Any, folder: str | os.PathLike, payload: dict[str, Any], *,
     folder = Path(folder)
     files = _files(folder)
     scores, dataset = _metrics(metrics, files)
-    if training_data is None and _is_embedded_default(files):
+    if training_data is None and _is_embedded_default(files, payload["denoiser"]["file"]):
         training_data = EMBEDDED_TRAINING_DATA
     parts = {"autoencoder": _component(pipe.vae), "denoiser": _component(pipe.denoiser),
              "sampler": _component(pipe.sampler)}

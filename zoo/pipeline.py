@@ -11,6 +11,11 @@ Conditioning (saved with the pipeline): ``lr-latent`` (the paper: encode the LR 
 size, upsample the latent bilinearly) or ``bicubic-latent`` (bicubic upsampling in pixel space,
 then encode at the HR size). ``residual=True`` makes the denoiser predict the residual over the
 conditioning latent: its output is read relative to the noisy residual ``x_t - sqrt(ᾱ_t)·cond``.
+
+Every option lives in one :class:`~zoo.pipeline_config.PipelineConfig` (``pipe.options``); the
+backend's runtime is built once (:meth:`SRPipeline.build_runtime`, or on first use) and again only
+when the device or dtype changes. Saved folders are read and written by :mod:`zoo.pipeline_files`;
+:func:`load_pipeline` opens them, or an export folder through the backend that reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,12 +32,12 @@ import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
-from zoo.errors import MissingWeightsError, ZooError
+from zoo.errors import MissingWeightsError
 from zoo.geometry import Geometry
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
+from zoo.pipeline_config import CONDITIONINGS, CompatibilityError, PipelineConfig
 from zoo.samplers.noise import generators_for, randn, seed_list
 from zoo.samplers.parameterization import output_to_x0, training_target
-from zoo.samplers.schedules import NoiseSchedule, make_schedule
 from zoo.sr_images import (
     EdgeFormat,
     array_from_unit,
@@ -50,13 +57,11 @@ from zoo.tiling import (
     tiled_denoise,
 )
 
-__all__ = ["CONDITIONINGS", "CompatibilityError", "SRPipeline", "build_pipeline", "load_pipeline"]
-
-CONDITIONINGS = ("lr-latent", "bicubic-latent")
-
-
-class CompatibilityError(ZooError, ValueError):
-    """Two components (or a component and a pipeline option) cannot work together."""
+__all__ = [
+    "CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline", "build_pipeline", "load_pipeline",
+    "open_saved_pipeline",
+]
+_DEFAULTS = PipelineConfig()
 
 
 def _name(component: Any, kind: str) -> str:
@@ -64,18 +69,7 @@ def _name(component: Any, kind: str) -> str:
     return f"{kind} {card.name!r}" if card is not None else f"{kind} {type(component).__name__}"
 
 
-def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, str):
-        value = getattr(torch, dtype.removeprefix("torch."), None)
-        if not isinstance(value, torch.dtype) or not value.is_floating_point:
-            raise ValueError(f"unknown floating dtype {dtype!r}")
-        return value
-    return dtype
-
-
-def check_compatible(vae: Any, denoiser: Any, schedule: NoiseSchedule, conditioning: str) -> None:
+def check_compatible(vae: Any, denoiser: Any, options: PipelineConfig) -> None:
     """Raise :class:`CompatibilityError` naming both parts if the combination cannot work."""
     for attr in ("latent_channels", "prediction_type", "size_multiple"):
         if not hasattr(denoiser, attr):
@@ -89,8 +83,7 @@ def check_compatible(vae: Any, denoiser: Any, schedule: NoiseSchedule, condition
             f"{_name(vae, 'autoencoder')} has {vae.latent_channels}: build the denoiser with "
             f"latent_channels={vae.latent_channels} (build_pipeline does this when given the denoiser's name)"
         )
-    if conditioning not in CONDITIONINGS:
-        raise CompatibilityError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+    schedule = options.schedule
     terminal = float(schedule.alphas_cumprod[-1])
     if denoiser.prediction_type == "eps" and terminal < 1e-10:
         raise CompatibilityError(
@@ -98,14 +91,35 @@ def check_compatible(vae: Any, denoiser: Any, schedule: NoiseSchedule, condition
             f"ᾱ={terminal:.2g} (zero SNR): x0 cannot be recovered from eps there; use prediction_type 'v' or "
             "'x0', or schedule='linear'"
         )
+    stats = options.latent_stats
+    if stats is not None and stats.channels != vae.latent_channels:
+        raise CompatibilityError(
+            f"latent stats have {stats.channels} channels, {_name(vae, 'autoencoder')} has {vae.latent_channels}"
+        )
+
+
+class _Option:
+    """``pipe.<option>`` reads ``pipe.options.<option>``; assigning it replaces ``pipe.options`` (checked)."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name, self.__doc__ = name, doc
+
+    def __get__(self, pipe: SRPipeline | None, owner: type | None = None) -> Any:
+        return self if pipe is None else getattr(pipe.options, self.name)
+
+    def __set__(self, pipe: SRPipeline, value: Any) -> None:
+        pipe.options = pipe.options.replace(**{self.name: value})
 
 
 class SRPipeline:
     """Latent-diffusion SR: an autoencoder, a denoiser, a sampler and a schedule, run through a backend runtime.
 
-    Build it with :func:`build_pipeline` or :func:`load_pipeline`. ``pipe(lr, seed=0)`` runs SR;
+    Build it with :func:`build_pipeline` or :func:`load_pipeline`, or from its parts:
+    ``SRPipeline(vae, denoiser, sampler, PipelineConfig(...), backend)``. ``pipe(lr, seed=0)`` runs SR;
     the other methods are the single steps (the training loop uses ``prepare_latents``,
-    ``schedule.add_noise``, ``predict_x0`` and ``training_target``).
+    ``schedule.add_noise``, ``predict_x0`` and ``training_target``). Each option of ``pipe.options``
+    also reads as ``pipe.<option>`` (``pipe.steps``, ``pipe.latent_stats``, ...); assigning one
+    replaces ``pipe.options`` with a checked copy.
     """
 
     def __init__(
@@ -113,48 +127,62 @@ class SRPipeline:
         vae: torch.nn.Module,
         denoiser: torch.nn.Module,
         sampler: Any,
-        schedule: NoiseSchedule,
-        *,
-        steps: int | None = None,
-        scale: int = 4,
-        conditioning: str = "lr-latent",
-        residual: bool = False,
-        pixel_skip: bool = False,
-        data_consistency: int = 0,
-        latent_stats: LatentStats | None = None,
+        options: PipelineConfig | None = None,
         backend: Any = "torch",
         device: torch.device | str = "cpu",
-        dtype: torch.dtype | str | None = None,
     ) -> None:
         from zoo.factory import build_backend
 
-        check_compatible(vae, denoiser, schedule, conditioning)
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive int, got {scale!r}")
-        self.vae, self.denoiser = vae, denoiser
-        self.sampler, self.schedule, self.steps = sampler, schedule, steps
-        self.scale, self.conditioning, self.residual = scale, conditioning, bool(residual)
-        if pixel_skip and conditioning != "bicubic-latent":
-            raise CompatibilityError("pixel_skip needs conditioning='bicubic-latent' (it adds back the bicubic image)")
-        self.pixel_skip = bool(pixel_skip)
-        self.data_consistency = int(data_consistency)  # back-projection steps onto the LR (zoo.consistency)
-        self.latent_stats = latent_stats or LatentStats.identity(vae.latent_channels)
-        if self.latent_stats.channels != vae.latent_channels:
-            raise CompatibilityError(
-                f"latent stats have {self.latent_stats.channels} channels, {_name(vae, 'autoencoder')} "
-                f"has {vae.latent_channels}"
-            )
+        self.vae, self.denoiser, self.sampler = vae, denoiser, sampler
+        self.options = options if options is not None else _DEFAULTS
         self.backend = build_backend(backend)
-        self.device, self.dtype = torch.device(device), _parse_dtype(dtype)
-        self.to(self.device, self.dtype)
+        self.device = torch.device(device)
+        self._runtime: Any = None
+        self._runtime_for: tuple[torch.device, torch.dtype] | None = None
+        self.to()
+
+    @property
+    def options(self) -> PipelineConfig:
+        """The pipeline's options; assigning checks them against the components (latent stats default to
+        the identity for the autoencoder's channels)."""
+        return self._options
+
+    @options.setter
+    def options(self, options: PipelineConfig) -> None:
+        if options.latent_stats is None:
+            options = options.replace(latent_stats=LatentStats.identity(self.vae.latent_channels))
+        check_compatible(self.vae, self.denoiser, options)
+        self._options = options
+
+    @property
+    def runtime(self) -> Any:
+        """The backend's runtime (:class:`zoo.backends.base.Runtime`) for the modules on the current device
+        and dtype: built on first use (or by :meth:`build_runtime`), rebuilt only after the device or dtype
+        changed. Assigning one (e.g. a wrapper that counts calls) replaces it."""
+        if self._runtime is None or self._runtime_for != (self.device, self.dtype):
+            self.build_runtime()
+        return self._runtime
+
+    @runtime.setter
+    def runtime(self, runtime: Any) -> None:
+        self._runtime, self._runtime_for = runtime, (self.device, self.dtype)
+
+    def build_runtime(self) -> Any:
+        """Build the backend's runtime now and keep it: an export backend exports (or opens its cache) here.
+
+        :func:`build_pipeline` and :func:`load_pipeline` call it once, so a backend that cannot run
+        fails there; call it again after changing the modules' weights in place for a backend that
+        copies them (``torch-compile``, the export backends)."""
+        self.runtime = self.backend.runtime(self)
+        return self._runtime
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | str | None = None) -> SRPipeline:
-        """Move the modules (and rebuild the backend runtime); returns ``self``."""
+        """Move the modules (the runtime is rebuilt on next use if the device or dtype changed); returns ``self``."""
         self.device = torch.device(device) if device is not None else self.device
-        self.dtype = _parse_dtype(dtype) if dtype is not None else self.dtype
+        if dtype is not None:
+            self.options = self.options.replace(dtype=dtype)
         self.vae.to(device=self.device, dtype=self.dtype)
         self.denoiser.to(device=self.device, dtype=self.dtype)
-        self.runtime = self.backend.runtime(self)
         return self
 
     def __repr__(self) -> str:
@@ -167,7 +195,7 @@ class SRPipeline:
     @property
     def num_steps(self) -> int:
         """Sampler steps of a call without ``steps=``."""
-        return self.steps or self.sampler.default_steps
+        return self.options.steps_for(self.sampler)
 
     @property
     def factor(self) -> int:
@@ -292,8 +320,8 @@ class SRPipeline:
         generators = generators_for(seed, cond.shape[0])
         x = randn(cond.shape, generators, self.device, torch.float32)
         return run(
-            lambda x_t, t: self.predict_x0(x_t, t, cond, tile=tile), x, steps or self.steps, schedule=self.schedule,
-            generator=generators, disable=None if progress is None else not progress,
+            lambda x_t, t: self.predict_x0(x_t, t, cond, tile=tile), x, self.options.steps_for(run, steps),
+            schedule=self.schedule, generator=generators, disable=None if progress is None else not progress,
         )
 
     # tiling -----------------------------------------------------------------------------------
@@ -386,10 +414,10 @@ class SRPipeline:
                 bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
                 x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
             sr = from_model_output(x, channels=lr01.shape[1])
-        if self.data_consistency:  # tiled or not: the whole SR image agrees with its LR
+        if self.options.data_consistency:  # tiled or not: the whole SR image agrees with its LR
             from zoo.consistency import project_to_lr
 
-            sr = project_to_lr(sr, lr01.to(sr.device), self.data_consistency)
+            sr = project_to_lr(sr, lr01.to(sr.device), self.options.data_consistency)
         return sr
 
     @torch.inference_mode()
@@ -446,13 +474,13 @@ class SRPipeline:
         save_pipeline(self, path, metrics=metrics, training_data=training_data, license=license)
 
     def config(self) -> dict[str, Any]:
-        """The pipeline's options (what ``zoo_pipeline.json`` stores besides the components)."""
-        return {
-            "steps": self.steps, "scale": self.scale, "conditioning": self.conditioning, "residual": self.residual,
-            "pixel_skip": self.pixel_skip, "data_consistency": self.data_consistency,
-            "schedule": dict(self.schedule.config), "latent_stats": self.latent_stats.to_dict(),
-            "dtype": str(self.dtype).removeprefix("torch."),
-        }
+        """The pipeline's options as JSON (``pipe.options.to_dict()``: what ``zoo_pipeline.json`` stores
+        besides the components)."""
+        return self.options.to_dict()
+
+
+for _field in fields(PipelineConfig):
+    setattr(SRPipeline, _field.name, _Option(_field.name, _field.metadata["doc"]))
 
 
 def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -> np.ndarray:
@@ -468,42 +496,19 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
     return out
 
 
-def _build_denoiser(
-    denoiser: Any, vae: torch.nn.Module, hr_size: int, weights: Any, pretrained: bool, config: dict[str, Any]
-) -> torch.nn.Module:
-    from zoo.factory import build_denoiser
-    from zoo.registry import get_card
-
-    if isinstance(denoiser, torch.nn.Module):
-        return denoiser
-    card = get_card("denoiser", denoiser)
-    derived = {"latent_channels": vae.latent_channels, "sample_size": hr_size // vae.downsample_factor,
-               "prediction_type": card.prediction_type}
-    try:
-        return build_denoiser(card, weights=weights, pretrained=pretrained, **{**derived, **config})
-    except MissingWeightsError as err:
-        raise MissingWeightsError(
-            f"denoiser {card.name!r} has no default weights: pass denoiser_weights=PATH, or "
-            "pretrained_denoiser=False for a new (random) denoiser to train"
-        ) from err
 
 
 def build_pipeline(
     vae: Any = "medvae-4-3",
     denoiser: Any = "unet",
     sampler: Any = "ddim",
-    steps: int | None = None,
-    scale: int = 4,
+    steps: int | None = _DEFAULTS.steps,
+    scale: int = _DEFAULTS.scale,
     pretrained: bool = True,
     device: torch.device | str = "cpu",
     dtype: torch.dtype | str | None = None,
     backend: Any = "torch",
     *,
-    conditioning: str = "lr-latent",
-    residual: bool = False,
-    pixel_skip: bool = False,
-    data_consistency: int = 0,
-    schedule: str | dict | NoiseSchedule = "cosine",
     hr_size: int = 256,
     vae_weights: Any = None,
     denoiser_weights: Any = None,
@@ -511,29 +516,57 @@ def build_pipeline(
     vae_config: dict[str, Any] | None = None,
     denoiser_config: dict[str, Any] | None = None,
     sampler_config: dict[str, Any] | None = None,
-    latent_stats: LatentStats | None = None,
+    **options: Any,
 ) -> SRPipeline:
     """Compose an SR pipeline from any registered autoencoder, denoiser, sampler and backend.
 
-    Each component is a name, a card or a built object. A denoiser given by name is built for the
-    autoencoder's latent channels and the latent size of ``hr_size`` images (its layout, e.g. where
-    attention sits, follows that size). ``pretrained`` loads default weights for the autoencoder and
-    (unless ``pretrained_denoiser`` says otherwise) the denoiser; ``*_weights`` override it.
-    ``steps=None`` uses the sampler's default. See :class:`SRPipeline` for ``conditioning``/``residual``.
+    Each component is a name, a card or a built object. A denoiser given by name is built by
+    :func:`zoo.default_denoiser` for the autoencoder's latent channels and the latent size of
+    ``hr_size`` images (its layout, e.g. where attention sits, follows that size). ``pretrained``
+    loads default weights for the autoencoder and (unless ``pretrained_denoiser`` says otherwise)
+    the denoiser; ``*_weights`` override it. ``steps``, ``scale``, ``dtype`` and the keyword
+    ``options`` (``conditioning``, ``residual``, ``pixel_skip``, ``data_consistency``, ``schedule``,
+    ``latent_stats``: any :class:`~zoo.pipeline_config.PipelineConfig` field) make the pipeline's
+    config, checked before any component is built; ``steps=None`` uses the sampler's default. The
+    backend's runtime is built here, once.
 
     Example: ``build_pipeline("medvae-4-3", "unet", "ddim", steps=50, pretrained_denoiser=False)``.
     """
-    from zoo.factory import build_autoencoder, build_sampler
+    from zoo.factory import build_autoencoder, build_sampler, default_denoiser
+    from zoo.registry import get_card
 
+    config = PipelineConfig(steps=steps, scale=scale, dtype=dtype, **options)
     ae = build_autoencoder(vae, weights=vae_weights, pretrained=pretrained, **(vae_config or {}))
-    den_pretrained = pretrained if pretrained_denoiser is None else pretrained_denoiser
-    den = _build_denoiser(denoiser, ae, hr_size, denoiser_weights, den_pretrained, denoiser_config or {})
-    return SRPipeline(
-        ae, den, build_sampler(sampler, **(sampler_config or {})), make_schedule(schedule),
-        steps=steps, scale=scale, conditioning=conditioning, residual=residual, pixel_skip=pixel_skip,
-        data_consistency=data_consistency, latent_stats=latent_stats,
-        backend=backend, device=device, dtype=dtype,
-    )
+    den = denoiser
+    if not isinstance(denoiser, torch.nn.Module):
+        den_pretrained = pretrained if pretrained_denoiser is None else pretrained_denoiser
+        try:
+            den = default_denoiser(ae, hr_size, denoiser, weights=denoiser_weights, pretrained=den_pretrained,
+                                   **(denoiser_config or {}))
+        except MissingWeightsError as err:
+            raise MissingWeightsError(
+                f"denoiser {get_card('denoiser', denoiser).name!r} has no default weights: pass "
+                "denoiser_weights=PATH, or pretrained_denoiser=False for a new (random) denoiser to train"
+            ) from err
+    pipe = SRPipeline(ae, den, build_sampler(sampler, **(sampler_config or {})), config, backend, device)
+    pipe.build_runtime()
+    return pipe
+
+
+def open_saved_pipeline(
+    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = "torch",
+) -> SRPipeline:
+    """The pipeline of a saved folder (``zoo_pipeline.json``) on ``backend``, its runtime built.
+
+    It never follows an export manifest: a backend whose ``load(folder)`` wraps a saved pipeline
+    calls it with ``backend=self``.
+    """
+    from zoo.pipeline_files import read_pipeline
+
+    saved = read_pipeline(path)
+    pipe = SRPipeline(saved.vae, saved.denoiser, saved.sampler, saved.options, backend, device)
+    pipe.build_runtime()
+    return pipe
 
 
 def load_pipeline(
@@ -546,6 +579,21 @@ def load_pipeline(
     is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else by the backend
     that wrote it: ``build_backend(name).load(path)``.
     """
-    from zoo.pipeline_files import open_pipeline
+    from zoo.factory import build_backend
+    from zoo.hub_pipeline import is_hub_spec, open_hub_pipeline
+    from zoo.pipeline_files import EXPORT_MANIFEST, PipelineFileError, export_backend_name
+    from zoo.registry import installed_card
 
-    return open_pipeline(path, device=device, backend=backend)
+    if is_hub_spec(path):
+        return open_hub_pipeline(str(path), lambda snapshot: load_pipeline(snapshot, device, backend))
+    folder = Path(path).expanduser()
+    written_by = export_backend_name(folder)
+    if written_by is None:
+        return open_saved_pipeline(folder, device, backend or "torch")
+    if isinstance(backend, str | None):
+        where = f"{folder / EXPORT_MANIFEST}: backend"
+        backend = build_backend(backend or installed_card("backend", written_by, where))
+    if not hasattr(backend, "load"):
+        raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
+                                f"exports (open it with {written_by!r}, the backend that wrote it)")
+    return backend.load(folder)

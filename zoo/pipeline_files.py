@@ -1,9 +1,13 @@
 """The saved-pipeline folder: ``zoo_pipeline.json`` + ``denoiser.safetensors`` + ``vae/`` (a saved autoencoder).
 
 ``zoo_pipeline.json`` holds the component names and card versions, the denoiser's and sampler's
-configs, the pipeline options (schedule, conditioning, scale, steps, latent stats, dtype) and the
-shape and dtype of every stored tensor, checked on load. The autoencoder is a saved-autoencoder
-folder (:mod:`zoo.autoencoders.saved`), so a pipeline loads offline.
+configs, the pipeline options (:class:`~zoo.pipeline_config.PipelineConfig`) and the shape and
+dtype of every stored tensor, checked on load. The autoencoder is a saved-autoencoder folder
+(:mod:`zoo.autoencoders.saved`), so a pipeline loads offline.
+
+This module only reads and writes folders: :func:`read_pipeline` returns the components and
+options, :func:`save_pipeline` writes them; :func:`zoo.pipeline.load_pipeline` builds the pipeline
+(and decides between a saved folder and an export, see :func:`export_backend_name`).
 
 A folder is data, never code (see docs/security.md): :data:`SCHEMA` checks ``zoo_pipeline.json``
 before any work, every path it names must lie inside the folder, and components are built only
@@ -15,16 +19,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from zoo.errors import ZooError
 from zoo.folder_paths import inside
-from zoo.folder_schema import Bool, Either, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
-from zoo.latents import LatentStats
+from zoo.folder_schema import Either, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
+from zoo.pipeline_config import PipelineConfig, PipelineConfigError, option_schemas
 
-__all__ = ["FORMAT", "PIPELINE_FILE", "PipelineFileError", "open_pipeline", "save_pipeline"]
+__all__ = [
+    "FORMAT", "PIPELINE_FILE", "PipelineFileError", "SavedPipeline", "export_backend_name", "read_pipeline",
+    "save_pipeline",
+]
 
 FORMAT = "zoo-pipeline"
 FORMAT_VERSION = 1
@@ -56,13 +63,14 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_pipeline(pipe: Any, path: str | os.PathLike, **card: Any) -> Path:
-    """Write ``pipe`` to the folder ``path`` (replaced atomically: no half-written folder on failure), with a
-    model card (``card``: options of :func:`zoo.model_card.model_card`)."""
+    """Write ``pipe`` (its ``vae``, ``denoiser``, ``sampler`` and ``options``) to the folder ``path``
+    (replaced atomically: no half-written folder on failure), with a model card (``card``: options of
+    :func:`zoo.model_card.model_card`)."""
     from safetensors.torch import save_file
 
     from zoo import __version__
     from zoo.atomic import atomic_dir
-    from zoo.autoencoders.diffusers_layout import save_pipeline_autoencoder
+    from zoo.autoencoders.saved import save_pipeline_autoencoder
     from zoo.model_card import write_model_card
 
     config = getattr(pipe.denoiser, "config", None)
@@ -75,7 +83,7 @@ def save_pipeline(pipe: Any, path: str | os.PathLike, **card: Any) -> Path:
         "vae": {**_card_ref(pipe.vae, "autoencoder"), "path": VAE_DIR},
         "denoiser": {**_card_ref(pipe.denoiser, "denoiser"), "config": config, "file": DENOISER_FILE},
         "sampler": sampler,
-        **pipe.config(),
+        **pipe.options.to_dict(),
         "tensors": {DENOISER_FILE: _tensor_specs(denoiser_state)},
     }
     folder = Path(path)
@@ -133,20 +141,9 @@ def _compare(file: Path, found: dict[str, list], expected: dict[str, list], agai
 _NAME = Str(what="a component name")
 _REF = {"name": _NAME}
 _TENSOR_SPEC = ListOf(Either((Str(), ListOf(Int(0)))), min_len=2, max_len=2)
-OPTIONS = {
-    "steps": Int(1, null=True),
-    "scale": Int(1),
-    "conditioning": Str(("lr-latent", "bicubic-latent")),
-    "residual": Bool(),
-    "schedule": Obj({"name": Str(("cosine", "linear"))}, {
-        "num_timesteps": Int(1), "s": Number(min=0), "beta_start": Number(positive=True),
-        "beta_end": Number(positive=True)}),
-    "latent_stats": Obj({"mean": ListOf(Number(), 1), "std": ListOf(Number(positive=True), 1)}),
-}
-"""Schemas of the pipeline options (``SRPipeline.config()``) that every pipeline file holds."""
-OPTIONAL_OPTIONS = {"pixel_skip": Bool(), "data_consistency": Int(0),
-                    "dtype": Str(("float32", "float16", "bfloat16", "float64"), null=True)}
-"""Options that older files may lack."""
+OPTIONS, OPTIONAL_OPTIONS = option_schemas()
+"""Schemas of the pipeline options (from :class:`~zoo.pipeline_config.PipelineConfig`): those that every
+pipeline file holds, and those that older files may lack."""
 SCHEMA = Obj(
     {
         "format": Str((FORMAT,)),
@@ -183,22 +180,12 @@ def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
     return file, data
 
 
-def _open_export(folder: Path, manifest: Path, backend: Any) -> Any:
-    """The pipeline of an export folder, opened by ``backend`` or by the registered backend its manifest names."""
-    from zoo.factory import build_backend
-    from zoo.registry import installed_card
-
-    export = read_json(inside(folder, EXPORT_MANIFEST, EXPORT_MANIFEST, folder), _EXPORT_HEADER)
-    if "backend" not in export:
+def export_backend_name(folder: str | os.PathLike) -> str | None:
+    """The backend named by an export folder's ``manifest.json`` (None: not an export folder)."""
+    folder = Path(folder)
+    if not (folder / EXPORT_MANIFEST).is_file():
         return None
-    if isinstance(backend, str | None):
-        opener = build_backend(backend or installed_card("backend", export["backend"], f"{manifest}: backend"))
-    else:
-        opener = backend
-    if not hasattr(opener, "load"):
-        raise PipelineFileError(f"{folder}: an export folder; this backend cannot open exports "
-                                f"(open it with {export['backend']!r})")
-    return opener.load(folder)
+    return read_json(inside(folder, EXPORT_MANIFEST, EXPORT_MANIFEST, folder), _EXPORT_HEADER).get("backend")
 
 
 def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
@@ -213,13 +200,17 @@ def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
         raise PipelineFileError(f"{file}: {kind}.config does not build the {ref['name']!r} {kind}: {err}") from err
 
 
-def open_pipeline(
-    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None, follow_export: bool = True
-):
-    """An :class:`~zoo.pipeline.SRPipeline` from a saved folder (a path, or ``hf:owner/repo[@rev]`` on the hub:
-    :mod:`zoo.hub_pipeline`) run by ``backend`` (default torch), or
-    (``follow_export``) from an export folder via ``build_backend(backend or manifest["backend"]).load(path)``;
-    a backend's own ``load`` passes ``follow_export=False``.
+class SavedPipeline(NamedTuple):
+    """What a saved-pipeline folder holds: the components (on the CPU, in the stored dtype) and the options."""
+
+    vae: torch.nn.Module
+    denoiser: torch.nn.Module
+    sampler: Any
+    options: PipelineConfig
+
+
+def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
+    """The components and options of the saved-pipeline folder ``path`` (never an export folder).
 
     Nothing the folder names is imported: components resolve through the registry, every JSON file is
     checked against its schema first, and every path it names must lie inside it.
@@ -227,44 +218,25 @@ def open_pipeline(
     from safetensors.torch import load_file
 
     from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
-    from zoo.hub_pipeline import is_hub_spec, open_hub_pipeline
-    from zoo.pipeline import SRPipeline, _parse_dtype
-    from zoo.samplers.schedules import make_schedule
-
-    if is_hub_spec(path):
-        return open_hub_pipeline(path, device=device, backend=backend, follow_export=follow_export)
     folder = Path(path).expanduser()
-    manifest = folder / EXPORT_MANIFEST
-    if follow_export and manifest.is_file():
-        opened = _open_export(folder, manifest, backend)
-        if opened is not None:
-            return opened
     file, data = _read_json(folder)
-    dtype = _parse_dtype(data.get("dtype"))
+    try:
+        options = PipelineConfig.from_dict(data)
+    except PipelineConfigError as err:
+        raise PipelineFileError(f"{file}: {err}") from err
     for name, specs in data["tensors"].items():
         _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
     vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
     if not (vae_dir / CARD_FILE).is_file():
         raise PipelineFileError(f"{file}: vae.path: {vae_dir} is not a saved autoencoder folder (no {CARD_FILE})")
-    vae = open_saved_autoencoder(vae_dir).to(dtype=dtype)
+    vae = open_saved_autoencoder(vae_dir).to(dtype=options.dtype)
     if vae.card.name != data["vae"]["name"]:
         raise PipelineFileError(f"{file}: vae.name {data['vae']['name']!r} differs from the name in "
                                 f"{vae_dir / CARD_FILE} ({vae.card.name!r})")
     den = data["denoiser"]
-    denoiser = _build("denoiser", den, file, pretrained=False).to(dtype=dtype)
+    denoiser = _build("denoiser", den, file, pretrained=False).to(dtype=options.dtype)
     weights = inside(folder, den["file"], "denoiser.file", file)
     _compare(weights, _header(weights), _tensor_specs(denoiser.state_dict()),
              f"the {den['name']!r} denoiser built from its config")
     denoiser.load_state_dict(load_file(str(weights)), strict=True)
-    sampler = _build("sampler", data["sampler"], file)
-    try:
-        schedule = make_schedule(data["schedule"])
-        stats = LatentStats.from_dict(data["latent_stats"])
-    except (TypeError, ValueError) as err:
-        raise PipelineFileError(f"{file}: {err}") from err
-    return SRPipeline(
-        vae, denoiser.eval(), sampler, schedule, steps=data["steps"], scale=data["scale"],
-        conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
-        data_consistency=data.get("data_consistency", 0),
-        latent_stats=stats, backend=backend or "torch", device=device, dtype=dtype,
-    )
+    return SavedPipeline(vae, denoiser.eval(), _build("sampler", data["sampler"], file), options)

@@ -29,6 +29,7 @@ __all__ = [
     "resolve",
     "sha256_file",
     "torch_load_safe",
+    "unwrap_state_dict",
 ]
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -190,13 +191,6 @@ def folder_fingerprint(folder: str | os.PathLike, digits: int = 16) -> dict[str,
     return {p.relative_to(folder).as_posix(): sha256_file(p)[:digits] for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def unwrap_state_dict(data: Any) -> Any:
-    """The inner dict of a Lightning-style ``{"state_dict": {...}}`` checkpoint; anything else as it is."""
-    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        return data["state_dict"]
-    return data
-
-
 def torch_load_safe(path: str | os.PathLike) -> Any:
     """``torch.load(weights_only=True)`` on CPU; a pickle that would run code is refused with a clear error."""
     import torch
@@ -239,6 +233,15 @@ def read_tensors(path: str | os.PathLike) -> dict[str, Any]:
     return torch_load_safe(path)
 
 
+def unwrap_state_dict(data: Any, path: str | os.PathLike = "checkpoint") -> dict:
+    """The state dict in a file's content: the content itself, or a Lightning-style ``{"state_dict": ...}``'s."""
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise WeightsError(f"{path}: expected a state dict (name -> tensor), got {type(data).__name__}")
+    return data
+
+
 def load_state_dict(source: str | os.PathLike, sha256: str | None = None) -> dict:
     """A ``dict[str, Tensor]`` from a weight source (safetensors or safe torch pickle).
 
@@ -247,9 +250,7 @@ def load_state_dict(source: str | os.PathLike, sha256: str | None = None) -> dic
     import torch
 
     path = resolve(source, sha256)
-    data = unwrap_state_dict(read_tensors(path))
-    if not isinstance(data, dict):
-        raise WeightsError(f"{path}: expected a state dict (name -> tensor), got {type(data).__name__}")
+    data = unwrap_state_dict(read_tensors(path), path)
     bad = [k for k, v in data.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{path}: not a state dict, entries that are not tensors: {', '.join(map(str, bad[:5]))}")

@@ -26,10 +26,7 @@ def _native_bf16() -> bool:
 
 
 def _on(pipe, backend):
-    return zoo.SRPipeline(
-        pipe.vae, pipe.denoiser, pipe.sampler, pipe.schedule, steps=pipe.steps, scale=pipe.scale,
-        conditioning=pipe.conditioning, latent_stats=pipe.latent_stats, backend=backend,
-    )
+    return zoo.SRPipeline(pipe.vae, pipe.denoiser, pipe.sampler, pipe.options, backend)
 
 
 def test_fp32_runtime_matches_torch(tmp_path) -> None:

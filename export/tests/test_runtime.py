@@ -38,10 +38,7 @@ def test_load_pipeline_of_export_matches_torch(exported) -> None:
 def test_onnxruntime_backend_in_build_pipeline(tmp_path) -> None:
     pipe = small_pipeline()
     backend = zoo.build_backend("onnxruntime", cache_dir=tmp_path, size=32)
-    on_ort = zoo.SRPipeline(
-        pipe.vae, pipe.denoiser, pipe.sampler, pipe.schedule, steps=pipe.steps, scale=pipe.scale,
-        conditioning=pipe.conditioning, latent_stats=pipe.latent_stats, backend=backend,
-    )
+    on_ort = zoo.SRPipeline(pipe.vae, pipe.denoiser, pipe.sampler, pipe.options, backend)
     assert type(on_ort.runtime).__name__ == "OrtRuntime"
     _same_sr(pipe, on_ort, torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(2)))
 

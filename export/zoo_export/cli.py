@@ -194,11 +194,10 @@ def _load_source(kw: dict[str, Any], vae_config: dict, den_config: dict) -> tupl
                 "pipeline": str(kw["pipeline_dir"]), "vae": pipe.vae.card.name, "vae_weights": "pipeline",
                 "denoiser": getattr(pipe.denoiser.card, "name", None), "denoiser_weights": "pipeline",
             }
-        pipe = zoo.build_pipeline(
-            kw["vae"], kw["denoiser"], "ddim", scale=kw["scale"], pretrained=not kw["untrained"],
-            pretrained_denoiser=False, vae_weights=str(kw["weights"]) if kw["weights"] else None,
-            hr_size=kw["size"], vae_config=vae_config, denoiser_config=den_config,
-        )
+        vae = zoo.build_autoencoder(kw["vae"], weights=str(kw["weights"]) if kw["weights"] else None,
+                                    pretrained=not kw["untrained"], **vae_config)
+        pipe = zoo.build_pipeline(vae, zoo.default_denoiser(vae, kw["size"], kw["denoiser"], **den_config), "ddim",
+                                  scale=kw["scale"])
     except SystemExit:
         raise
     except Exception as err:  # unknown names, unreadable weights, bad configs: one line, exit 2

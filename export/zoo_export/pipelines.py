@@ -84,10 +84,9 @@ def _card_from_dict(data: dict[str, Any], where: Path) -> AutoencoderCard:
 def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str = "onnxruntime") -> Any:
     """An ``SRPipeline`` running ``runtime`` (opened on ``root``) with the options in ``root/pipeline.json``."""
     from zoo.factory import build_sampler
-    from zoo.latents import LatentStats
     from zoo.pipeline import SRPipeline
+    from zoo.pipeline_config import PipelineConfig
     from zoo.registry import installed_card
-    from zoo.samplers.schedules import make_schedule
 
     path = Path(root) / PIPELINE_JSON
     if not path.is_file():
@@ -97,12 +96,9 @@ def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str =
     denoiser = ExportedDenoiser(data["denoiser"], runtime)
     sampler = installed_card("sampler", data["sampler"]["name"], f"{path}: sampler.name")
     try:
-        return SRPipeline(
-            vae, denoiser, build_sampler(sampler, **data["sampler"]["config"]),
-            make_schedule(data["schedule"]), steps=data["steps"], scale=data["scale"],
-            conditioning=data["conditioning"], residual=data["residual"], pixel_skip=data.get("pixel_skip", False),
-            data_consistency=data.get("data_consistency", 0),
-            latent_stats=LatentStats.from_dict(data["latent_stats"]), backend=LoadedBackend(backend_name, runtime),
-        )
+        # the exported stages take and give float32 whatever dtype the source pipeline ran in
+        options = PipelineConfig.from_dict(data).replace(dtype="float32")
+        return SRPipeline(vae, denoiser, build_sampler(sampler, **data["sampler"]["config"]), options,
+                          LoadedBackend(backend_name, runtime))
     except (TypeError, ValueError) as err:
         raise ManifestError(f"{path}: {err}") from err

@@ -11,6 +11,6 @@ class FolderBackend(TorchBackend):
     name = "test-export"
 
     def load(self, folder):
-        from zoo.pipeline_files import open_pipeline
+        from zoo.pipeline import open_saved_pipeline
 
-        return open_pipeline(Path(folder) / "pipeline", backend=self, follow_export=False)
+        return open_saved_pipeline(Path(folder) / "pipeline", backend=self)

@@ -8,7 +8,7 @@ import torch
 
 import zoo
 from zoo.denoisers.base import Denoiser
-from zoo.pipeline import CompatibilityError, SRPipeline
+from zoo.pipeline import CompatibilityError, PipelineConfig, SRPipeline
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
 
 from .conftest import small_vae_config
@@ -54,7 +54,7 @@ def test_oracle_denoiser_is_reproduced_by_every_sampler(
     cond = x0 + 0.3 * torch.randn(2, 1, 8, 8, generator=gen)
     sched = make_schedule(schedule)
     oracle = OracleDenoiser(x0, sched, prediction_type, residual)
-    pipe = SRPipeline(vae, oracle, zoo.build_sampler(sampler), sched, residual=residual)
+    pipe = SRPipeline(vae, oracle, zoo.build_sampler(sampler), PipelineConfig(schedule=sched, residual=residual))
     out = pipe.sample(cond, seed=0, steps=steps, progress=False)
     torch.testing.assert_close(out, x0, atol=2e-4, rtol=2e-4)
 
@@ -65,7 +65,7 @@ def test_training_target_inverts_predict_x0(vae, prediction_type: str, residual:
     sched = make_schedule("linear")
     den = zoo.build_denoiser("unet", pretrained=False, preset="tiny", latent_channels=1,
                              prediction_type=prediction_type)
-    pipe = SRPipeline(vae, den, zoo.build_sampler("ddim"), sched, residual=residual)
+    pipe = SRPipeline(vae, den, zoo.build_sampler("ddim"), PipelineConfig(schedule=sched, residual=residual))
     x0, noise, cond = torch.randn(3, 1, 4, 4), torch.randn(3, 1, 4, 4), torch.randn(3, 1, 4, 4)
     t = torch.tensor([0, 500, 999])
     x_t = sched.add_noise(x0, noise, t)
@@ -77,4 +77,4 @@ def test_training_target_inverts_predict_x0(vae, prediction_type: str, residual:
 def test_eps_with_zero_terminal_snr_schedule_is_refused(vae) -> None:
     den = zoo.build_denoiser("unet", pretrained=False, preset="tiny", latent_channels=1, prediction_type="eps")
     with pytest.raises(CompatibilityError, match="predicts eps.*zero SNR"):
-        SRPipeline(vae, den, zoo.build_sampler("ddim"), make_schedule("cosine"))
+        SRPipeline(vae, den, zoo.build_sampler("ddim"), PipelineConfig(schedule=make_schedule("cosine")))

@@ -202,7 +202,7 @@ def test_torch_compile_backend_matches_eager_on_gpu() -> None:
     compiled = tiny_pipeline("medvae-4-3", "unet", "ddim", steps=3, device="cuda", backend="torch-compile")
     compiled.denoiser.load_state_dict(eager.denoiser.state_dict())
     compiled.vae.load_state_dict(eager.vae.state_dict())
-    compiled.to()  # rebuild the runtime from the copied weights
+    compiled.build_runtime()  # rebuild the runtime from the copied weights
     lr = LR.cuda()
     for _ in range(2):  # the second call replays the CUDA graphs
         out = compiled(lr, seed=0, progress=False)

@@ -14,17 +14,17 @@ open two different models from one folder) and the weights load strictly.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from zoo.autoencoders.base import Autoencoder
 from zoo.autoencoders.kl import KLAutoencoder
+from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE
 from zoo.folder_paths import inside
 from zoo.folder_schema import Obj, Str, read_json
 from zoo.weights import WeightsError
 
-__all__ = ["DIFFUSERS_CONFIG", "DIFFUSERS_WEIGHTS", "is_diffusers_kl", "save_pipeline_autoencoder", "weights_file"]
+__all__ = ["DIFFUSERS_CONFIG", "DIFFUSERS_WEIGHTS", "is_diffusers_kl", "live_config", "weights_file"]
 
 DIFFUSERS_CONFIG = "config.json"
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
@@ -39,25 +39,9 @@ def is_diffusers_kl(ae: Autoencoder) -> bool:
     return isinstance(ae, KLAutoencoder) and type(ae.vae) is AutoencoderKL
 
 
-def save_pipeline_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> str:
-    """Write ``ae`` as the folder ``folder`` (diffusers layout for an ``AutoencoderKL``, else zoo's); returns the
-    name of its weights file. The folder appears atomically."""
-    from zoo.atomic import atomic_dir
-    from zoo.autoencoders.saved import CARD_FILE, WEIGHTS_FILE, card_payload, save_autoencoder
-
-    if not is_diffusers_kl(ae):
-        save_autoencoder(ae, folder)
-        return WEIGHTS_FILE
-    payload = card_payload(ae)
-    with atomic_dir(Path(folder)) as tmp:
-        tmp = Path(tmp)
-        ae.vae.save_pretrained(tmp, safe_serialization=True)
-        written = sorted(p.name for p in tmp.iterdir())
-        if written != sorted([DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS]):
-            raise WeightsError(f"AutoencoderKL.save_pretrained wrote {written}, expected {DIFFUSERS_CONFIG} and "
-                               f"{DIFFUSERS_WEIGHTS} (a sharded VAE cannot be saved in a pipeline folder)")
-        (tmp / CARD_FILE).write_text(payload)
-    return DIFFUSERS_WEIGHTS
+def live_config(ae: KLAutoencoder) -> dict[str, Any]:
+    """The diffusers config of ``ae``'s live ``AutoencoderKL`` as JSON values (tuples as lists, no ``_`` keys)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dict(ae.vae.config).items() if not k.startswith("_")}
 
 
 def _present(path: Path) -> bool:
@@ -68,8 +52,6 @@ def weights_file(folder: Path, model: Autoencoder) -> Path:
     """The weights file of a saved-autoencoder folder for ``model`` (built from its ``zoo_autoencoder.json``):
     ``autoencoder.safetensors``, or, in the diffusers layout, ``diffusion_pytorch_model.safetensors`` once
     ``config.json`` is checked against ``model``."""
-    from zoo.autoencoders.saved import WEIGHTS_FILE
-
     if _present(folder / WEIGHTS_FILE) and _present(folder / DIFFUSERS_CONFIG):
         raise WeightsError(f"{folder}: holds both {WEIGHTS_FILE} (zoo's layout) and {DIFFUSERS_CONFIG} (diffusers' "
                            "layout); keep one, so that zoo and diffusers open the same weights")
@@ -87,8 +69,6 @@ def weights_file(folder: Path, model: Autoencoder) -> Path:
 
 def _check_config(config_file: Path, model: Autoencoder) -> None:
     """``config.json`` must be an ``AutoencoderKL`` config of the architecture zoo built (read, never imported)."""
-    from zoo.autoencoders.saved import CARD_FILE, live_config
-
     data = read_json(config_file, CONFIG_SCHEMA)
     name = model.card.name if model.card is not None else type(model).__name__
     if not is_diffusers_kl(model):

@@ -21,18 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from zoo.autoencoders.base import Autoencoder
-from zoo.autoencoders.diffusers_layout import weights_file
+from zoo.autoencoders.diffusers_layout import (
+    DIFFUSERS_CONFIG,
+    DIFFUSERS_WEIGHTS,
+    is_diffusers_kl,
+    live_config,
+    weights_file,
+)
 from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder, build_autoencoder_kl
+from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE, load_autoencoder_weights
 from zoo.cards import AutoencoderCard, Card, CardError
 from zoo.folder_paths import inside
 from zoo.folder_schema import Bool, Either, FolderSchemaError, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
 from zoo.weights import WeightsError
 
 __all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "KL_FACTORY", "WEIGHTS_FILE", "open_saved_autoencoder",
-           "save_autoencoder"]
+           "save_autoencoder", "save_pipeline_autoencoder"]
 
-CARD_FILE = "zoo_autoencoder.json"
-WEIGHTS_FILE = "autoencoder.safetensors"
 FORMAT = "zoo-autoencoder"
 FORMAT_VERSION = 2
 KL_FACTORY = "zoo.autoencoders.kl:build_autoencoder_kl"
@@ -118,7 +123,6 @@ def _card(data: dict[str, Any], factory: str, where: Path) -> AutoencoderCard:
 
 def open_saved_autoencoder(folder: str | os.PathLike) -> Autoencoder:
     """The autoencoder of a saved folder (weights loaded strictly); its files must lie inside ``folder``."""
-    from zoo.autoencoders.loading import load_autoencoder_weights
     from zoo.registry import installed_card
 
     folder = Path(folder)
@@ -133,10 +137,6 @@ def open_saved_autoencoder(folder: str | os.PathLike) -> Autoencoder:
     model, factory = _build(component, dict(stored["config"]), card_file)
     model.card = _card(stored, factory, card_file)
     return load_autoencoder_weights(model, weights_file(folder, model)).eval()
-
-
-def live_config(ae: KLAutoencoder) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dict(ae.vae.config).items() if not k.startswith("_")}
 
 
 def architecture(ae: Autoencoder) -> tuple[dict[str, str] | None, dict[str, Any]]:
@@ -201,3 +201,23 @@ def card_payload(ae: Autoencoder) -> str:
                "component": component, "card": card}
     validate(json.loads(json.dumps(payload, default=str)), _schema(FORMAT_VERSION), CARD_FILE)
     return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def save_pipeline_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> str:
+    """Write ``ae`` as the folder ``folder`` (diffusers layout for an ``AutoencoderKL``, else zoo's); returns the
+    name of its weights file. The folder appears atomically."""
+    from zoo.atomic import atomic_dir
+
+    if not is_diffusers_kl(ae):
+        save_autoencoder(ae, folder)
+        return WEIGHTS_FILE
+    payload = card_payload(ae)
+    with atomic_dir(Path(folder)) as tmp:
+        tmp = Path(tmp)
+        ae.vae.save_pretrained(tmp, safe_serialization=True)
+        written = sorted(p.name for p in tmp.iterdir())
+        if written != sorted([DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS]):
+            raise WeightsError(f"AutoencoderKL.save_pretrained wrote {written}, expected {DIFFUSERS_CONFIG} and "
+                               f"{DIFFUSERS_WEIGHTS} (a sharded VAE cannot be saved in a pipeline folder)")
+        (tmp / CARD_FILE).write_text(payload)
+    return DIFFUSERS_WEIGHTS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from typing import TYPE_CHECKING
 
 import torch
@@ -46,12 +45,6 @@ class TorchBackend:
     def runtime(self, pipeline: SRPipeline) -> Runtime:
         return TorchRuntime(pipeline.vae, pipeline.denoiser)
 
-    def load(self, folder: str | os.PathLike) -> SRPipeline:
-        """A saved zoo pipeline folder, run eagerly."""
-        from zoo.pipeline_files import open_pipeline
-
-        return open_pipeline(folder, backend=self, follow_export=False)
-
 
 class _CompiledRuntime(TorchRuntime):
     """fp16 denoiser compiled with CUDA graphs; outputs are copied out of the graph's static buffers."""
@@ -88,9 +81,3 @@ class CompiledTorchBackend:
             vae = copy.deepcopy(vae).to(device=device, dtype=torch.float16).eval()
         compiled = torch.compile(denoiser, mode=self.mode, fullgraph=self.fullgraph)
         return _CompiledRuntime(vae, compiled)
-
-    def load(self, folder: str | os.PathLike) -> SRPipeline:
-        """A saved zoo pipeline folder on CUDA, run with this backend."""
-        from zoo.pipeline_files import open_pipeline
-
-        return open_pipeline(folder, device="cuda", backend=self, follow_export=False)

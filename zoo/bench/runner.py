@@ -91,14 +91,13 @@ def load_target(cfg: BenchConfig, device: str) -> Any:
     import zoo
 
     if cfg.vae:
-        denoiser_config = {"preset": cfg.denoiser_preset} if cfg.denoiser_preset else None
+        denoiser_config = {"preset": cfg.denoiser_preset} if cfg.denoiser_preset else {}
         torch.manual_seed(cfg.seed)  # the same random weights every run: exported stages come from the cache
         try:
-            return zoo.build_pipeline(
-                vae=cfg.vae, denoiser="unet", sampler=cfg.sampler or "ddim", steps=cfg.steps, scale=cfg.scale or 4,
-                pretrained=not cfg.untrained, vae_weights=cfg.vae_weights, pretrained_denoiser=False,
-                device=device, hr_size=cfg.size or 256, denoiser_config=denoiser_config,
-            )
+            vae = zoo.build_autoencoder(cfg.vae, weights=cfg.vae_weights, pretrained=not cfg.untrained)
+            denoiser = zoo.default_denoiser(vae, cfg.size or 256, **denoiser_config)
+            return zoo.build_pipeline(vae, denoiser, cfg.sampler or "ddim", steps=cfg.steps, scale=cfg.scale or 4,
+                                      device=device)
         except (ValueError, KeyError, LookupError) as err:
             raise BenchError(f"--vae {cfg.vae}: {err}") from err
     if cfg.pipeline:

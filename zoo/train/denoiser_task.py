@@ -27,17 +27,20 @@ LOG_L2_EPS = 1e-4  # log-l2: crops flatter than this (normalised-latent MSE) cou
 
 def build_training_pipeline(cfg: TrainConfig, device: torch.device):
     """The pipeline whose denoiser is trained: new (random denoiser, trained VAE) or ``pipeline.init``."""
+    from zoo.factory import build_autoencoder, default_denoiser
     from zoo.pipeline import build_pipeline, load_pipeline
 
     p = cfg.pipeline
     if p.init:
         return load_pipeline(p.init, device=device)
+    extra = dict(p.extra)  # other build_pipeline arguments; those of the two components are used here
+    vae = build_autoencoder(p.vae, weights=p.vae_weights, **(extra.pop("vae_config", None) or {}))
+    denoiser = default_denoiser(vae, p.hr_size, p.denoiser, weights=extra.pop("denoiser_weights", None),
+                                **p.denoiser_config)
     return build_pipeline(
-        vae=p.vae, vae_weights=p.vae_weights, denoiser=p.denoiser, sampler=p.sampler, steps=p.steps,
-        scale=p.scale, pretrained=True, pretrained_denoiser=False, device=device,
+        vae=vae, denoiser=denoiser, sampler=p.sampler, steps=p.steps, scale=p.scale, device=device,
         conditioning=p.conditioning, residual=p.residual, pixel_skip=p.pixel_skip,
-        schedule={"name": p.schedule, "num_timesteps": p.timesteps}, hr_size=p.hr_size,
-        denoiser_config=p.denoiser_config, **p.extra,
+        schedule={"name": p.schedule, "num_timesteps": p.timesteps}, **extra,
     )
 
 
