@@ -22,7 +22,15 @@ from typing import Any
 import pytest
 import torch
 
-from zoo.bench.target import Geometry, backend_options, lr_images, pipeline_geometry, stage_inputs, with_backend
+from zoo.bench.target import (
+    Geometry,
+    backend_options,
+    geometry_report,
+    lr_images,
+    pipeline_geometry,
+    stage_inputs,
+    with_backend,
+)
 from zoo.bench.timing import synchronizer
 from zoo.bench.variants import KNOWN
 
@@ -91,7 +99,7 @@ def synchronized(fn):
 def _info(benchmark, geometry: str, name: str, g: Geometry) -> None:
     v = KNOWN[name]
     benchmark.extra_info.update(geometry=geometry, backend=v.backend, precision=v.precision, device=DEVICE,
-                                threads=torch.get_num_threads(), **g.to_dict())
+                                threads=torch.get_num_threads(), **geometry_report(g))
 
 
 @pytest.mark.parametrize("name", VARIANTS)
