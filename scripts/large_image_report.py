@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--reps", type=int, default=3, help="timed runs of each size (after one warm-up)")
     parser.add_argument("--tiles", default="128,192", help="HR tile sides compared with untiled runs")
-    parser.add_argument("--paper-lr", type=int, default=512, help="LR side of the medvae-4-3 + UNet RSS run (1024: ~4x longer)")
+    parser.add_argument("--paper-lr", type=int, default=512,
+                        help="LR side of the medvae-4-3 + UNet RSS run (1024: 4x the time)")
     parser.add_argument("--paper-steps", type=int, default=2, help="DDIM steps of the medvae-4-3 + UNet RSS run")
     parser.add_argument("--work", default=None, help="keep inputs and outputs here (default: a temporary folder)")
     args = parser.parse_args(argv)
