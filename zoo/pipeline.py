@@ -295,8 +295,8 @@ class SRPipeline:
         raw = self.denoise(x_t, t, cond) if tile is None else self.denoise(x_t, t, cond, tile=tile)
         abar = self.schedule.alpha_bar(t, like=x_t)
         kind = self.denoiser.prediction_type
-        if self.residual:
-            return cond + output_to_x0(raw, x_t - abar.sqrt() * cond, abar, kind)
+        if self.residual:  # an x0 output does not read x_t: skip the latent-sized x_t - sqrt(ᾱ) cond
+            return cond + output_to_x0(raw, x_t if kind == "x0" else x_t - abar.sqrt() * cond, abar, kind)
         return output_to_x0(raw, x_t, abar, kind)
 
     def training_target(

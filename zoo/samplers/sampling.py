@@ -52,9 +52,14 @@ def sample_ddim(
     for i, (t, t_prev) in _steps(timesteps, disable, "ddim"):
         a, a_prev = _abar(schedule, t), _abar(schedule, t_prev)
         x0 = model(x, _t(x, t))
-        eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
         sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
-        x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * eps
+        c_eps = math.sqrt(max(1 - a_prev - sigma**2, 0.0))
+        if c_eps > 0:
+            eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
+            x = math.sqrt(a_prev) * x0 + c_eps * eps
+            del eps
+        else:  # the last step (or eta=1): no eps term, and no eps-sized buffers on large latents
+            x = math.sqrt(a_prev) * x0
         if sigma > 0:
             x = x + sigma * randn(x.shape, generator, x.device, x.dtype)
         if callback is not None:
