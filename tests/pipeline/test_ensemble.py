@@ -1,0 +1,76 @@
+"""Self-ensemble (zoo.ensemble): the dihedral transforms, and the agreement gate on real upsamplers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from zoo.ensemble import COUNTS, dihedral, self_ensemble, undo_dihedral
+
+
+def bicubic(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def lr_batch() -> torch.Tensor:
+    return torch.rand(2, 1, 12, 20, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_undo_inverts_each_transform_on_a_non_square_batch(k: int) -> None:
+    x = lr_batch()
+    y = dihedral(x, k)
+    assert y.shape[-2:] == (x.shape[-2:] if k < 4 else x.shape[-2:][::-1])
+    assert torch.equal(undo_dihedral(y, k), x)
+
+
+def test_the_eight_transforms_are_distinct() -> None:
+    x = lr_batch()[:, :, :8, :8]
+    assert len({tuple(dihedral(x, k).flatten().tolist()) for k in range(8)}) == 8
+
+
+def test_count_one_is_the_plain_run() -> None:
+    x = lr_batch()
+    assert torch.equal(self_ensemble(bicubic, x, bicubic(x), 1), bicubic(x))
+
+
+@pytest.mark.parametrize("count", COUNTS[1:])
+def test_detail_every_transform_agrees_on_is_kept(count: int) -> None:
+    """An equivariant SR (bicubic plus a sharpening of it) gives the same image under every transform."""
+
+    def sharpen(x: torch.Tensor) -> torch.Tensor:
+        up = bicubic(x)
+        blur = F.avg_pool2d(F.pad(up, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        return (up + 0.5 * (up - blur)).clamp(0, 1)
+
+    x = lr_batch()
+    assert torch.allclose(self_ensemble(sharpen, x, bicubic(x), count), sharpen(x), atol=1e-5)
+
+
+def test_detail_that_depends_on_orientation_is_shrunk_to_the_reference() -> None:
+    """A model that paints a fixed pattern in its own frame (not the image's) disagrees with itself."""
+    pattern = 0.2 * torch.sin(torch.arange(80.0) * 0.7)[None, :] * torch.linspace(-1, 1, 80)[:, None]
+
+    def painter(x: torch.Tensor) -> torch.Tensor:
+        up = bicubic(x)
+        h, w = up.shape[-2:]
+        canvas = pattern[None, None, :h, :w]
+        return (up + canvas).clamp(0, 1)
+
+    x = torch.full((1, 1, 12, 20), 0.5)
+    plain = (painter(x) - bicubic(x)).abs().mean()
+    gated = (self_ensemble(painter, x, bicubic(x), 8) - bicubic(x)).abs().mean()
+    assert gated < 0.2 * plain
+
+
+def test_output_keeps_shape_dtype_and_range() -> None:
+    x = lr_batch()
+    out = self_ensemble(lambda t: bicubic(t) + 0.3, x, bicubic(x), 8, rows=7)
+    assert out.shape == (2, 1, 48, 80) and out.dtype == torch.float32
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_a_count_outside_the_group_is_refused() -> None:
+    with pytest.raises(ValueError, match="one of"):
+        self_ensemble(bicubic, lr_batch(), bicubic(lr_batch()), 3)
