@@ -5,10 +5,11 @@ LR and mapping every result back gives ``count`` estimates of the same image. Wh
 learned the structure (an edge, a texture), the estimates agree; where it guesses (a scan unlike its
 training data, noise, a smooth low-count image), the guesses depend on orientation and disagree.
 
-:func:`self_ensemble` keeps the first and shrinks the second, pixel by pixel, towards a reference
-(bicubic): with ``m`` the estimates' mean departure from the reference and ``v`` its variance across
-the transforms, the output is ``reference + m * m² / (m² + v)``, a Wiener-style gain that is close to 1
-where the transforms agree and close to 0 where they disagree as much as they add.
+:func:`self_ensemble` keeps the first and shrinks the second, pixel by pixel, towards bicubic (the
+paper's baseline): with ``m`` the estimates' mean departure from bicubic and ``v`` its variance across
+the transforms, both averaged over a small window, the output is ``bicubic + m * m² / (m² + v)``, a
+Wiener-style gain that is close to 1 where the transforms agree and close to 0 where they disagree as
+much as they add.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.nn import functional as F
+
+from zoo.resample import bicubic_upsample
 
 __all__ = ["COUNTS", "dihedral", "self_ensemble", "undo_dihedral"]
 
 COUNTS = (1, 2, 4, 8)  # 2: + horizontal flip; 4: + vertical flip, 180°; 8: + the four transposed ones
+GATE_RADIUS = 2  # the gate's statistics are averaged over a 5 x 5 window: a steadier estimate than one pixel
 _EPS = 1e-12
 
 
@@ -47,32 +52,42 @@ def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def self_ensemble(
-    run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, reference: torch.Tensor, count: int,
-    rows: int = 512,
+    run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, count: int, rows: int = 512,
 ) -> torch.Tensor:
-    """Gated mean of ``run`` over ``count`` dihedral transforms of ``lr`` (B x C x h x w).
+    """Gated mean of ``run`` over ``count`` dihedral transforms of ``lr`` (B x C x h x w in [0, 1]).
 
-    ``run`` maps an LR batch to its SR (B x C x H x W); ``reference`` is the SR of ``lr`` to fall back to
-    where the transforms disagree (bicubic). ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
-    Memory: two float32 accumulators of the output's size besides ``run``'s own (the first becomes the
-    output); the gate runs in bands of ``rows`` rows."""
+    ``run`` maps an LR batch to its SR (B x C x H x W, an integer factor larger). Where the transforms
+    disagree the output falls back to PIL-exact bicubic (:func:`zoo.resample.bicubic_upsample`); the
+    gate's ``m²`` and ``v`` are averaged over a (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of
+    :data:`COUNTS`; 1 returns ``run(lr)``. Memory: the bicubic reference (which becomes the output) and two
+    float32 accumulators of the output's size besides ``run``'s own; the gate runs in ``rows`` bands."""
     if count not in COUNTS:
         raise ValueError(f"self-ensemble count must be one of {COUNTS}, got {count!r}")
     if count == 1:
         return run(lr)
-    total = torch.zeros_like(reference, dtype=torch.float32)
-    squares = torch.zeros_like(total)
+    out = mean = variance = None
     for k in range(count):
-        residual = undo_dihedral(run(dihedral(lr, k)), k).to(torch.float32).sub_(reference)
-        total.add_(residual)
-        squares.addcmul_(residual, residual)
-        del residual
-    for top in range(0, reference.shape[-2], rows):  # in place: ``total`` becomes the output
-        band = slice(top, top + rows)
-        mean = total[..., band, :].div_(count)
-        power = mean * mean
-        variance = squares[..., band, :].div_(count).sub_(power).clamp_(min=0.0)
-        gain = power.div_(power + variance + _EPS)
-        mean.mul_(gain).add_(reference[..., band, :]).clamp_(0.0, 1.0)
-    del squares
-    return total.to(reference.dtype)
+        sr = undo_dihedral(run(dihedral(lr, k)), k).to(torch.float32)
+        if out is None:  # PIL-exact bicubic: the reference, and where the output is written
+            out = bicubic_upsample(lr.to(sr.device, torch.float32), sr.shape[-1] // lr.shape[-1]).clamp_(0.0, 1.0)
+            mean, variance = torch.zeros_like(sr), torch.zeros_like(sr)
+        residual = sr.sub_(out)
+        mean.add_(residual)
+        variance.addcmul_(residual, residual)
+        del sr, residual
+    mean.div_(count)
+    variance.div_(count).addcmul_(mean, mean, value=-1.0).clamp_(min=0.0)
+    for top in range(0, out.shape[-2], rows):
+        lo, hi = max(top - GATE_RADIUS, 0), min(top + rows + GATE_RADIUS, out.shape[-2])
+        power, spread = _local_mean(mean[..., lo:hi, :].square()), _local_mean(variance[..., lo:hi, :])
+        gain = power.div_(power + spread + _EPS)[..., top - lo : top - lo + rows, :]
+        out[..., top : top + rows, :].addcmul_(mean[..., top : top + rows, :], gain).clamp_(0.0, 1.0)
+    return out.to(lr.dtype)
+
+
+def _local_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over the (2 GATE_RADIUS + 1)² window around each pixel (edges replicated)."""
+    r = GATE_RADIUS
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    pooled = F.avg_pool2d(F.pad(flat, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
+    return pooled.reshape(x.shape)
