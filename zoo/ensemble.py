@@ -25,6 +25,7 @@ __all__ = ["COUNTS", "dihedral", "self_ensemble", "undo_dihedral"]
 
 COUNTS = (1, 2, 4, 8)  # 2: + horizontal flip; 4: + vertical flip, 180°; 8: + the four transposed ones
 GATE_RADIUS = 2  # the gate's statistics are averaged over a 5 x 5 window: a steadier estimate than one pixel
+BATCH_PIXELS = 8 * 64 * 64  # LR pixels per call: the 8 transforms of a 64² image run as one batch
 _EPS = 1e-12
 
 
@@ -53,28 +54,33 @@ def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 def self_ensemble(
     run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, count: int, rows: int = 512,
+    batch_pixels: int = BATCH_PIXELS,
 ) -> torch.Tensor:
     """Gated mean of ``run`` over ``count`` dihedral transforms of ``lr`` (B x C x h x w in [0, 1]).
 
-    ``run`` maps an LR batch to its SR (B x C x H x W, an integer factor larger). Where the transforms
-    disagree the output falls back to PIL-exact bicubic (:func:`zoo.resample.bicubic_upsample`); the
-    gate's ``m²`` and ``v`` are averaged over a (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of
-    :data:`COUNTS`; 1 returns ``run(lr)``. Memory: the bicubic reference (which becomes the output) and two
-    float32 accumulators of the output's size besides ``run``'s own; the gate runs in ``rows`` bands."""
+    ``run`` maps an LR batch to its SR (N x C x H x W, an integer factor larger); transforms of one shape
+    go to it stacked along the batch axis, as many as keep the call under ``batch_pixels`` LR pixels (one
+    at a time for large images). Where the transforms disagree the output falls back to PIL-exact bicubic
+    (:func:`zoo.resample.bicubic_upsample`); the gate's ``m²`` and ``v`` are averaged over a
+    (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
+    Memory: the bicubic reference (which becomes the output) and two float32 accumulators of the output's
+    size besides ``run``'s own; the gate runs in bands of ``rows`` rows."""
     if count not in COUNTS:
         raise ValueError(f"self-ensemble count must be one of {COUNTS}, got {count!r}")
     if count == 1:
         return run(lr)
     out = mean = variance = None
-    for k in range(count):
-        sr = undo_dihedral(run(dihedral(lr, k)), k).to(torch.float32)
-        if out is None:  # PIL-exact bicubic: the reference, and where the output is written
-            out = bicubic_upsample(lr.to(sr.device, torch.float32), sr.shape[-1] // lr.shape[-1]).clamp_(0.0, 1.0)
-            mean, variance = torch.zeros_like(sr), torch.zeros_like(sr)
-        residual = sr.sub_(out)
-        mean.add_(residual)
-        variance.addcmul_(residual, residual)
-        del sr, residual
+    for ks in _chunks(lr, count, batch_pixels):
+        srs = run(torch.cat([dihedral(lr, k) for k in ks])).to(torch.float32).split(lr.shape[0])
+        for k, sr in zip(ks, srs, strict=True):
+            sr = undo_dihedral(sr, k)
+            if out is None:  # PIL-exact bicubic: the reference, and where the output is written
+                out = bicubic_upsample(lr.to(sr.device, torch.float32), sr.shape[-1] // lr.shape[-1]).clamp_(0, 1)
+                mean, variance = torch.zeros_like(out), torch.zeros_like(out)
+            residual = sr.sub_(out)  # in place: the run's output is ours
+            mean.add_(residual)
+            variance.addcmul_(residual, residual)
+        del srs, sr, residual
     mean.div_(count)
     variance.div_(count).addcmul_(mean, mean, value=-1.0).clamp_(min=0.0)
     for top in range(0, out.shape[-2], rows):
@@ -91,3 +97,12 @@ def _local_mean(x: torch.Tensor) -> torch.Tensor:
     flat = x.reshape(-1, 1, *x.shape[-2:])
     pooled = F.avg_pool2d(F.pad(flat, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
     return pooled.reshape(x.shape)
+
+
+def _chunks(lr: torch.Tensor, count: int, batch_pixels: int) -> list[list[int]]:
+    """The transforms ``0 .. count - 1`` grouped by shape, each group cut to calls of at most ``batch_pixels``."""
+    per_call = max(1, batch_pixels // (lr.shape[0] * lr.shape[-2] * lr.shape[-1]))
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for k in range(count):
+        groups.setdefault(tuple(dihedral(lr, k).shape), []).append(k)
+    return [ks[i : i + per_call] for ks in groups.values() for i in range(0, len(ks), per_call)]

@@ -96,3 +96,17 @@ def test_bicubic_upsample_matches_pil() -> None:
     for factor in (2, 3, 4):
         ours = bicubic_upsample(torch.from_numpy(image)[None, None], factor)[0, 0].numpy()
         assert np.abs(ours - pil_resize(image, (13 * factor, 21 * factor), "bicubic")).max() < 1e-5
+
+
+@pytest.mark.parametrize("batch_pixels", [1, 2 * 12 * 20 * 3, 10**6])
+def test_batching_the_transforms_does_not_change_the_result(batch_pixels: int) -> None:
+    calls: list[int] = []
+
+    def counted(t: torch.Tensor) -> torch.Tensor:
+        calls.append(t.shape[0])
+        return (bicubic(t) + 0.1 * torch.sin(40 * bicubic(t))).clamp(0, 1)
+
+    x = lr_batch()
+    out = self_ensemble(counted, x, 8, batch_pixels=batch_pixels)
+    assert sum(calls) == 8 * x.shape[0] and max(calls) <= max(x.shape[0], batch_pixels // (12 * 20))
+    assert torch.allclose(out, self_ensemble(counted, x, 8, batch_pixels=1), atol=1e-6)
