@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from zoo.errors import ZooError
 from zoo.resample import bicubic_upsample
 
-__all__ = ["COUNTS", "EnsembleError", "dihedral", "self_ensemble", "undo_dihedral"]
+__all__ = ["COUNTS", "EnsembleError", "check_count", "dihedral", "self_ensemble", "undo_dihedral"]
 
 COUNTS = (1, 2, 4, 8)  # 2: + horizontal flip; 4: + vertical flip, 180°; 8: + the four transposed ones
 GATE_RADIUS = 2  # the gate's statistics are averaged over a 5 x 5 window: a steadier estimate than one pixel
@@ -32,6 +32,13 @@ _EPS = 1e-12
 
 class EnsembleError(ZooError, ValueError):
     """A self-ensemble count that is not 1, 2, 4 or 8."""
+
+
+def check_count(count: object) -> int:
+    """``count`` if it is one of :data:`COUNTS`, else :class:`EnsembleError`."""
+    if isinstance(count, bool) or count not in COUNTS:
+        raise EnsembleError(f"self_ensemble must be one of {', '.join(map(str, COUNTS))}, got {count!r}")
+    return int(count)
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -70,9 +77,7 @@ def self_ensemble(
     (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
     Memory: the bicubic reference (which becomes the output) and two float32 accumulators of the output's
     size besides ``run``'s own; the gate runs in bands of ``rows`` rows."""
-    if isinstance(count, bool) or count not in COUNTS:
-        raise EnsembleError(f"self_ensemble must be one of {', '.join(map(str, COUNTS))}, got {count!r}")
-    if count == 1:
+    if check_count(count) == 1:
         return run(lr)
     out = mean = variance = None
     for ks in _chunks(lr, count, batch_pixels):

@@ -32,6 +32,7 @@ import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
+from zoo.ensemble import check_count
 from zoo.ensemble import self_ensemble as self_ensemble_sr
 from zoo.errors import MissingWeightsError
 from zoo.geometry import Geometry
@@ -408,7 +409,7 @@ class SRPipeline:
         ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`.
         ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``)."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
-        count = self.options.self_ensemble if self_ensemble is None else self_ensemble
+        count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
         if count == 1:
             sr = self._super_resolve_once(lr01, plan, **kwargs)
         else:  # each transform of image i keeps image i's seed

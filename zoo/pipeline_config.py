@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from zoo.ensemble import COUNTS
+from zoo.ensemble import check_count
 from zoo.errors import ZooError
 from zoo.folder_schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
 from zoo.latents import LatentStats
@@ -53,12 +53,6 @@ def _latent_stats(value: Any) -> LatentStats | None:
     if isinstance(value, dict):
         return LatentStats.from_dict(value)
     raise TypeError(f"expected LatentStats or {{'mean': [...], 'std': [...]}}, got {type(value).__name__}")
-
-
-def _ensemble_count(value: Any) -> int:
-    if isinstance(value, bool) or value not in COUNTS:
-        raise ValueError(f"expected one of {', '.join(map(str, COUNTS))}, got {value!r}")
-    return int(value)
 
 
 def _option(
@@ -111,7 +105,7 @@ class PipelineConfig:
     data_consistency: int = _option(
         Int(0), default=0, doc="back-projection steps that make the SR image agree with its LR (zoo.consistency)")
     self_ensemble: int = _option(
-        Int(1), default=1, parse=_ensemble_count,
+        Int(1), default=1, parse=check_count,
         doc="flips/rotations of the LR whose SRs are combined where they agree, else bicubic (1, 2, 4 or 8; "
             "zoo.ensemble): each one more SR run")
     dtype: torch.dtype = _option(

@@ -110,3 +110,90 @@ def test_batching_the_transforms_does_not_change_the_result(batch_pixels: int) -
     out = self_ensemble(counted, x, 8, batch_pixels=batch_pixels)
     assert sum(calls) == 8 * x.shape[0] and max(calls) <= max(x.shape[0], batch_pixels // (12 * 20))
     assert torch.allclose(out, self_ensemble(counted, x, 8, batch_pixels=1), atol=1e-6)
+
+
+# --- in the pipeline ---------------------------------------------------------------------------
+
+
+def test_the_option_is_saved_loaded_and_overridable_per_call(tmp_path) -> None:
+    import zoo
+    from tests.pipeline.conftest import tiny_pipeline
+
+    torch.manual_seed(0)
+    pipe = tiny_pipeline("zoo-s2d-f4", conditioning="bicubic-latent", residual=True, pixel_skip=True,
+                         self_ensemble=4)
+    lr = torch.rand(1, 1, 24, 40, generator=torch.Generator().manual_seed(3))
+    ensembled = pipe(lr, seed=0)
+    plain = pipe(lr, seed=0, self_ensemble=1)
+    assert ensembled.shape == plain.shape == (1, 1, 96, 160) and not torch.allclose(ensembled, plain)
+    assert torch.equal(plain, zoo.SRPipeline(pipe.vae, pipe.denoiser, pipe.sampler,
+                                             pipe.options.replace(self_ensemble=1))(lr, seed=0))
+    pipe.save_pretrained(tmp_path / "run")
+    again = zoo.load_pipeline(tmp_path / "run")
+    assert again.options.self_ensemble == 4
+    assert torch.allclose(again(lr, seed=0), ensembled, atol=1e-6)
+
+
+def test_a_count_outside_the_group_is_refused_by_name() -> None:
+    from tests.pipeline.conftest import tiny_pipeline
+    from zoo.pipeline_config import PipelineConfigError
+
+    with pytest.raises(PipelineConfigError, match="self_ensemble"):
+        tiny_pipeline("zoo-s2d-f4", self_ensemble=3)
+    with pytest.raises(ValueError, match="self_ensemble"):
+        tiny_pipeline("zoo-s2d-f4")(torch.rand(1, 1, 8, 8), self_ensemble=True)
+
+
+def _default():
+    import zoo
+    from zoo.assets import DEFAULT_PIPELINE_DIR
+
+    return zoo.load_pipeline(DEFAULT_PIPELINE_DIR)
+
+
+def _psnr_gain(sr: torch.Tensor, lr: torch.Tensor, hr: torch.Tensor) -> float:
+    from zoo.evaluate.metrics import psnr
+    from zoo.resample import bicubic_upsample
+
+    bicubic = bicubic_upsample(lr, 4).clamp(0, 1)[0, 0].double().numpy()
+    ref = hr.double().numpy()
+    return psnr(sr[0, 0].double().numpy(), ref) - psnr(bicubic, ref)
+
+
+def test_the_default_does_no_harm_on_a_smooth_low_count_scan() -> None:
+    """A Gaussian-smoothed Poisson phantom (nuclear-medicine-like, unlike any training image): the
+    embedded default must not fall below bicubic; one run of the weights alone does not pass this bar."""
+    from zoo.consistency import lanczos_downsample
+
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 256), torch.linspace(0, 1, 256), indexing="ij")
+    phantom = torch.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) / 0.05)
+    phantom += 0.5 * torch.exp(-((xx - 0.3) ** 2 + (yy - 0.6) ** 2) / 0.005)
+    counts = torch.poisson(phantom * 100, generator=g)[None, None]
+    hr = F.conv2d(F.pad(counts, (6, 6, 6, 6), mode="reflect"), _gaussian(2.0, 6))
+    hr = ((hr - hr.min()) / (hr.max() - hr.min()))[0, 0]
+    lr = lanczos_downsample(hr[None, None], 4).clamp(0, 1)
+    pipe = _default()
+    assert _psnr_gain(pipe(lr, seed=0), lr, hr) > 0.3
+    assert _psnr_gain(pipe(lr, seed=0, self_ensemble=1), lr, hr) < _psnr_gain(pipe(lr, seed=0), lr, hr)
+
+
+def _gaussian(sigma: float, radius: int) -> torch.Tensor:
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-x**2 / (2 * sigma**2))
+    k = k / k.sum()
+    return (k[:, None] * k[None, :])[None, None]
+
+
+def test_the_default_beats_bicubic_on_every_held_out_chest_radiograph() -> None:
+    """The modality where one run of the weights is level with bicubic (issue 14)."""
+    from zoo.data.pngio import load_unit
+    from zoo.evaluate.heldout import held_out
+
+    pipe = _default()
+    items = [item for item in held_out("test") if item.modality == "CR"]
+    assert items
+    for item in items:
+        lr = torch.from_numpy(load_unit(item.lr).astype("float32"))[None, None]
+        hr = torch.from_numpy(load_unit(item.hr).astype("float32"))
+        assert _psnr_gain(pipe(lr, seed=0), lr, hr) > 0.05, item.id
