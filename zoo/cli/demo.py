@@ -1,4 +1,4 @@
-"""``zoo demo``: the embedded default on the bundled held-out samples (offline; about 10 s of CPU time on the
+"""``zoo demo``: the embedded default on the bundled held-out samples (offline; about 15 s on the
 2-core development machine, figure included: 26 held-out images at 64 -> 256)."""
 
 from __future__ import annotations
