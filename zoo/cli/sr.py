@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli.options import device_option, out_option
+from zoo.cli.options import device_option, out_option, pipeline_option
 from zoo.sr_files import expand_inputs, prepared_lr_files, unique_ids
 
 __all__ = ["expand_inputs", "prepared_lr_files", "sr_cmd", "unique_ids"]
@@ -26,21 +26,11 @@ def _tile(value: str) -> int | str:
     fail(f"--tile {value!r}: use auto, off, or an HR tile side in pixels (e.g. 512)")
 
 
-class _PipelineFolder(click.Path):
-    """An existing pipeline folder, or ``hf:owner/repo[@rev]`` (a pipeline on the Hugging Face hub)."""
-
-    def convert(self, value, param, ctx):  # click's signature
-        if isinstance(value, str) and value.startswith("hf:"):
-            return value
-        return super().convert(value, param, ctx)
-
-
 @click.command("sr")
 @click.argument("inputs", nargs=-1, required=True)
 @out_option("Output folder (not inside an input folder).", name="out_dir", required=True)
-@click.option("--pipeline", "pipeline_dir", default=None, type=_PipelineFolder(exists=True, file_okay=False),
-              help="Saved pipeline folder (from `zoo train`), or hf:OWNER/REPO[@REV] on the Hugging Face hub; "
-                   "default: the embedded default pipeline.")
+@pipeline_option("Saved pipeline folder (from `zoo train`) or export folder; default: the embedded default.",
+                 default=None)
 @click.option("--sampler", default=None, help="Sampler name (default: the pipeline's), e.g. ddim, dpmpp-2m, cold.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampler steps (default: the pipeline's).")
 @click.option("--seed", type=int, default=0, show_default=True,
