@@ -55,9 +55,10 @@ def evaluate_default(
     from zoo.data.pngio import load_unit
     from zoo.evaluate.heldout import held_out, upsample, zoo_sr
     from zoo.evaluate.metrics import psnr, ssim
+    from zoo.hub_pipeline import is_hub_spec
     from zoo.pipeline import load_pipeline
 
-    folder = Path(pipeline) if pipeline is not None else DEFAULT_PIPELINE_DIR
+    folder = DEFAULT_PIPELINE_DIR if pipeline is None else pipeline if is_hub_spec(pipeline) else Path(pipeline)
     pipe = load_pipeline(folder, device=device)
     items = held_out(split)[:limit]
     result = DemoResult(str(folder), split, sampler or getattr(pipe.sampler, "name", "?"),

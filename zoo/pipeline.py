@@ -32,6 +32,8 @@ import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
+from zoo.ensemble import check_count
+from zoo.ensemble import self_ensemble as self_ensemble_sr
 from zoo.errors import MissingWeightsError
 from zoo.geometry import Geometry
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
@@ -399,32 +401,46 @@ class SRPipeline:
 
     # SR call ----------------------------------------------------------------------------------
     def super_resolve(
-        self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, **kwargs: Any,
+        self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
+        **kwargs: Any,
     ) -> torch.Tensor:
         """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input).
 
-        ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`."""
+        ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`.
+        ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``)."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
-        if plan is not None:
-            sr = self._super_resolve_tiled(lr01, plan, **kwargs)
-        else:
-            cond = self.conditioning_latent(lr01)
-            x = self.decode(self.sample(cond, **kwargs))
-            if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
-                bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
-                x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
-            sr = from_model_output(x, channels=lr01.shape[1])
+        count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
+        if count == 1:
+            sr = self._super_resolve_once(lr01, plan, **kwargs)
+        else:  # each transform of image i keeps image i's seed
+            seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
+
+            def run(x: torch.Tensor) -> torch.Tensor:
+                return self._super_resolve_once(x, plan, seed=seeds * (x.shape[0] // len(seeds)), **kwargs)
+
+            sr = self_ensemble_sr(run, lr01.to(self.device, torch.float32), count)
         if self.options.data_consistency:  # tiled or not: the whole SR image agrees with its LR
             from zoo.consistency import project_to_lr
 
             sr = project_to_lr(sr, lr01.to(sr.device), self.options.data_consistency)
         return sr
 
+    def _super_resolve_once(self, lr01: torch.Tensor, plan: TilePlan | None, **kwargs: Any) -> torch.Tensor:
+        """One SR of ``lr01``, tiled by ``plan`` or whole, before data consistency."""
+        if plan is not None:
+            return self._super_resolve_tiled(lr01, plan, **kwargs)
+        cond = self.conditioning_latent(lr01)
+        x = self.decode(self.sample(cond, **kwargs))
+        if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
+            bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
+            x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
+        return from_model_output(x, channels=lr01.shape[1])
+
     @torch.inference_mode()
     def __call__(
         self, lr: torch.Tensor | Sequence[np.ndarray], seed: int | Sequence[int] = 0, steps: int | None = None,
         sampler: Any = None, progress: bool | None = None, tile: int | str | None = None,
-        value_range: tuple[float, float] | None = None,
+        value_range: tuple[float, float] | None = None, self_ensemble: int | None = None,
     ) -> torch.Tensor | list[np.ndarray]:
         """Super-resolve ``lr``: a float tensor B x C x h x w in [0, 1] (returns the same dtype), or a list of
         numpy arrays H x W / H x W x C of any dtype and range (returns a list, each in its input's range/dtype).
@@ -434,10 +450,11 @@ class SRPipeline:
         ``tile``: HR tile side in pixels, ``"off"``, or ``None`` (automatic: tile images larger than the
         pipeline was trained on; see :meth:`tile_plan` and :mod:`zoo.tiling`). ``value_range`` (arrays
         only): one intensity mapping for every array of the call, e.g. a volume's ``(min, max)`` from
-        :meth:`volume_range`, instead of one per array.
+        :meth:`volume_range`, instead of one per array. ``self_ensemble``: flips/rotations combined for this
+        call (1, 2, 4 or 8; ``None``: the pipeline's ``self_ensemble`` option; see :mod:`zoo.ensemble`).
         """
         intensity = getattr(getattr(self.vae, "card", None), "intensity", "minmax")
-        opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile}
+        opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile, "self_ensemble": self_ensemble}
         if isinstance(lr, torch.Tensor):
             unit, formats = tensor_to_unit(lr, intensity)
             seeds = seed_list(seed, unit.shape[0])

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from zoo.ensemble import check_count
 from zoo.errors import ZooError
 from zoo.folder_schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
 from zoo.latents import LatentStats
@@ -103,6 +104,10 @@ class PipelineConfig:
         doc="bicubic-latent only: SR = bicubic + decode(SR latent) - decode(conditioning latent)")
     data_consistency: int = _option(
         Int(0), default=0, doc="back-projection steps that make the SR image agree with its LR (zoo.consistency)")
+    self_ensemble: int = _option(
+        Int(1), default=1, parse=check_count,
+        doc="flips/rotations of the LR whose SRs are combined where they agree, else bicubic (1, 2, 4 or 8; "
+            "zoo.ensemble): each one more SR run")
     dtype: torch.dtype = _option(
         Str(DTYPES, null=True), default=torch.float32, parse=parse_dtype,
         to_json=lambda d: str(d).removeprefix("torch."),

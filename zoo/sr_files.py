@@ -279,6 +279,7 @@ class SROptions:
     sampler: str | None = None
     batch_size: int = 8
     tile: int | str | None = None
+    self_ensemble: int | None = None  # flips/rotations combined (None: the pipeline's option)
     pipeline_id: str = ""  # identifies the pipeline in DICOM derivation tags and derived series UIDs
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -304,7 +305,8 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
     for start in range(0, n, batch):
         chunk = [image.slice(i) for i in range(start, min(n, start + batch))]
         outs = pipe(chunk, seed=[options.seed] * len(chunk), steps=options.steps, sampler=options.sampler,
-                    progress=False, tile=options.tile, value_range=value_range)
+                    progress=False, tile=options.tile, value_range=value_range,
+                    self_ensemble=options.self_ensemble)
         if not image.is_volume:
             result = outs[0]
             break

@@ -367,3 +367,23 @@ def test_sr_bad_tile_option_is_one_line_before_any_work(tile, message, tiny_pipe
                                     "--pipeline", str(tiny_pipeline), "--tile", tile])
     assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "a.png").exists()
+
+
+# self-ensemble ------------------------------------------------------------------------------------
+
+
+def test_sr_self_ensemble_option_reaches_the_pipeline(tmp_path):
+    """The embedded default combines 8 flips/rotations; --self-ensemble 1 is one run, a different image."""
+    from zoo.data.readers import read_image
+    from zoo.evaluate.heldout import held_out
+
+    lr = held_out("test")[0].lr
+    outs = {}
+    for count in (None, "1"):
+        out = tmp_path / f"out-{count}"
+        extra = [] if count is None else ["--self-ensemble", count]
+        assert _sr([str(lr), "--out", str(out), *extra]).exit_code == 0
+        outs[count] = read_image(out / lr.name).array
+    assert outs[None].shape == outs["1"].shape == (256, 256) and not np.array_equal(outs[None], outs["1"])
+    res = CliRunner().invoke(main, ["sr", str(lr), "--out", str(tmp_path / "bad"), "--self-ensemble", "3"])
+    assert res.exit_code == 2 and "--self-ensemble" in res.output

@@ -246,3 +246,28 @@ def test_a_malformed_hub_id_is_one_line() -> None:
 
     with pytest.raises(HubPipelineError, match=r"expected 'hf:owner/repo\[@revision\]'"):
         zoo.load_pipeline("hf:only-owner")
+
+
+@pytest.mark.slow
+def test_zoo_demo_runs_a_pipeline_from_the_hub_cache(run: Path, tmp_path: Path) -> None:
+    """``zoo demo --pipeline hf:...`` (offline, from a hub cache made by huggingface_hub) gives the same figures
+    as ``zoo demo --pipeline DIR`` of the same folder."""
+    import json
+
+    import huggingface_hub
+
+    cache = tmp_path / "hf-home" / "hub"
+    with fake_hub({"someone/sr-pipe": _repo_files(run)}) as url:
+        huggingface_hub.snapshot_download("someone/sr-pipe", cache_dir=cache, endpoint=url)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    environ.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="1",
+                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    code = "import sys; from zoo.cli import main; main(sys.argv[1:])"
+    summaries = []
+    for source in ("hf:someone/sr-pipe", str(run)):
+        proc = subprocess.run([sys.executable, "-c", code, "demo", "--pipeline", source, "--device", "cpu", "--json",
+                               "--out", str(tmp_path / f"demo{len(summaries)}")],
+                              capture_output=True, text=True, env=environ, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        summaries.append(json.loads(proc.stdout))
+    assert summaries[0]["psnr_zoo"] == summaries[1]["psnr_zoo"]

@@ -1,18 +1,17 @@
-"""``zoo demo``: the embedded default on the bundled held-out samples (offline; about 10 s of CPU time on the
+"""``zoo demo``: the embedded default on the bundled held-out samples (offline; about 15 s on the
 2-core development machine, figure included: 26 held-out images at 64 -> 256)."""
 
 from __future__ import annotations
 
 import click
 
-from zoo.cli.options import device_option, out_option
+from zoo.cli.options import device_option, out_option, pipeline_option
 
 
 @click.command("demo")
 @out_option("Folder for demo.png, report.md and metrics.csv.", name="out_dir", default="zoo-demo-out",
             show_default=True)
-@click.option("--pipeline", "pipeline_dir", default=None, type=click.Path(exists=True, file_okay=False),
-              help="Saved pipeline folder to demo instead of the embedded default.")
+@pipeline_option("Saved pipeline folder to demo instead of the embedded default.", default=None)
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "val", "train"]),
               help="Bundled split to run on (test: subjects never used in training or validation).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampler steps (default: the pipeline's).")

@@ -1,4 +1,5 @@
-"""Options every ``zoo`` command spells the same way: ``--out`` (old spellings kept, hidden) and ``--device``."""
+"""Options every ``zoo`` command spells the same way: ``--out`` (old spellings kept, hidden), ``--device`` and
+``--pipeline`` (a folder or ``hf:owner/repo[@rev]``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 
 from zoo.devices import AUTO, DEVICE_HELP
 
-__all__ = ["AliasedOption", "device_option", "out_option"]
+__all__ = ["AliasedOption", "PipelineFolder", "device_option", "out_option", "pipeline_option"]
 
 
 class AliasedOption(click.Option):
@@ -43,3 +44,18 @@ def out_option(help: str, *, name: str = "out", aliases: Sequence[str] = (), **k
 def device_option() -> Callable:
     """``--device``, default ``auto`` (cuda if available, else cpu), resolved by :func:`zoo.devices.resolve_device`."""
     return click.option("--device", default=AUTO, show_default=True, help=DEVICE_HELP)
+
+
+class PipelineFolder(click.Path):
+    """An existing pipeline folder, or ``hf:owner/repo[@rev]`` (a pipeline on the Hugging Face hub)."""
+
+    def convert(self, value, param, ctx):  # click's signature
+        if isinstance(value, str) and value.startswith("hf:"):
+            return value
+        return super().convert(value, param, ctx)
+
+
+def pipeline_option(help: str, **kwargs: Any) -> Callable:
+    """``--pipeline``: a saved (or exported) pipeline folder, or ``hf:OWNER/REPO[@REV]`` on the hub."""
+    return click.option("--pipeline", "pipeline_dir", type=PipelineFolder(exists=True, file_okay=False),
+                        help=help + " Also hf:OWNER/REPO[@REV] on the Hugging Face hub.", **kwargs)
