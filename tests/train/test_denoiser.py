@@ -39,6 +39,8 @@ def test_denoiser_run_saves_a_pipeline_with_latent_stats(prepared: Path, tiny_va
     assert sr.shape == (2, 1, 32, 32)
     keys = {r["key"] for r in read_metrics(tmp_path / "run" / "logs")}
     assert {"loss", "lr", "val_psnr", "val_psnr_bicubic"} <= keys
+    card = (Path(result) / "README.md").read_text()
+    assert f"{prepared.name} (a `zoo prepare` folder), split 'train'" in card
 
 
 def test_denoiser_run_from_a_latent_cache(prepared: Path, tiny_vae: Path, tmp_path: Path) -> None:

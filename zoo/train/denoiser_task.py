@@ -173,4 +173,8 @@ class DenoiserTask:
         return {"psnr": sum(sr_psnr) / len(sr_psnr), "psnr_bicubic": sum(bic_psnr) / len(bic_psnr)}
 
     def save_result(self, model: nn.Module, path: Path) -> None:
-        self.pipe.save_pretrained(path)
+        """The pipeline folder, its model card naming the training data (the embedded default's is known)."""
+        data = self.cfg.data
+        bundled = data.root is None or data.root.startswith("zoo-asset:")
+        described = None if bundled else f"{Path(data.root).name} (a `zoo prepare` folder), split {data.train_split!r}"
+        self.pipe.save_pretrained(path, training_data=described)
