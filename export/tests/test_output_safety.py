@@ -12,24 +12,20 @@ from zoo_export.cli import main
 from zoo_export.exporter import export_pipeline
 from zoo_export.options import ExportOptions, ExportSizeError, check_size
 
+from tests.cli_checks import one_error_line
+
 SMALL = ["--vae", "medvae-4-3", "--untrained", "--vae-config", json.dumps(small_vae_config("medvae-4-3")),
          "--denoiser-config", json.dumps(SMALL_DENOISER)]
 
 
-def _one_error_line(res, *words: str) -> str:
-    assert res.exit_code == 2, res.output
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("zoo-export: error:"), res.stderr
-    assert "Traceback" not in res.output
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
+def _export_error(res, *words: str) -> str:
+    return one_error_line(res, *words, prog="zoo-export")
 
 
 @pytest.mark.parametrize("size", ["4", "16", "40"])
 def test_a_size_the_models_cannot_take_is_one_line_before_exporting(tmp_path, size) -> None:
     res = CliRunner().invoke(main, [*SMALL, "--size", size, "--out", str(tmp_path / "o")])
-    _one_error_line(res, f"--size {size}", "multiple of", "e.g. --size")
+    _export_error(res, f"--size {size}", "multiple of", "e.g. --size")
     assert not (tmp_path / "o").exists()
 
 
@@ -46,7 +42,7 @@ def test_a_folder_that_is_not_an_export_is_never_replaced(tmp_path) -> None:
     out.mkdir()
     (out / "manifest.json").write_text('{"my": "data"}')
     (out / "notes.txt").write_text("mine")
-    _one_error_line(CliRunner().invoke(main, [*SMALL, "--size", "32", "--out", str(out)]), "not empty", "--overwrite")
+    _export_error(CliRunner().invoke(main, [*SMALL, "--size", "32", "--out", str(out)]), "not empty", "--overwrite")
     assert (out / "manifest.json").read_text() == '{"my": "data"}' and (out / "notes.txt").read_text() == "mine"
 
 
@@ -78,5 +74,5 @@ def test_truncated_weights_are_one_line(tmp_path) -> None:
     save_file({"w": torch.zeros(32, 32)}, str(weights))
     weights.write_bytes(weights.read_bytes()[:60])
     res = CliRunner().invoke(main, ["--vae", "medvae-4-3", "--weights", str(weights), "--out", str(tmp_path / "o")])
-    _one_error_line(res, str(weights))
+    _export_error(res, str(weights))
     assert not (tmp_path / "o").exists()

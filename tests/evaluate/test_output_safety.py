@@ -7,6 +7,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
+from tests.cli_checks import one_error_line
 from zoo.cli import main
 
 from .helpers import make_dataset, save_png16, smooth_image, write_manifest
@@ -21,21 +22,12 @@ def _eval(pred, ref, out, *extra):
                                      "--no-figures", *extra])
 
 
-def _one_error_line(res, *words):
-    assert res.exit_code == 2, res.output
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("zoo: error:"), res.stderr
-    assert "Traceback" not in res.output
-    for word in words:
-        assert word in lines[0], lines[0]
-
-
 def test_eval_never_writes_over_its_inputs(tmp_path):
     pred, ref = make_dataset(tmp_path, n=3)
     before = _files(pred), _files(ref)
     for flags in ([], ["--overwrite"]):
-        _one_error_line(_eval(pred, ref, pred, *flags), "is also an input")
-        _one_error_line(_eval(pred, ref, ref, *flags), "is also an input")
+        one_error_line(_eval(pred, ref, pred, *flags), "is also an input")
+        one_error_line(_eval(pred, ref, ref, *flags), "is also an input")
     assert (_files(pred), _files(ref)) == before
 
 
@@ -45,7 +37,7 @@ def test_eval_keeps_an_existing_folder_and_overwrite_replaces_only_the_report(tm
     out.mkdir()
     (out / "notes.md").write_text("my notes")
     (out / "report.md").write_text("an old report")
-    _one_error_line(_eval(pred, ref, out), "not empty", "--overwrite")
+    one_error_line(_eval(pred, ref, out), "not empty", "--overwrite")
     assert _files(out) == {"notes.md": b"my notes", "report.md": b"an old report"}
     res = _eval(pred, ref, out, "--overwrite")
     assert res.exit_code == 0, res.output
@@ -63,8 +55,8 @@ def test_compare_and_screen_keep_existing_folders(tmp_path, tiny_vaes):
     cmp.mkdir()
     (cmp / "keep.txt").write_text("mine")
     args = ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--resamples", "100", "--out"]
-    _one_error_line(CliRunner().invoke(main, [*args, str(cmp)]), "not empty")
-    _one_error_line(CliRunner().invoke(main, [*args, str(tmp_path / "a"), "--overwrite"]), "is also an input")
+    one_error_line(CliRunner().invoke(main, [*args, str(cmp)]), "not empty")
+    one_error_line(CliRunner().invoke(main, [*args, str(tmp_path / "a"), "--overwrite"]), "is also an input")
     assert "compare.json" not in _files(tmp_path / "a")
     res = CliRunner().invoke(main, [*args, str(cmp), "--overwrite"])
     assert res.exit_code == 0, res.output
@@ -74,8 +66,8 @@ def test_compare_and_screen_keep_existing_folders(tmp_path, tiny_vaes):
     screen_out.mkdir()
     (screen_out / "keep.txt").write_text("mine")
     args = ["screen", "--data", str(ref), "--vae", "evaltest-a", "--untrained", "--limit", "1", "--out"]
-    _one_error_line(CliRunner().invoke(main, [*args, str(screen_out)]), "not empty")
-    _one_error_line(CliRunner().invoke(main, [*args, str(ref), "--overwrite"]), "is also an input")
+    one_error_line(CliRunner().invoke(main, [*args, str(screen_out)]), "not empty")
+    one_error_line(CliRunner().invoke(main, [*args, str(ref), "--overwrite"]), "is also an input")
     res = CliRunner().invoke(main, [*args, str(screen_out), "--overwrite"])
     assert res.exit_code == 0, res.output
     assert (screen_out / "keep.txt").read_text() == "mine" and (screen_out / "screen.json").is_file()
@@ -107,5 +99,5 @@ def test_eval_split_pairs_the_readme_tour(tmp_path):
     assert report["n"] == 2 and report["pairing"]["split"] == "test"
     res = _eval(pred, ref, tmp_path / "test", "--split", "test")
     assert res.exit_code == 0, res.output
-    _one_error_line(_eval(pred, ref, tmp_path / "all", "--split", "all"), "missing")
-    _one_error_line(_eval(pred, ref, tmp_path / "val", "--split", "val"), "missing")
+    one_error_line(_eval(pred, ref, tmp_path / "all", "--split", "all"), "missing")
+    one_error_line(_eval(pred, ref, tmp_path / "val", "--split", "val"), "missing")

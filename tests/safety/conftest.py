@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_checks import save_tiny_pipeline
+
 
 @pytest.fixture(scope="session")
 def saved_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved pipeline folder: narrowed zoo-demo-f4 VAE + tiny UNet, random weights, 1-step DDIM."""
-    import zoo
-
-    pipe = zoo.build_pipeline(
-        vae="zoo-demo-f4", denoiser="unet", sampler="ddim", steps=1, scale=4, pretrained=False,
-        conditioning="bicubic-latent", residual=True, hr_size=64,
-        vae_config={"block_out_channels": [8, 8, 16], "norm_num_groups": 4},
-        denoiser_config={"preset": "tiny"},
-    )
-    folder = tmp_path_factory.mktemp("safety") / "pipeline"
-    pipe.save_pretrained(folder)
-    return folder
+    return save_tiny_pipeline(tmp_path_factory.mktemp("safety") / "pipeline")
 
 
 @pytest.fixture

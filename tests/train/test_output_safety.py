@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.cli_checks import one_error_line
 from tests.train.helpers import tiny_autoencoder_config
 from zoo.cli import main
 from zoo.train.checkpoint import checkpoint_path
@@ -15,16 +16,6 @@ from zoo.train.checkpoint import checkpoint_path
 
 def _train(config: Path, *args: str):
     return CliRunner().invoke(main, ["train", "--config", str(config), "--no-progress", *args])
-
-
-def _one_error_line(res, *words: str) -> str:
-    assert res.exit_code == 2, res.output
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("zoo: error:"), res.stderr
-    assert "Traceback" not in res.output
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def _snapshot(run: Path) -> dict[str, bytes]:
@@ -39,7 +30,7 @@ def test_a_second_run_without_resume_keeps_the_first(prepared: Path, tmp_path: P
     assert _train(config).exit_code == 0
     first = _snapshot(run)
     (run / "notes.txt").write_text("mine")
-    _one_error_line(_train(config, "--set", "optim.max_steps=1"), "earlier run", "--resume", "--overwrite")
+    one_error_line(_train(config, "--set", "optim.max_steps=1"), "earlier run", "--resume", "--overwrite")
     assert _snapshot(run) == first
     # --overwrite starts over: the run's own checkpoint and logs are new, other files stay
     res = _train(config, "--overwrite", "--set", "optim.lr=0.002")
@@ -47,7 +38,7 @@ def test_a_second_run_without_resume_keeps_the_first(prepared: Path, tmp_path: P
     assert (run / "notes.txt").read_text() == "mine"
     assert _snapshot(run)[str(run / "logs" / "metrics.csv")].decode().count("\n2,loss,") == 1
     assert json.loads((checkpoint_path(run) / "state.json").read_text())["config"]["optim"]["lr"] == 0.002
-    _one_error_line(_train(config, "--resume", "--overwrite"), "exclude each other")
+    one_error_line(_train(config, "--resume", "--overwrite"), "exclude each other")
 
 
 @pytest.mark.parametrize(
@@ -66,7 +57,7 @@ def test_bad_set_values_are_one_line_before_any_work(tmp_path: Path, setting: st
     config = tmp_path / "c.json"
     # data.root does not exist: the option is refused before any data is looked at
     config.write_text(json.dumps(tiny_autoencoder_config(tmp_path / "no-data", tmp_path / "run")))
-    _one_error_line(_train(config, "--set", setting), *words)
+    one_error_line(_train(config, "--set", setting), *words)
     assert not (tmp_path / "run").exists()
 
 
@@ -74,7 +65,7 @@ def test_run_folder_under_a_file_is_refused_before_training(prepared: Path, tmp_
     (tmp_path / "file").write_text("x")
     config = tmp_path / "c.json"
     config.write_text(json.dumps(tiny_autoencoder_config(prepared, tmp_path / "file" / "run")))
-    _one_error_line(_train(config), "is a file")
+    one_error_line(_train(config), "is a file")
 
 
 def test_old_output_spelling_and_quiet_in_a_real_run(prepared: Path, tmp_path: Path) -> None:
