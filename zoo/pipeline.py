@@ -341,18 +341,25 @@ class SRPipeline:
         not say), kept within 128..:data:`zoo.tiling.MAX_AUTO_TILE` (the memory budget of one call), when
         the HR image is larger than that; memory then stays bounded by the tile size whatever the image
         size. An image that fits in one tile is run whole.
+
+        A denoiser that declares a ``receptive_radius`` (latent pixels an output pixel reads, e.g.
+        ``resconv``) gets exact tiles (:meth:`zoo.tiling.TilePlan.exact`): each inner tile edge has that
+        much context, so tiles reproduce the whole-image result; ``auto`` then uses the largest tile,
+        :data:`zoo.tiling.MAX_AUTO_TILE`, since the result no longer depends on the tile size.
         """
         if tile is False or tile == 0 or (isinstance(tile, str) and tile.lower() == "off"):
             return None
+        radius = getattr(self.denoiser, "receptive_radius", None)
         if tile is None or (isinstance(tile, str) and tile.lower() == "auto"):
-            side = min(max(self.trained_size or DEFAULT_TILE, 128), MAX_AUTO_TILE)
+            trained = MAX_AUTO_TILE if radius is not None else self.trained_size or DEFAULT_TILE
+            side = min(max(trained, 128), MAX_AUTO_TILE)
         elif isinstance(tile, str) and tile.isdigit():
             side = int(tile)
         elif isinstance(tile, (int, np.integer)) and not isinstance(tile, bool):
             side = int(tile)
         else:
             raise TilingError(f"tile must be an HR tile side in pixels, 'auto' (None) or 'off', got {tile!r}")
-        plan = TilePlan.from_hr(side, self.factor)
+        plan = TilePlan.from_hr(side, self.factor) if radius is None else TilePlan.exact(side, self.factor, int(radius))
         if max(int(s) for s in hr_size) <= plan.tile * self.factor:
             return None
         return plan

@@ -28,6 +28,7 @@ from zoo.errors import ZooError
 
 __all__ = [
     "DEFAULT_TILE",
+    "EXACT_BAND",
     "MAX_AUTO_TILE",
     "TilePlan",
     "TilingError",
@@ -43,6 +44,8 @@ DEFAULT_TILE = 256
 # Largest HR tile side ``tile=None`` uses (a pipeline trained on larger images still tiles above it):
 # the memory budget of one network call (medvae-4-3 + the paper UNet at 512² HR stay well under 1 GB).
 MAX_AUTO_TILE = 512
+# Blend band (latent pixels) of an exact plan, between the context margins of two neighbouring tiles.
+EXACT_BAND = 2
 
 
 class TilingError(ZooError, ValueError):
@@ -66,6 +69,20 @@ class TilePlan:
         tile = tile_hr // factor
         overlap = max(2, tile // 8) if overlap_hr is None else max(0, overlap_hr // factor)
         return cls(tile, min(overlap, tile // 2))
+
+    @classmethod
+    def exact(cls, tile_hr: int, factor: int, radius: int) -> TilePlan:
+        """A plan whose tiles give exactly the whole-image result of a network that reads ``radius`` latent
+        pixels around each output pixel: a context margin of ``radius`` on every inner tile edge (weight
+        ~0 there), then a 2-pixel blend band."""
+        tile = tile_hr // factor if isinstance(tile_hr, int) else 0
+        overlap = 2 * radius + EXACT_BAND
+        if tile <= overlap:
+            least = (overlap + 1) * factor
+            raise TilingError(
+                f"tile must be at least {least} HR pixels for this denoiser (it reads {radius} latent pixels "
+                f"around each pixel), got {tile_hr!r}")
+        return cls(tile, overlap, radius)
 
 
 def spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:

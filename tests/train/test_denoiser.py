@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from tests.train.helpers import tiny_autoencoder_config, tiny_denoiser_config
-from zoo.train.config import config_from_dict
+from zoo.train.config import config_from_dict, load_config
 from zoo.train.logs import read_metrics
 from zoo.train.loop import train
 
@@ -41,6 +42,16 @@ def test_denoiser_run_saves_a_pipeline_with_latent_stats(prepared: Path, tiny_va
     assert {"loss", "lr", "val_psnr", "val_psnr_bicubic"} <= keys
     card = (Path(result) / "README.md").read_text()
     assert f"{prepared.name} (a `zoo prepare` folder), split 'train'" in card
+
+
+def test_a_run_on_the_bundled_samples_names_them_in_the_card(tiny_vae: Path, tmp_path: Path) -> None:
+    """``zoo-asset:samples/prepared`` is resolved to a path before training: the card still names the samples."""
+    config = tiny_denoiser_config(Path("unused"), tiny_vae, tmp_path / "run", max_steps=1, val_every=1)
+    config["data"].update(root="zoo-asset:samples/prepared", max_val=1)
+    config["pipeline"].update(denoiser="resconv", denoiser_config={"preset": "tiny"})
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    card = (Path(train(load_config(tmp_path / "run.yaml"), progress=False)) / "README.md").read_text()
+    assert "zoo's bundled samples (zoo/assets/samples" in card and "a `zoo prepare` folder" not in card
 
 
 def test_denoiser_run_from_a_latent_cache(prepared: Path, tiny_vae: Path, tmp_path: Path) -> None:

@@ -26,3 +26,16 @@ DIT = DenoiserCard(
     config={"preset": "small"},
     prediction_type="x0",
 )
+
+RESCONV = DenoiserCard(
+    name="resconv",
+    factory="zoo.denoisers.resconv:build_resconv",
+    description=(
+        "Local residual conv denoiser without normalisation or attention (EDSR-style blocks, timestep "
+        "scale/shift): output independent of image and tile size. Presets: tiny, small (64 x 4 blocks), base."
+    ),
+    license="MIT (zoo)",
+    source={"paper": "https://arxiv.org/abs/1707.02921"},
+    config={"preset": "small"},
+    prediction_type="x0",
+)

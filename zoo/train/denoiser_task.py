@@ -174,7 +174,13 @@ class DenoiserTask:
 
     def save_result(self, model: nn.Module, path: Path) -> None:
         """The pipeline folder, its model card naming the training data (the embedded default's is known)."""
+        from zoo.assets import ASSETS_DIR
+        from zoo.model_card import EMBEDDED_TRAINING_DATA
+
         data = self.cfg.data
-        bundled = data.root is None or data.root.startswith("zoo-asset:")
-        described = None if bundled else f"{Path(data.root).name} (a `zoo prepare` folder), split {data.train_split!r}"
+        root = None if data.root is None else Path(data.root).resolve()  # load_config resolved zoo-asset: paths
+        if root is None or root.is_relative_to(ASSETS_DIR.resolve()):
+            described = EMBEDDED_TRAINING_DATA if data.train_split == "train" else None
+        else:
+            described = f"{root.name} (a `zoo prepare` folder), split {data.train_split!r}"
         self.pipe.save_pretrained(path, training_data=described)
