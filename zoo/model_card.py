@@ -23,11 +23,11 @@ __all__ = ["CARD_FILE", "ModelCardError", "front_matter", "model_card", "write_m
 
 CARD_FILE = "README.md"
 TAGS = ["medical-imaging", "super-resolution", "zoo", "latent-diffusion"]
-EMBEDDED_TRAINING_DATA = (
+BUNDLED_SAMPLES = (
     "zoo's bundled samples (zoo/assets/samples: public MR, CT, radiograph and ultrasound slices taken from data "
-    "files shipped in PyPI packages; sources and licences in zoo/assets/samples/LICENSES.md), train split; "
-    "recipe: scripts/train_default.py (make weights)"
+    "files shipped in PyPI packages; sources and licences in zoo/assets/samples/LICENSES.md)"
 )
+EMBEDDED_TRAINING_DATA = f"{BUNDLED_SAMPLES}, train split; recipe: scripts/train_default.py (make weights)"
 _HUB_LICENSES = {"mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
                  "cc-by-nc-sa-4.0", "cc0-1.0", "gpl-3.0", "lgpl-3.0", "openrail", "other"}
 

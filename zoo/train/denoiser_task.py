@@ -175,12 +175,12 @@ class DenoiserTask:
     def save_result(self, model: nn.Module, path: Path) -> None:
         """The pipeline folder, its model card naming the training data (the embedded default's is known)."""
         from zoo.assets import ASSETS_DIR
-        from zoo.model_card import EMBEDDED_TRAINING_DATA
+        from zoo.model_card import BUNDLED_SAMPLES
 
         data = self.cfg.data
         root = None if data.root is None else Path(data.root).resolve()  # load_config resolved zoo-asset: paths
         if root is None or root.is_relative_to(ASSETS_DIR.resolve()):
-            described = EMBEDDED_TRAINING_DATA if data.train_split == "train" else None
+            described = f"{BUNDLED_SAMPLES}, split {data.train_split!r}"
         else:
             described = f"{root.name} (a `zoo prepare` folder), split {data.train_split!r}"
         self.pipe.save_pretrained(path, training_data=described)
