@@ -23,7 +23,7 @@ def _pipeline(vae: str, denoiser: str):
 
 def test_the_builtins_are_all_in_the_matrix() -> None:
     assert {"sd-vae", "kl-f4", "medvae-4-1", "medvae-4-3", "medvae-4-4", "medvae-8-1", "medvae-8-4"} <= set(VAES)
-    assert {"unet", "dit"} <= set(DENOISERS) and {"ddpm", "ddim", "dpmpp-2m", "cold"} <= set(SAMPLERS)
+    assert {"unet", "dit", "resconv"} <= set(DENOISERS) and {"ddpm", "ddim", "dpmpp-2m", "cold"} <= set(SAMPLERS)
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
