@@ -77,7 +77,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
       zoo bench --vae medvae-4-3 --untrained --size 256 --backends torch,onnxruntime \\
                 --out reports/bench                       # the paper's geometry: bench.json, bench.md
       zoo bench --pipeline runs/mrnet --backends all --device cuda --baseline
-      zoo bench --size 2048 --tile 256 --backends torch   # tiled: time per HR pixel, peak RSS
+      zoo bench --size 2048 --tile 512 --backends torch   # tiled: time per HR pixel, peak RSS
     """
     from zoo.bench.runner import BenchConfig, BenchError
     from zoo.output_guard import prepare_output
