@@ -65,6 +65,7 @@ def report(folder: str) -> list[str]:
                 torch.from_numpy(load_unit(item.hr).astype("float32")))
 
     pipe = zoo.load_pipeline(folder)
+    synthetic = [(lanczos_downsample(hr[None, None], 4).clamp(0, 1), hr) for hr in synthetic_images().values()]
     rows = []
     for count in (1, 8):
         by_modality: dict[str, list[float]] = {}
@@ -74,8 +75,7 @@ def report(folder: str) -> list[str]:
         cells = [f"{np.mean(every):+.2f} ({min(every):+.2f})",
                  " / ".join(f"{np.mean(by_modality[m]):+.2f}" for m in ("CR", "CT", "MR", "US") if m in by_modality)]
         cells += [f"{gain(pipe, *pair(item), count):+.2f}" for item in held_out("val")]
-        for hr in synthetic_images().values():
-            cells.append(f"{gain(pipe, lanczos_downsample(hr[None, None], 4).clamp(0, 1), hr, count):+.2f}")
+        cells += [f"{gain(pipe, lr, hr, count):+.2f}" for lr, hr in synthetic]
         rows.append(f"| {folder}, self_ensemble {count} | " + " | ".join(cells) + " |")
     return rows
 
@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pipelines", nargs="+", help="saved pipeline folders")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    print("| pipeline | test mean (worst) | CR / CT / MR / US | val | " + " | ".join(synthetic_images()) + " |")
-    print("|---" * (4 + len(synthetic_images())) + "|")
+    names = list(synthetic_images())
+    print("| pipeline | test mean (worst) | CR / CT / MR / US | val | " + " | ".join(names) + " |")
+    print("|---" * (4 + len(names)) + "|")
     for folder in args.pipelines:
         print("\n".join(report(folder)), flush=True)
     return 0
