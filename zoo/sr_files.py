@@ -297,8 +297,9 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
 
     A volume (NIfTI 3D/4D, multi-frame DICOM, TIFF stack) gets one intensity mapping for all its
     slices and frames (its whole range) and the same seed for every slice, so neighbouring slices are
-    treated alike. A NIfTI keeps its voxel order and is super-resolved in its acquisition plane (or across
-    ``options.axis``); its sform/qform are scaled to the new grid over the same extent, codes kept. A DICOM output is a derived series (new Series/SOP Instance UIDs, see
+    treated alike. A NIfTI keeps its voxel order and is super-resolved in its acquisition plane (slices
+    along ``options.axis``); its sform/qform are scaled to the new grid over the same extent, codes kept.
+    A DICOM output is a derived series (new Series/SOP Instance UIDs, see
     :class:`zoo.data.writers.DerivedSeries`).
     """
     from zoo.data.writers import DerivedSeries, derived_series_uid, write_like
