@@ -291,6 +291,11 @@ class SROptions:
     axis: int | str = "auto"  # NIfTI slice axis in the file's voxel order; auto: across the acquisition plane
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from zoo.data.slices import parse_slice_axis
+
+        self.axis = parse_slice_axis(self.axis)  # a bad axis fails here, once, not on every file
+
 
 def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, out_dir: Path | None = None) -> Path:
     """Read ``path``, super-resolve every slice of every frame, write ``output`` in the input's format.

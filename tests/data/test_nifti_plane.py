@@ -36,6 +36,14 @@ def test_parse_slice_axis_refuses_anything_but_auto_0_1_2(bad):
     assert [parse_slice_axis(v) for v in ("auto", "AUTO", 0, "1", " 2")] == ["auto", "auto", 0, 1, 2]
 
 
+def test_sr_options_check_the_axis_once():
+    from zoo.sr_files import SROptions
+
+    assert SROptions().axis == "auto" and SROptions(axis="1").axis == 1
+    with pytest.raises(ValueError, match="slice axis must be auto, 0, 1 or 2, got 3"):
+        SROptions(axis=3)
+
+
 def _oblique(spacing, origin=(12.0, -30.0, 7.5), degrees=(20.0, -12.0)) -> np.ndarray:
     """An affine with voxel sizes ``spacing`` whose axes are rotated about x, then z."""
     a, b = np.radians(degrees)
@@ -69,9 +77,10 @@ def _corners(shape, slice_axis: int) -> np.ndarray:
     return np.vstack([grid, np.ones(grid.shape[1])])
 
 
-@pytest.mark.parametrize("name", ["anatomical.nii", "example4d.nii.gz", "standard.nii.gz"])
+@pytest.mark.parametrize("name", ["anatomical.nii", "example4d.nii.gz", "standard.nii.gz", "example_nifti2.nii.gz"])
 def test_write_like_scales_sform_and_qform_keeps_codes_on_nibabel_data(tmp_path, name):
-    """nibabel's LAS files (oblique example4d, 4D; standard.nii.gz has qform_code 0 and spacing 1x3x2)."""
+    """nibabel's LAS files (oblique example4d, 4D; standard.nii.gz has qform_code 0 and spacing 1x3x2), and a
+    NIfTI-2 file, written back as NIfTI-2."""
     src_path = os.path.join(data_path, name)
     src_img = nib.load(src_path)
     image = read_image(src_path, frame=None, slice_axis="auto", canonical=False)
@@ -79,6 +88,7 @@ def test_write_like_scales_sform_and_qform_keeps_codes_on_nibabel_data(tmp_path,
     up = np.repeat(np.repeat(image.array, 2, axis=1), 3, axis=2).astype(np.float32)  # 2x rows, 3x columns
     write_like(tmp_path / "o.nii.gz", up, image)
     out = nib.load(tmp_path / "o.nii.gz")
+    assert type(out) is type(src_img)
     rows, cols = (a for a in range(3) if a != axis)
     zoom = [1.0, 1.0, 1.0]
     zoom[rows], zoom[cols] = 2.0, 3.0

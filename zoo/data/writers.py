@@ -97,7 +97,8 @@ def nifti_values(values: np.ndarray, template: MedicalImage) -> np.ndarray:
 def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray, header=None,
                 slice_axis: int = 2, dtype: str | np.dtype | None = None, frames: int = 1,
                 forms: dict[str, tuple[np.ndarray, int]] | None = None) -> None:
-    """NIfTI-1 of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``.
+    """NIfTI of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``: NIfTI-2 where
+    ``header`` is a NIfTI-2 header, else NIfTI-1.
 
     ``forms`` (``{"sform": (matrix, code), "qform": (matrix, code)}``) gives the header's two transforms and
     their codes, kept as given; without it both are ``affine`` with code 1 (scanner). The voxel sizes
@@ -113,7 +114,8 @@ def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray,
     if hdr is not None:
         hdr.set_data_dtype(data.dtype)
         hdr.set_data_shape(data.shape)
-    img = nib.Nifti1Image(data, affine, header=hdr)
+    image_class = nib.Nifti2Image if isinstance(hdr, nib.Nifti2Header) else nib.Nifti1Image
+    img = image_class(data, affine, header=hdr)
     img.set_data_dtype(np.dtype(dtype or data.dtype))
     forms = forms or {"sform": (affine, 1), "qform": (affine, 1)}
     zooms = tuple(float(z) for z in np.sqrt((np.asarray(forms["qform"][0])[:3, :3] ** 2).sum(axis=0)))
