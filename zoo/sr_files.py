@@ -47,6 +47,7 @@ __all__ = [
     "expand_inputs",
     "plan_jobs",
     "read_manifest_rows",
+    "read_volume",
     "run_jobs",
     "super_resolve_file",
     "unique_ids",
@@ -228,13 +229,19 @@ def merge_manifest(out: Path, jobs: Sequence[Job], world: int) -> int:
     return len(rows)
 
 
-def _readable_with_shape(job: Job, scale: int) -> bool:
-    """An output not in the manifest counts as complete if it reads back with the input's shape x scale."""
+def read_volume(path: str | os.PathLike, axis: int | str = "auto"):
+    """Read ``path`` as ``zoo sr`` does: every frame; a NIfTI in its own voxel order, sliced along ``axis``
+    (``auto``: across the acquisition plane, the two finest voxel axes)."""
     from zoo.data.readers import read_image
 
+    return read_image(path, frame=None, slice_axis=axis, canonical=False)
+
+
+def _readable_with_shape(job: Job, scale: int, axis: int | str = "auto") -> bool:
+    """An output not in the manifest counts as complete if it reads back with the input's shape x scale."""
     try:
-        src = read_image(job.source, frame=None)
-        got = read_image(job.output, frame=None)
+        src = read_volume(job.source, axis)
+        got = read_volume(job.output, src.extra.get("slice_axis", axis))
     except Exception:  # noqa: BLE001 - any failure means "not complete": it is redone
         return False
     return got.array.shape == expected_shape(src.array.shape, src.layout, scale)
@@ -248,7 +255,7 @@ def expected_shape(shape: Sequence[int], layout: str, scale: int) -> tuple[int, 
     return tuple(shape)
 
 
-def complete_rows(jobs: Sequence[Job], out: Path, scale: int) -> dict[str, dict[str, str]]:
+def complete_rows(jobs: Sequence[Job], out: Path, scale: int, axis: int | str = "auto") -> dict[str, dict[str, str]]:
     """Rows (by id) of the jobs whose outputs are complete (see the module docstring)."""
     rows = known_rows(out)
     done: dict[str, dict[str, str]] = {}
@@ -260,7 +267,7 @@ def complete_rows(jobs: Sequence[Job], out: Path, scale: int) -> dict[str, dict[
             if row["sha256"] == sha256_file(job.output):
                 done[job.ident] = row
                 continue
-        if _readable_with_shape(job, scale):
+        if _readable_with_shape(job, scale, axis):
             done[job.ident] = _row(job)
     return done
 
@@ -281,7 +288,13 @@ class SROptions:
     tile: int | str | None = None
     self_ensemble: int | None = None  # flips/rotations combined (None: the pipeline's option)
     pipeline_id: str = ""  # identifies the pipeline in DICOM derivation tags and derived series UIDs
+    axis: int | str = "auto"  # NIfTI slice axis in the file's voxel order; auto: across the acquisition plane
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from zoo.data.slices import parse_slice_axis
+
+        self.axis = parse_slice_axis(self.axis)  # a bad axis fails here, once, not on every file
 
 
 def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, out_dir: Path | None = None) -> Path:
@@ -289,13 +302,14 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
 
     A volume (NIfTI 3D/4D, multi-frame DICOM, TIFF stack) gets one intensity mapping for all its
     slices and frames (its whole range) and the same seed for every slice, so neighbouring slices are
-    treated alike. A DICOM output is a derived series (new Series/SOP Instance UIDs, see
+    treated alike. A NIfTI keeps its voxel order and is super-resolved in its acquisition plane (slices
+    along ``options.axis``); its sform/qform are scaled to the new grid over the same extent, codes kept.
+    A DICOM output is a derived series (new Series/SOP Instance UIDs, see
     :class:`zoo.data.writers.DerivedSeries`).
     """
-    from zoo.data.readers import read_image
     from zoo.data.writers import DerivedSeries, derived_series_uid, write_like
 
-    image = read_image(path, frame=None)
+    image = read_volume(path, options.axis)
     value_range = pipe.volume_range(image.array) if image.is_volume else None
     n = image.num_slices
     h, w = image.array.shape[-3:-1] if image.layout.endswith("C") else image.array.shape[-2:]
@@ -378,7 +392,7 @@ def run_jobs(
     out.mkdir(parents=True, exist_ok=True)
     mine = [job for i, job in enumerate(jobs) if i % world == rank]
     result = RunResult()
-    rows = complete_rows(mine, out, int(pipe.scale)) if resume else {}
+    rows = complete_rows(mine, out, int(pipe.scale), options.axis) if resume else {}
     result.skipped = [j for j in mine if j.ident in rows]
     if world == 1:  # one process writes manifest.csv itself, keeping rows of ids this run does not touch
         ids = {j.ident for j in jobs}

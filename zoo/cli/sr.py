@@ -26,6 +26,17 @@ def _tile(value: str) -> int | str:
     fail(f"--tile {value!r}: use auto, off, or an HR tile side in pixels (e.g. 512)")
 
 
+def _axis(value: str) -> int | str:
+    """``--axis``: auto or a voxel axis 0/1/2; anything else is one line, exit 2."""
+    from zoo.cli.output import fail
+    from zoo.data.slices import parse_slice_axis
+
+    try:
+        return parse_slice_axis(value)
+    except ValueError:
+        fail(f"--axis {value!r}: use auto, 0, 1 or 2 (the NIfTI voxel axis to slice along)")
+
+
 @click.command("sr")
 @click.argument("inputs", nargs=-1, required=True)
 @out_option("Output folder (not inside an input folder).", name="out_dir", required=True)
@@ -47,6 +58,10 @@ def _tile(value: str) -> int | str:
               help="Flips/rotations of each image whose SRs are combined where they agree, falling back to "
                    "bicubic where they do not (default: the pipeline's; the embedded default uses 8). "
                    "1 is the fastest (one run per image); more is slower and safer.")
+@click.option("--axis", default="auto", show_default=True, metavar="[auto|0|1|2]",
+              help="NIfTI slice axis, in the file's voxel order: auto super-resolves the acquisition plane "
+                   "(the two finest voxel axes; the axis with the largest voxel size, ties the last, is kept), "
+                   "0/1/2 picks the slice axis. Other formats are always sliced along their first axis.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run into the same --out: outputs already complete (recorded in "
                    "manifest.csv with their sha256, or readable with the expected shape) are skipped, the "
@@ -60,14 +75,15 @@ def _tile(value: str) -> int | str:
 @click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "val", "test"]),
               help="For a prepared folder (zoo prepare) given as INPUT: super-resolve the LR images of this split.")
 def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, sampler: str | None, steps: int | None,
-           seed: int, batch_size: int, tile: str, self_ensemble: str | None, resume: bool, overwrite: bool, device: str,
-           backend: str | None, split: str) -> None:
+           seed: int, batch_size: int, tile: str, self_ensemble: str | None, axis: str, resume: bool, overwrite: bool,
+           device: str, backend: str | None, split: str) -> None:
     """Super-resolve files, folders or globs; each output is written in its input's format.
 
     \b
     A prepared folder (from `zoo prepare`) contributes its LR images (--split picks one split).
-    NIfTI volumes (3D and 4D) are super-resolved slice by slice, every frame, with one intensity
-    mapping per volume (affine kept, spacing updated); a multi-frame DICOM keeps all its frames.
+    NIfTI volumes (3D and 4D) are super-resolved slice by slice in their acquisition plane (--axis),
+    every frame, with one intensity mapping per volume; the voxel order is kept, the sform/qform are
+    scaled to the new grid over the same extent (codes kept). A multi-frame DICOM keeps all its frames.
     DICOM outputs form a derived series (new Series/SOP Instance UIDs, ImageType DERIVED\\SECONDARY,
     SourceImageSequence to the input), so a viewer shows it beside the original.
     Large images are tiled (--tile): memory stays bounded and time grows with the pixels.
@@ -88,6 +104,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
       zoo sr big_radiographs/ --out sr/ --tile 512
       zoo sr big_radiographs/ --out sr/ --self-ensemble 1   # 8x faster, no agreement gate
       zoo sr scans/ --out sr/ --resume               # after an interruption: only what is missing
+      zoo sr sagittal.nii.gz --out sr/ --axis 0      # slice along voxel axis 0 whatever the spacing
       zoo sr data/brats --split val --out sr/brats   # a prepared folder: its val LR images
       zoo sr lr_pngs/ --out sr/ --backend openvino    # OpenVINO (bf16 where the CPU has it)
     """
@@ -104,6 +121,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     from zoo.verbosity import show_progress
 
     tile_value = _tile(tile)
+    axis_value = _axis(axis)
     if resume and overwrite:
         fail("--resume and --overwrite exclude each other: --resume keeps complete outputs, --overwrite replaces them")
     # auto under `accelerate launch`: each process on its own GPU (Accelerate's choice), else resolve_device's
@@ -134,7 +152,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     options = SROptions(seed=seed, steps=steps, sampler=sampler, batch_size=batch_size,
                         tile=None if tile_value == "auto" else tile_value,
                         self_ensemble=None if self_ensemble is None else int(self_ensemble),
-                        pipeline_id=str(pipeline_dir or "zoo-default"))
+                        pipeline_id=str(pipeline_dir or "zoo-default"), axis=axis_value)
 
     def report(path: str, reason: str) -> None:
         click.echo(f"zoo: error: {path}: {reason}", err=True)

@@ -17,16 +17,24 @@ from zoo.data.limits import check_pixels, out_of_memory
 DICOM_DECODER_HINT = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (or pyjpegls / python-gdcm)"
 
 
-def read_image(path: str | os.PathLike, frame: int | None = 0, slice_axis: int = 2) -> MedicalImage:
+def read_image(path: str | os.PathLike, frame: int | None = 0, slice_axis: int | str = 2,
+               canonical: bool = True) -> MedicalImage:
     """Read any supported file (PNG, JPEG, TIFF, DICOM, NIfTI, .npy) into a :class:`MedicalImage`.
 
     For NIfTI, ``frame`` picks the volume of a 4D file (``None``: every frame, stacked frame after frame
-    along the slice axis, ``extra["frames"]`` holding their number) and ``slice_axis`` the canonical (RAS+) voxel
-    axis to slice along: 2 axial (default), 1 coronal, 0 sagittal. Raises :class:`DataError` ("<file>: <reason>") for
-    anything that cannot be used: truncated, mislabelled, empty, NaN/inf values.
+    along the slice axis, ``extra["frames"]`` holding their number) and ``slice_axis`` the voxel axis to slice
+    along. With ``canonical`` (default) the voxels are first reoriented to the closest canonical (RAS+) order:
+    2 axial (default), 1 coronal, 0 sagittal. ``canonical=False`` keeps the file's voxel order (what ``zoo sr``
+    reads and writes back); ``slice_axis="auto"`` slices across the acquisition plane, the two finest axes
+    (:func:`~zoo.data.slices.acquisition_slice_axis`). Raises :class:`DataError` ("<file>: <reason>") for
+    anything that cannot be used: truncated, mislabelled, empty, NaN/inf values; ``ValueError`` for a
+    ``slice_axis`` other than auto, 0, 1, 2.
     """
     fmt = detect_format(path)
-    image = read_nifti(Path(path), frame, slice_axis) if fmt == "nifti" else READERS[fmt](Path(path))
+    if fmt == "nifti":
+        image = read_nifti(Path(path), frame, slice_axis, canonical)
+    else:
+        image = READERS[fmt](Path(path))
     if image.array.dtype.byteorder == ">" or image.dtype.startswith(">"):  # big-endian files: native order
         image.array = image.array.astype(image.array.dtype.newbyteorder("="))
         image.dtype = str(np.dtype(image.dtype).newbyteorder("="))
@@ -216,21 +224,25 @@ def read_npy(path: Path) -> MedicalImage:
     )
 
 
-def read_nifti(path: Path, frame: int | None = 0, slice_axis: int = 2) -> MedicalImage:
-    """NIfTI-1/2 through nibabel, reoriented to the closest canonical (RAS+) orientation.
+def read_nifti(path: Path, frame: int | None = 0, slice_axis: int | str = 2, canonical: bool = True) -> MedicalImage:
+    """NIfTI-1/2 through nibabel, in the file's voxel order or (``canonical``) the closest canonical (RAS+) one.
 
-    The array is returned slices-first along ``slice_axis`` of the canonical data (2 = axial):
-    ``array[z] == canonical_data[:, :, z]`` with no transpose, as in the paper's BraTS script.
-    For 4D files ``frame`` picks the volume; ``frame=None`` keeps them all: ``array`` is then frame 0's
-    slices, then frame 1's, ... (``extra["frames"]`` frames of ``extra["slices"]`` slices; a 3D file has
-    one frame). ``extra`` keeps the canonical affine and header.
+    The array is returned slices-first along ``slice_axis`` of that voxel grid (2 = the last array axis,
+    axial in canonical order): ``array[z] == data[:, :, z]`` with no transpose, as in the paper's BraTS
+    script. ``slice_axis="auto"`` picks the acquisition plane (:func:`~zoo.data.slices.acquisition_slice_axis`:
+    the slice axis is the one with the largest voxel size, ties to the last). For 4D files ``frame`` picks
+    the volume; ``frame=None`` keeps them all: ``array`` is then frame 0's slices, then frame 1's, ...
+    (``extra["frames"]`` frames of ``extra["slices"]`` slices; a 3D file has one frame). ``extra`` keeps the
+    affine, the header and the sform/qform (matrices and codes) of the returned voxel order.
     """
     import nibabel as nib
 
     try:
         img = nib.load(str(path))
         check_pixels(path, img.shape, "volume")  # the header's shape, before any voxel is read
-        img = nib.as_closest_canonical(img)
+        forms = _nifti_forms(img.header)
+        if canonical:
+            img, forms = _to_canonical(img, forms)
         data = np.asanyarray(img.dataobj)
     except MemoryError:
         raise out_of_memory(path) from None
@@ -249,10 +261,9 @@ def read_nifti(path: Path, frame: int | None = 0, slice_axis: int = 2) -> Medica
         data = data[:, :, None]
     elif data.ndim not in (3, 4) or (data.ndim == 4 and frame is not None):
         raise DataError(path, f"expected a 3D or 4D NIfTI, got {data.ndim}D (shape {data.shape})")
-    if slice_axis not in (0, 1, 2):
-        raise ValueError(f"slice_axis must be 0, 1 or 2, got {slice_axis}")
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
     zooms += [1.0] * (3 - len(zooms))
+    slice_axis = _nifti_slice_axis(slice_axis, img.affine, data.shape[:3])
     rows, cols = (a for a in (0, 1, 2) if a != slice_axis)
     if data.ndim == 4:  # (x, y, z, t) -> t frames of slices-first volumes, one after the other
         array = np.ascontiguousarray(np.moveaxis(np.moveaxis(data, 3, 0), slice_axis + 1, 1))
@@ -263,9 +274,35 @@ def read_nifti(path: Path, frame: int | None = 0, slice_axis: int = 2) -> Medica
         array=array, source=str(path), format="nifti", layout="SHW", dtype=str(img.get_data_dtype()),
         value_range=value_range(array), spacing=(zooms[rows], zooms[cols]), slice_spacing=zooms[slice_axis],
         subject=stem(path), modality=None,
-        extra={"affine": img.affine.copy(), "header": img.header.copy(), "frame": frame, "slice_axis": slice_axis,
-               "frames": frames, "slices": data.shape[slice_axis]},
+        extra={"affine": img.affine.copy(), "header": img.header.copy(), "forms": forms, "frame": frame,
+               "slice_axis": slice_axis, "frames": frames, "slices": data.shape[slice_axis]},
     )
+
+
+def _nifti_slice_axis(slice_axis: int | str, affine: np.ndarray, shape: tuple[int, ...]) -> int:
+    """``slice_axis`` checked (auto, 0, 1, 2); ``auto`` resolved from the voxel sizes of ``affine``."""
+    from zoo.data.slices import acquisition_slice_axis, parse_slice_axis
+
+    axis = parse_slice_axis(slice_axis)
+    if axis != "auto":
+        return int(axis)
+    return acquisition_slice_axis(np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0)), shape)
+
+
+def _nifti_forms(header) -> dict[str, tuple[np.ndarray, int]]:
+    """The header's sform and qform as ``{"sform": (matrix, code), "qform": (matrix, code)}`` (codes as stored)."""
+    return {"sform": (header.get_sform(), int(header["sform_code"])),
+            "qform": (header.get_qform(), int(header["qform_code"]))}
+
+
+def _to_canonical(img, forms: dict[str, tuple[np.ndarray, int]]):
+    """``img`` in the closest canonical (RAS+) voxel order, and ``forms`` moved to that voxel order."""
+    import nibabel as nib
+    from nibabel.orientations import inv_ornt_aff, io_orientation
+
+    to_canonical = inv_ornt_aff(io_orientation(img.affine), img.shape[:3])
+    moved = {name: (matrix @ to_canonical, code) for name, (matrix, code) in forms.items()}
+    return nib.as_closest_canonical(img), moved
 
 
 def read_dicom(path: Path) -> MedicalImage:

@@ -76,7 +76,9 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 def resampled_affine(affine: np.ndarray, zoom: tuple[float, float, float]) -> np.ndarray:
     """Affine of a volume resampled by ``zoom`` (new voxels per old voxel, per axis), same field of view.
 
-    Voxel i' of the new grid sits at old-voxel coordinate (i' + 0.5) / zoom - 0.5.
+    Voxel i' of the new grid sits at old-voxel coordinate (i' + 0.5) / zoom - 0.5 (voxel centres; the origin
+    moves by half a new voxel minus half an old one along each axis, the shift :func:`write_dicom` gives
+    ImagePositionPatient).
     """
     zoom_arr = np.asarray(zoom, dtype=float)
     step = np.diag(np.append(1.0 / zoom_arr, 1.0))
@@ -93,39 +95,57 @@ def nifti_values(values: np.ndarray, template: MedicalImage) -> np.ndarray:
 
 
 def write_nifti(path: str | os.PathLike, volume: np.ndarray, affine: np.ndarray, header=None,
-                slice_axis: int = 2, dtype: str | np.dtype | None = None, frames: int = 1) -> None:
-    """NIfTI-1 of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``;
-    the voxel sizes follow the affine. ``dtype`` (default: the volume's) is the on-disk type: float
-    values given for an integer ``dtype`` are stored with a scl_slope/scl_inter that nibabel picks.
-    ``frames > 1``: ``volume`` holds that many volumes one after the other (as
+                slice_axis: int = 2, dtype: str | np.dtype | None = None, frames: int = 1,
+                forms: dict[str, tuple[np.ndarray, int]] | None = None) -> None:
+    """NIfTI of a slices-first volume (S x H x W, as read along ``slice_axis``) with ``affine``: NIfTI-2 where
+    ``header`` is a NIfTI-2 header, else NIfTI-1.
+
+    ``forms`` (``{"sform": (matrix, code), "qform": (matrix, code)}``) gives the header's two transforms and
+    their codes, kept as given; without it both are ``affine`` with code 1 (scanner). The voxel sizes
+    (pixdim) follow the qform, as the NIfTI standard has it. ``dtype`` (default: the volume's) is the on-disk
+    type: float values given for an integer ``dtype`` are stored with a scl_slope/scl_inter that nibabel
+    picks. ``frames > 1``: ``volume`` holds that many volumes one after the other (as
     :func:`~zoo.data.readers.read_nifti` with ``frame=None`` reads them): a 4D file whose 4th zoom
     (e.g. the repetition time) comes from ``header``."""
     import nibabel as nib
 
-    volume = np.asarray(volume)
-    if frames > 1:
-        if volume.shape[0] % frames:
-            raise ValueError(f"{volume.shape[0]} slices do not split into {frames} frames")
-        stack = volume.reshape(frames, volume.shape[0] // frames, *volume.shape[1:])
-        data = np.moveaxis(np.moveaxis(stack, 1, slice_axis + 1), 0, -1)
-    else:
-        data = np.moveaxis(volume, 0, slice_axis)
+    data = _nifti_data(np.asarray(volume), slice_axis, frames)
     hdr = header.copy() if header is not None else None
     if hdr is not None:
         hdr.set_data_dtype(data.dtype)
         hdr.set_data_shape(data.shape)
-    img = nib.Nifti1Image(data, affine, header=hdr)
+    image_class = nib.Nifti2Image if isinstance(hdr, nib.Nifti2Header) else nib.Nifti1Image
+    img = image_class(data, affine, header=hdr)
     img.set_data_dtype(np.dtype(dtype or data.dtype))
-    zooms = tuple(float(z) for z in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0)))
+    forms = forms or {"sform": (affine, 1), "qform": (affine, 1)}
+    zooms = tuple(float(z) for z in np.sqrt((np.asarray(forms["qform"][0])[:3, :3] ** 2).sum(axis=0)))
     if data.ndim == 4:
         old = header.get_zooms() if header is not None else ()
         zooms += (float(old[3]) if len(old) > 3 else 1.0,)
     img.header.set_zooms(zooms)
-    img.set_qform(affine, code=1)
-    img.set_sform(affine, code=1)
+    img.set_qform(forms["qform"][0], code=int(forms["qform"][1]))
+    img.set_sform(forms["sform"][0], code=int(forms["sform"][1]))
     suffix = ".nii.gz" if str(path).lower().endswith(".gz") else ".nii"
     with atomic_path(path, suffix=suffix) as tmp:
         nib.save(img, str(tmp))
+
+
+def _nifti_data(volume: np.ndarray, slice_axis: int, frames: int) -> np.ndarray:
+    """The (x, y, z[, t]) array of a slices-first ``volume`` read along ``slice_axis`` (``frames`` volumes)."""
+    if frames <= 1:
+        return np.moveaxis(volume, 0, slice_axis)
+    if volume.shape[0] % frames:
+        raise ValueError(f"{volume.shape[0]} slices do not split into {frames} frames")
+    stack = volume.reshape(frames, volume.shape[0] // frames, *volume.shape[1:])
+    return np.moveaxis(np.moveaxis(stack, 1, slice_axis + 1), 0, -1)
+
+
+def resampled_forms(template: MedicalImage, zoom: tuple[float, float, float]) -> dict[str, tuple[np.ndarray, int]]:
+    """The template NIfTI's sform and qform resampled by ``zoom`` (:func:`resampled_affine`), codes kept.
+
+    A template without recorded forms (made by older code) gets its affine in both, code 1."""
+    forms = template.extra.get("forms") or {name: (template.extra["affine"], 1) for name in ("sform", "qform")}
+    return {name: (resampled_affine(matrix, zoom), code) for name, (matrix, code) in forms.items()}
 
 
 def dicom_stored_values(values: np.ndarray, template: MedicalImage) -> np.ndarray:
@@ -327,7 +347,8 @@ def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImag
         zoom[rows], zoom[cols] = ratio
         affine = resampled_affine(template.extra["affine"], tuple(zoom))
         write_nifti(path, nifti_values(array, template), affine, template.extra.get("header"), slice_axis=axis,
-                    dtype=template.dtype, frames=int(template.extra.get("frames", 1) or 1))
+                    dtype=template.dtype, frames=int(template.extra.get("frames", 1) or 1),
+                    forms=resampled_forms(template, tuple(zoom)))
     elif fmt == "dicom":
         write_dicom(path, array, template, derived=derived)
     else:
