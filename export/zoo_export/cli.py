@@ -48,7 +48,14 @@ class DefaultGroup(click.Group):
         from zoo.console import run_reporting_errors
 
         apply_verbosity(ctx)
-        return run_reporting_errors(lambda: super(DefaultGroup, self).invoke(ctx), "zoo-export")
+        return run_reporting_errors(lambda: self._checked_invoke(ctx), "zoo-export")
+
+    def _checked_invoke(self, ctx: click.Context):
+        """Check zoo's environment variables (one line, exit 2, before any work), then run the subcommand."""
+        from zoo.env_vars import check_environment
+
+        check_environment()
+        return super().invoke(ctx)
 
 
 def _parse_batch(value: str) -> tuple[int, int, int]:
