@@ -121,7 +121,7 @@ def main() -> None:
 @click.option("--opt-level", type=click.IntRange(0, 5), default=3, show_default=True,
               help="TensorRT builder optimization level.")
 @click.option("--timing-cache", type=click.Path(dir_okay=False, path_type=Path),
-              help="TensorRT timing cache to reuse/update (default: per GPU under ~/.cache/zoo/tensorrt).")
+              help="TensorRT timing cache to reuse/update (default: per GPU under tensorrt/ in zoo's cache).")
 @click.option("--workspace-gib", type=float, default=8.0, show_default=True, help="TensorRT workspace limit.")
 @click.option("--force", is_flag=True, help="Write stages that fail validation, marked 'failed' in the manifest.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
