@@ -94,3 +94,15 @@ def test_zoo_env_lists_the_runtimes():
     packages = json.loads(out.stdout)["packages"]
     assert {"openvino", "onnxruntime", "tensorrt", "huggingface_hub"} <= set(packages)
     assert packages["openvino"]  # installed here (make install), so a version, not None
+
+
+def test_a_plugin_printing_at_import_keeps_stdout_machine_readable(chatty_site):
+    out = zoo_cli(["list", "--json"], chatty_site)
+    assert out.returncode == 0, out.stderr
+    names = [item["name"] for item in json.loads(out.stdout)]  # stdout is nothing but the JSON
+    assert "chatty-vae" in names
+    assert "zoo-chatty: card module imported" in out.stderr
+    factory = run_python("import zoo.registry as r; r.load_factory(r.get_card('autoencoder', 'chatty-vae'))",
+                         chatty_site)
+    assert factory.returncode == 0, factory.stderr
+    assert factory.stdout == "" and "zoo-chatty: factory module imported" in factory.stderr
