@@ -106,3 +106,21 @@ def test_a_plugin_printing_at_import_keeps_stdout_machine_readable(chatty_site):
                          chatty_site)
     assert factory.returncode == 0, factory.stderr
     assert factory.stdout == "" and "zoo-chatty: factory module imported" in factory.stderr
+
+
+def test_zoo_env_warns_when_a_clone_named_zoo_in_the_current_folder_shadows_the_installed_one(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.foundation.conftest import ROOT
+
+    shutil.copytree(ROOT / "zoo", tmp_path / "zoo",  # what `cd ..` from a clone named zoo puts first on sys.path
+                    ignore=shutil.ignore_patterns("__pycache__", "*.safetensors", "*.png", "*.npz"))
+    out = subprocess.run([sys.executable, "-m", "zoo", "env", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    location = json.loads(out.stdout)["zoo_location"]
+    assert location["imported"] == str(tmp_path / "zoo")
+    warnings = [line for line in out.stderr.splitlines() if "shadows it" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("zoo: warning:") and str(tmp_path / "zoo") in warnings[0]
