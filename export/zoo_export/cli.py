@@ -149,6 +149,11 @@ def export_cmd(**kw: Any) -> None:
         fail("give --vae NAME or --pipeline DIR")
     if kw["pipeline_dir"] is not None and kw["weights"]:
         fail("--weights applies to --vae NAME exports; a --pipeline folder carries its own weights")
+    if kw["timing_cache"]:  # a cache TensorRT reads and rewrites: never one of the pipeline's files or weights
+        from zoo.output_guard import prepare_output_file
+
+        prepare_output_file(kw["timing_cache"], inputs=[kw["pipeline_dir"], kw["weights"], kw["out"]], overwrite=True,
+                            option="--timing-cache")
     if kw["backend"] == "trt":  # before anything heavy: no CUDA / TensorRT is a clean exit 2
         from zoo_export.trt import TensorRTUnavailable, import_tensorrt
 
