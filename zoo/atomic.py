@@ -1,13 +1,82 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it."""
+"""Atomic file writes: write to a temporary file beside the target, then rename over it.
+
+Every temporary file or folder zoo creates for this is named ``.zoo-tmp-<pid>-<random>-<target>``
+(:func:`temp_name`). One left behind by a killed process (its pid no longer alive, or older than
+:data:`STALE_AFTER_S`) is removed by the next write into the same folder (:func:`clean_stale_temps`);
+entries named otherwise (a user's own hidden files) are never touched.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+TEMP_PREFIX = ".zoo-tmp-"
+STALE_AFTER_S = 24 * 3600
+"""A temporary entry this old is stale even if a process with its pid is alive (pids are reused)."""
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-")
+_cleaned: set[Path] = set()  # folders this process has already swept (one sweep per folder and process)
+
+
+def temp_name(label: str) -> str:
+    """A unique temporary name for ``label`` that :func:`clean_stale_temps` knows: ``.zoo-tmp-<pid>-<hex>-<label>``."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{label}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # no cheap check: rely on the age
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):  # another user's process, or not a pid at all
+        return pid > 0
+    return True
+
+
+def _is_stale(entry: Path, pid: int) -> bool:
+    try:
+        age = time.time() - entry.lstat().st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER_S or not _pid_alive(pid)
+
+
+def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the stale temporary entries zoo named (:func:`temp_name`) directly in ``folder``; returns them.
+
+    Runs once per folder and process; entries whose name does not start ``.zoo-tmp-<pid>-`` stay.
+    """
+    folder = Path(folder)
+    key = Path(os.path.abspath(folder))
+    if key in _cleaned:
+        return []
+    _cleaned.add(key)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match and _is_stale(entry, int(match.group(1))):
+            with contextlib.suppress(OSError):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed.append(entry)
+    return removed
 
 
 def _umask() -> int:
@@ -30,7 +99,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes), dir=path.parent)
+    clean_stale_temps(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f"-{path.name}{suffix or ''}",
+                               dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -67,7 +138,8 @@ def atomic_dir(path: str | os.PathLike, replace_all: bool = False) -> Iterator[P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    clean_stale_temps(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f"-{path.name}", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
@@ -93,12 +165,11 @@ def atomic_dir(path: str | os.PathLike, replace_all: bool = False) -> Iterator[P
 
 
 def _swap(new: Path, target: Path) -> None:
-    """Replace ``target`` (a folder or a file) by the folder ``new``, keeping the old one aside until done."""
-    old = target.with_name(f".{target.name}.old")
-    if old.is_dir() and not old.is_symlink():
-        shutil.rmtree(old, ignore_errors=True)
-    elif old.exists() or old.is_symlink():
-        old.unlink()
+    """Replace ``target`` (a folder or a file) by the folder ``new``, keeping the old one aside until done.
+
+    The old entry is kept under a fresh :func:`temp_name`: nothing but what this call moved aside is deleted.
+    """
+    old = target.with_name(temp_name(f"{target.name}.old"))
     os.replace(target, old)
     os.replace(new, target)
     if old.is_dir() and not old.is_symlink():

@@ -37,10 +37,27 @@ def _within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+def _chain(path: Path, limit: int = 40) -> list[Path]:
+    """Each place a symlink chain starting at ``path`` passes through (real parent folder + name), the end included."""
+    hops = []
+    current = Path(os.path.realpath(path.parent)) / path.name
+    while len(hops) < limit:
+        hops.append(current)
+        if not current.is_symlink():
+            break
+        link = current.parent / os.readlink(current)
+        current = Path(os.path.realpath(link.parent)) / link.name
+    return hops
+
+
 def _linked_into_store(base: Path, relative: str, target: Path) -> bool:
-    """True if ``relative`` stays inside ``base`` before symlinks are resolved and then leads into a linked store."""
+    """True if ``relative`` stays inside ``base`` before symlinks are resolved and then leads into a linked store,
+    every link of the chain lying inside ``base`` or a store (never passing through a folder outside them)."""
     written = Path(os.path.normpath(base / relative))
-    return _within(written, base) and any(_within(target, store) for store in _STORES.get())
+    stores = _STORES.get()
+    if not _within(written, base) or not any(_within(target, store) for store in stores):
+        return False
+    return all(_within(hop, base) or any(_within(hop, store) for store in stores) for hop in _chain(written))
 
 
 class FolderPathError(ZooError, ValueError):

@@ -58,8 +58,28 @@ def open_hub_pipeline(spec: str, open_folder: Callable[[Path], T]) -> T:
     snapshot = next((p for p in (folder, *folder.parents) if p.parent.name == "snapshots"), None)
     if snapshot is None:
         raise HubPipelineError(f"{spec}: {folder} is not a Hugging Face cache snapshot (models--*/snapshots/REV)")
-    with linked_store(snapshot.parent.parent / "blobs"):
+    with linked_store(_checked_store(spec, snapshot)):
         return open_folder(folder)
+
+
+def _checked_store(spec: str, snapshot: Path) -> Path:
+    """The repository's ``blobs/`` that the snapshot's links may lead into, once its real path and the snapshot's
+    are checked to be where huggingface_hub puts them, inside the real hub cache (a ``blobs/`` or repository
+    folder that is itself a symlink out of the cache would let a pipeline load files from anywhere)."""
+    root = hub_cache().resolve()
+    repo_dir = snapshot.parent.parent
+    repo = repo_dir.resolve()
+    if root not in repo.parents:
+        raise HubPipelineError(f"{spec}: {repo_dir} leads outside the Hugging Face cache {root} (to {repo}); "
+                               "refusing to open it")
+    store = repo / "blobs"
+    for path, expected in ((repo_dir / "snapshots" / snapshot.name, repo / "snapshots" / snapshot.name),
+                           (repo_dir / "blobs", store)):
+        real = path.resolve()
+        if real != expected:
+            raise HubPipelineError(f"{spec}: {path} is a link to {real}, outside its Hugging Face cache repository "
+                                   f"{repo}; refusing to open it")
+    return store
 
 
 def pipeline_folder(spec: str) -> Path:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from zoo.errors import ZooError
 
-__all__ = ["OutputError", "OutputExistsError", "OutputNotWritableError", "check_writable", "prepare_output"]
+__all__ = ["OutputError", "OutputExistsError", "OutputNotWritableError", "check_writable", "prepare_output",
+           "prepare_output_file"]
 
 
 class OutputError(ZooError, OSError):
@@ -150,3 +151,29 @@ def prepare_output(
                                             "writes")
     check_writable(out, option)
     return out
+
+
+def prepare_output_file(
+    path: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    overwrite: bool = False,
+    option: str,
+) -> Path:
+    """Check a file-valued output option (``zoo bench --json FILE``) before any work; nothing is created.
+
+    The file may not be, or lie inside, one of ``inputs`` (files and folders the command reads: its
+    pipeline, weights, data), even with ``overwrite``; an existing file is refused unless ``overwrite``,
+    an existing folder always. Write it afterwards with :func:`zoo.atomic.write_text`.
+    """
+    path = Path(path)
+    real = _real(path)
+    for item in inputs:
+        if item is not None and _inside(real, _real(item)):
+            raise OutputError(f"{option} {path}: is (or is inside) the input {item}; choose another file")
+    if path.is_dir():
+        raise OutputError(f"{option} {path}: is a folder; give a file name")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OutputExistsError(f"{option} {path}: already exists; pass --overwrite to replace it")
+    check_writable(path.parent, option)
+    return path

@@ -8,11 +8,14 @@ invalid, is recorded with its error and never stops the others (``ZOO_STRICT_PLU
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import importlib
 import os
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -108,13 +111,21 @@ def _normalise_dist(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@contextlib.contextmanager
+def plugin_stdout_to_stderr() -> Iterator[None]:
+    """While plugin code runs (its import), send what it prints to stderr: zoo's stdout stays machine-readable."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def _load_entry_point(kind: str, ep: Any) -> ComponentInfo:
     dist = getattr(ep, "dist", None)
     dist_name = dist.name if dist is not None else "unknown"
     version = dist.version if dist is not None else ""
     base = dict(kind=kind, name=ep.name, distribution=dist_name, version=version, entry_point=ep.value)
     try:
-        card = ep.load()
+        with plugin_stdout_to_stderr():
+            card = ep.load()
     except Exception as err:  # a broken plugin must never break zoo for the others
         return ComponentInfo(**base, error=f"cannot import {ep.value!r}: {type(err).__name__}: {err}")
     expected = KINDS[kind]
@@ -292,7 +303,8 @@ def load_factory(card: Card) -> Any:
     """Import the object that ``card.factory`` names (``'package.module:attr'``)."""
     module_name, _, attr = card.factory.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        with plugin_stdout_to_stderr():
+            obj: Any = importlib.import_module(module_name)
         for part in attr.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as err:

@@ -76,3 +76,13 @@ def test_truncated_weights_are_one_line(tmp_path) -> None:
     res = CliRunner().invoke(main, ["--vae", "medvae-4-3", "--weights", str(weights), "--out", str(tmp_path / "o")])
     _export_error(res, str(weights))
     assert not (tmp_path / "o").exists()
+
+
+def test_a_timing_cache_inside_the_pipeline_is_refused(tmp_path) -> None:
+    pipeline = tmp_path / "pipe"
+    small_pipeline().save_pretrained(pipeline)
+    before = (pipeline / "zoo_pipeline.json").read_bytes()
+    res = CliRunner().invoke(main, ["--pipeline", str(pipeline), "--backend", "trt", "--out", str(tmp_path / "o"),
+                                    "--timing-cache", str(pipeline / "zoo_pipeline.json")])
+    _export_error(res, "--timing-cache", "input")
+    assert (pipeline / "zoo_pipeline.json").read_bytes() == before and not (tmp_path / "o").exists()

@@ -1,7 +1,8 @@
 """The backends zoo-export adds to ``zoo.backends``: ``onnxruntime``, ``openvino`` and ``tensorrt``.
 
 The top layer of zoo-export: ``backend.runtime(pipeline)`` exports the pipeline (validated, into a
-cache folder keyed by its weights and the options) and opens a runtime on the files;
+per-user cache, :mod:`zoo.cache_dir`, keyed by its weights, options and versions, every entry
+verified before use) and opens a runtime on the files;
 ``backend.load(folder)`` opens an export folder as an ``SRPipeline``. The cards that point here are
 :mod:`zoo_export.cards`. The exporter (onnx, onnxscript) is imported only when an export is made.
 """
@@ -9,14 +10,22 @@ cache folder keyed by its weights and the options) and opens a runtime on the fi
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import json
+import logging
+import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from zoo_export.manifest import MANIFEST, manifest_geometry, verify_export
-from zoo_export.options import export_options_for
+from zoo.atomic import TEMP_PREFIX, clean_stale_temps, temp_name
+from zoo.cache_dir import cache_dir as zoo_cache_dir
+from zoo.cache_dir import ensure_private_dir
+from zoo.errors import ZooError
+from zoo_export.manifest import MANIFEST, manifest_geometry, package_versions, verify_export
+from zoo_export.options import export_options_for, pipeline_record
 from zoo_export.pipelines import pipeline_from_export
 from zoo_export.runtime_openvino import CHOICES, OpenVinoRuntime, import_openvino
 from zoo_export.runtime_ort import OrtRuntime
@@ -24,31 +33,114 @@ from zoo_export.runtime_trt import TrtRuntime
 from zoo_export.trt import current_environment
 from zoo_export.validate import ExportValidationError, compare_stage
 
-DEFAULT_CACHE = Path(tempfile.gettempdir()) / "zoo-export-cache"
+log = logging.getLogger(__name__)
 OPENVINO_VALIDATION_BATCHES = (1, 2)
+CACHE_SUBDIR = "exports"
+"""Sub-folder of zoo's per-user cache (:func:`zoo.cache_dir.cache_dir`) holding the backends' exports."""
+KEY_FIELD = "cache_key"
+"""The manifest's ``source`` field that records the fingerprint an entry was made for."""
+_KEY_VERSIONS = ("zoo", "zoo-export", "torch", "onnx", "onnxruntime", "onnxconverter-common")
 
 
 def export_cache_key(*parts: Any) -> str:
-    """Short hash of the modules' weights and the export options."""
+    """Fingerprint (sha256 hex) of the modules' weights, the other ``parts`` (options, pipeline config, ...)
+    and the versions of zoo, zoo-export, torch and the ONNX runtimes: an entry made by another release is
+    never reused."""
     digest = hashlib.sha256()
+    digest.update(json.dumps(package_versions(*_KEY_VERSIONS), sort_keys=True).encode())
     for part in parts:
         if isinstance(part, torch.nn.Module):
             for key, value in sorted(part.state_dict().items()):
                 digest.update(key.encode())
                 digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(part, dict):
+            digest.update(json.dumps(part, sort_keys=True, default=repr).encode())
         else:
             digest.update(repr(part).encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
-def _cached_export(pipeline: Any, cache_dir: Path, options: Any, *key: Any) -> Path:
-    """The export of ``pipeline`` with ``options`` in ``cache_dir``, made on first use."""
+def cache_fingerprint(pipeline: Any, options: Any, *key: Any) -> str:
+    """The fingerprint of ``pipeline``'s export with ``options``; its entry is ``<cache>/<first 32 hex digits>``."""
+    return export_cache_key(pipeline.vae, pipeline.denoiser, options, pipeline_record(pipeline), *key)
+
+
+def export_cache_folder(cache_dir: str | Path | None) -> Path:
+    """``cache_dir`` (checked private) or ``<zoo cache>/exports``; see :mod:`zoo.cache_dir`."""
+    if cache_dir:
+        return ensure_private_dir(cache_dir, "export cache folder")
+    return zoo_cache_dir(CACHE_SUBDIR)
+
+
+def _valid_entry(entry: Path, key: str, pipeline: Any) -> bool:
+    """Whether the cache entry ``entry`` may run ``pipeline``: its files match the sha256 in its manifest,
+    the manifest names ``key`` (this pipeline's fingerprint), and each stage gives the pipeline's own output
+    on a probe input (an export made from other weights is caught even if its manifest was rewritten)."""
+    if entry.is_symlink() or not (entry / MANIFEST).is_file():
+        return False
+    try:
+        manifest = verify_export(entry)
+    except ZooError as err:
+        log.warning("export cache: %s is not a valid export (%s); rebuilding it", entry, err)
+        return False
+    if manifest.get("source", {}).get(KEY_FIELD) != key:
+        log.warning("export cache: %s was made for other weights or settings; rebuilding it", entry)
+        return False
+    from zoo_export.exporter import check_export_matches
+
+    problems = check_export_matches(entry, manifest, pipeline)
+    if problems:
+        log.warning("export cache: %s does not compute this pipeline (%s); rebuilding it", entry, "; ".join(problems))
+        return False
+    return True
+
+
+def _discard(path: Path) -> None:
+    """Remove a cache entry: renamed aside first (a unique name), so a concurrent reader never sees half of it."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    aside = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-discard")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:  # another process removed or replaced it first
+        return
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
+
+
+def _cached_export(pipeline: Any, cache_dir: str | Path | None, options: Any, *key: Any) -> Path:
+    """The export of ``pipeline`` with ``options`` in the export cache, made on first use.
+
+    An entry is used only when every file matches the sha256 in its manifest, the manifest's
+    ``source.cache_key`` is this pipeline's fingerprint and its stages compute the pipeline's own
+    output (:func:`_valid_entry`); anything else is rebuilt. A new entry is exported under a unique
+    temporary name and renamed into place, so two processes never mix files; when another process
+    finished the same entry first, its entry is used.
+    """
     from zoo_export.exporter import export_pipeline
 
-    out = cache_dir / export_cache_key(pipeline.vae, pipeline.denoiser, options, *key)
-    if not (out / MANIFEST).is_file():
-        export_pipeline(pipeline, out, options)
-    return out
+    root = export_cache_folder(cache_dir)
+    clean_stale_temps(root)
+    fingerprint = cache_fingerprint(pipeline, options, *key)
+    entry = root / fingerprint[:32]
+    if _valid_entry(entry, fingerprint, pipeline):
+        return entry
+    options.source = {**options.source, KEY_FIELD: fingerprint}
+    staging = root / temp_name(entry.name)
+    try:
+        export_pipeline(pipeline, staging, options)
+        if (entry.exists() or entry.is_symlink()) and not _valid_entry(entry, fingerprint, pipeline):
+            _discard(entry)
+        try:
+            os.rename(staging, entry)
+        except OSError:  # another process put the same entry there meanwhile
+            if not _valid_entry(entry, fingerprint, pipeline):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return entry
 
 
 class OnnxRuntimeBackend:
@@ -65,7 +157,7 @@ class OnnxRuntimeBackend:
                  batch: tuple[int, int, int] = (1, 1, 4), providers: list[str] | None = None,
                  threads: int | None = None, **_: Any) -> None:
         self.fp16 = fp16
-        self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
+        self.cache_dir = cache_dir
         self.size = size
         self.batch = tuple(batch)
         self.providers = providers
@@ -124,7 +216,7 @@ class OpenVinoBackend:
         if precision not in CHOICES:
             raise ValueError(f"openvino precision must be one of {', '.join(CHOICES)}, got {precision!r}")
         self.precision = precision
-        self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
+        self.cache_dir = cache_dir
         self.size = size
         self.batch = tuple(batch)
         self.threads = threads
@@ -158,7 +250,7 @@ class TensorRTBackend:
                  cache_dir: str | Path | None = None, builder_optimization_level: int = 3, **_: Any) -> None:
         self.size = size
         self.batch = tuple(batch)
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "zoo" / "engines"
+        self.cache_dir = cache_dir
         self.builder_optimization_level = builder_optimization_level
 
     def runtime(self, pipeline: Any) -> TrtRuntime:

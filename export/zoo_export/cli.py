@@ -48,7 +48,14 @@ class DefaultGroup(click.Group):
         from zoo.console import run_reporting_errors
 
         apply_verbosity(ctx)
-        return run_reporting_errors(lambda: super(DefaultGroup, self).invoke(ctx), "zoo-export")
+        return run_reporting_errors(lambda: self._checked_invoke(ctx), "zoo-export")
+
+    def _checked_invoke(self, ctx: click.Context):
+        """Check zoo's environment variables (one line, exit 2, before any work), then run the subcommand."""
+        from zoo.env_vars import check_environment
+
+        check_environment()
+        return super().invoke(ctx)
 
 
 def _parse_batch(value: str) -> tuple[int, int, int]:
@@ -114,7 +121,7 @@ def main() -> None:
 @click.option("--opt-level", type=click.IntRange(0, 5), default=3, show_default=True,
               help="TensorRT builder optimization level.")
 @click.option("--timing-cache", type=click.Path(dir_okay=False, path_type=Path),
-              help="TensorRT timing cache to reuse/update (default: per GPU under ~/.cache/zoo/tensorrt).")
+              help="TensorRT timing cache to reuse/update (default: per GPU under tensorrt/ in zoo's cache).")
 @click.option("--workspace-gib", type=float, default=8.0, show_default=True, help="TensorRT workspace limit.")
 @click.option("--force", is_flag=True, help="Write stages that fail validation, marked 'failed' in the manifest.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -142,6 +149,11 @@ def export_cmd(**kw: Any) -> None:
         fail("give --vae NAME or --pipeline DIR")
     if kw["pipeline_dir"] is not None and kw["weights"]:
         fail("--weights applies to --vae NAME exports; a --pipeline folder carries its own weights")
+    if kw["timing_cache"]:  # a cache TensorRT reads and rewrites: never one of the pipeline's files or weights
+        from zoo.output_guard import prepare_output_file
+
+        prepare_output_file(kw["timing_cache"], inputs=[kw["pipeline_dir"], kw["weights"], kw["out"]], overwrite=True,
+                            option="--timing-cache")
     if kw["backend"] == "trt":  # before anything heavy: no CUDA / TensorRT is a clean exit 2
         from zoo_export.trt import TensorRTUnavailable, import_tensorrt
 

@@ -26,6 +26,7 @@ from zoo_export.manifest import (
     PIPELINE_SUBDIR,
     geometry_record,
     hash_files,
+    manifest_geometry,
     new_manifest,
     write_manifest,
 )
@@ -120,11 +121,11 @@ def export_pipeline(pipeline: Any, out: str | Path, options: ExportOptions,
     """Export an :class:`~zoo.pipeline.SRPipeline`: its stages plus ``pipeline.json``, so that
     ``zoo.load_pipeline(out)`` runs the same SR through the exported files (see :func:`export_stages`)."""
     options.scale, options.conditioning = pipeline.scale, pipeline.conditioning
-    if not options.source:
+    if not set(options.source) - {"cache_key"}:  # nothing but a backend cache's fingerprint: describe the pipeline
         den_card = getattr(pipeline.denoiser, "card", None)
         options.source = {
             "pipeline": None, "vae": pipeline.vae.card.name, "denoiser": den_card.name if den_card else None,
-            "vae_weights": "as given (Python API)", "denoiser_weights": "as given (Python API)",
+            "vae_weights": "as given (Python API)", "denoiser_weights": "as given (Python API)", **options.source,
         }
     vae, denoiser = _stage_components(pipeline)
     return export_stages(vae, denoiser, out, options, record=pipeline_record(pipeline), pipeline_dir=pipeline_dir,
@@ -136,6 +137,22 @@ def _stage_components(pipeline: Any) -> tuple[nn.Module, nn.Module]:
     vae = copy.deepcopy(pipeline.vae).to("cpu", torch.float32).eval()
     den = copy.deepcopy(pipeline.denoiser).to("cpu", torch.float32).eval()
     return vae, den
+
+
+def check_export_matches(root: str | Path, manifest: dict[str, Any], pipeline: Any) -> list[str]:
+    """Spot-check a (hash-verified) export against ``pipeline``'s own networks: each stage's ONNX on the
+    export's fixed probe inputs at batch 1, within the stage tolerance. Returns the stages that differ
+    (an export made from other weights), with the relative difference; empty when all match."""
+    root = Path(root)
+    geometry = manifest_geometry(manifest)
+    modules = stage_modules(*_stage_components(pipeline))
+    problems = []
+    for name, stage in manifest["stages"].items():
+        parity = compare_stage(name, modules[name], _session(root / stage["onnx"]), geometry, stage["precision"],
+                               batches=(1,))
+        if not parity["passed"]:
+            problems.append(f"{name}: rel diff {parity['rel_diff']} > {parity['tolerance']}")
+    return problems
 
 
 def export_stages(

@@ -136,12 +136,12 @@ def build_engine(
 
 
 def default_timing_cache() -> Path:
-    """Per-GPU, per-TensorRT timing cache under the user cache folder (reused across builds)."""
-    import os
+    """Per-GPU, per-TensorRT timing cache in zoo's private per-user cache (:mod:`zoo.cache_dir`)."""
+    from zoo.cache_dir import cache_dir
 
     env = current_environment()
     gpu = "".join(c if c.isalnum() else "-" for c in env["gpu_name"])
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zoo" / "tensorrt"
+    root = cache_dir("tensorrt")
     return root / f"timing-{gpu}-sm{env['compute_capability']}-trt{env['tensorrt_version']}.cache"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+import zoo
 from tests.bench.conftest import TINY, lookup, run_bench
 from zoo.bench.baseline import zoo_default_variant
 from zoo.cli import main
@@ -128,3 +129,34 @@ def test_out_writes_both_reports_and_keeps_an_earlier_one(tmp_path):
     assert all(line.startswith("zoo: warning:") for line in first.stderr.splitlines())  # -q: no progress messages
     again = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert again.exit_code == 2 and "--overwrite" in again.stderr
+
+
+def test_report_files_never_replace_an_existing_file_or_an_input(tmp_path):
+    import json
+
+    from zoo.assets import DEFAULT_PIPELINE_DIR
+
+    pipeline = tmp_path / "pipe"
+    zoo.build_pipeline("zoo-demo-f4", "unet", pretrained=False, hr_size=32, scale=2,
+                       denoiser_config={"preset": "tiny"}).save_pretrained(pipeline)
+    pipeline_json = (pipeline / "zoo_pipeline.json").read_bytes()
+    existing = tmp_path / "notes.json"
+    existing.write_text("mine")
+    cases = [
+        (["--pipeline", str(pipeline), "--json", str(pipeline / "zoo_pipeline.json"), "--overwrite"], "input"),
+        (["--pipeline", str(pipeline), "--markdown", str(pipeline / "README.md"), "--overwrite"], "input"),
+        (["--json", str(DEFAULT_PIPELINE_DIR / "zoo_pipeline.json"), "--overwrite"], "input"),
+        (["--pipeline", str(pipeline), "--json", str(existing)], "--overwrite"),
+        (["--pipeline", str(pipeline), "--markdown", str(existing)], "--overwrite"),
+    ]
+    for args, reason in cases:
+        result = CliRunner().invoke(main, ["bench", *args, "--backends", "torch", "--runs", "1"])
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("zoo: error: --") and reason in lines[0], (args, lines)
+    assert (pipeline / "zoo_pipeline.json").read_bytes() == pipeline_json and existing.read_text() == "mine"
+    assert not (pipeline / "README.md").read_text().startswith("#  zoo bench")
+    replaced = CliRunner().invoke(main, ["bench", *TINY, "--backends", "torch", "--no-end-to-end", "-q",
+                                         "--json", str(existing), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "results" in json.loads(existing.read_text())

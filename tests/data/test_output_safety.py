@@ -18,6 +18,7 @@ from zoo.cli import main
 from zoo.data.errors import DataError
 from zoo.data.readers import read_image
 from zoo.data.writers import write_png
+from zoo.env_vars import EnvVarError
 
 TINY = ["--override", "block_out_channels=[8,8,8]", "--override", "layers_per_block=1",
         "--override", "norm_num_groups=4"]
@@ -85,7 +86,7 @@ def test_image_size_cap_is_configurable(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_MAX_IMAGE_PIXELS", "0")  # no cap
     assert read_image(good).array.shape == (64, 64)
     monkeypatch.setenv("ZOO_MAX_IMAGE_PIXELS", "lots")
-    with pytest.raises(DataError, match="ZOO_MAX_IMAGE_PIXELS='lots'"):
+    with pytest.raises(EnvVarError, match="ZOO_MAX_IMAGE_PIXELS='lots'"):
         read_image(good)
 
 

@@ -65,3 +65,9 @@ def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def collide_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pip_install_target(tmp_path_factory.mktemp("site-collide"), EXAMPLE, FIXTURES / "zoo-collide")
+
+
+@pytest.fixture(scope="session")
+def chatty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plugin whose card module and factory module print to stdout when imported."""
+    return pip_install_target(tmp_path_factory.mktemp("site-chatty"), FIXTURES / "zoo-chatty")

@@ -94,3 +94,33 @@ def test_zoo_env_lists_the_runtimes():
     packages = json.loads(out.stdout)["packages"]
     assert {"openvino", "onnxruntime", "tensorrt", "huggingface_hub"} <= set(packages)
     assert packages["openvino"]  # installed here (make install), so a version, not None
+
+
+def test_a_plugin_printing_at_import_keeps_stdout_machine_readable(chatty_site):
+    out = zoo_cli(["list", "--json"], chatty_site)
+    assert out.returncode == 0, out.stderr
+    names = [item["name"] for item in json.loads(out.stdout)]  # stdout is nothing but the JSON
+    assert "chatty-vae" in names
+    assert "zoo-chatty: card module imported" in out.stderr
+    factory = run_python("import zoo.registry as r; r.load_factory(r.get_card('autoencoder', 'chatty-vae'))",
+                         chatty_site)
+    assert factory.returncode == 0, factory.stderr
+    assert factory.stdout == "" and "zoo-chatty: factory module imported" in factory.stderr
+
+
+def test_zoo_env_warns_when_a_clone_named_zoo_in_the_current_folder_shadows_the_installed_one(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.foundation.conftest import ROOT
+
+    shutil.copytree(ROOT / "zoo", tmp_path / "zoo",  # what `cd ..` from a clone named zoo puts first on sys.path
+                    ignore=shutil.ignore_patterns("__pycache__", "*.safetensors", "*.png", "*.npz"))
+    out = subprocess.run([sys.executable, "-m", "zoo", "env", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    location = json.loads(out.stdout)["zoo_location"]
+    assert location["imported"] == str(tmp_path / "zoo")
+    warnings = [line for line in out.stderr.splitlines() if "shadows it" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("zoo: warning:") and str(tmp_path / "zoo") in warnings[0]

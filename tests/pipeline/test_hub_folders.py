@@ -271,3 +271,47 @@ def test_zoo_demo_runs_a_pipeline_from_the_hub_cache(run: Path, tmp_path: Path) 
         assert proc.returncode == 0, proc.stderr
         summaries.append(json.loads(proc.stdout))
     assert summaries[0]["psnr_zoo"] == summaries[1]["psnr_zoo"]
+
+
+def _hub_cache_with_moved(tmp_path: Path, run: Path, moved: str, monkeypatch) -> tuple[Path, Path]:
+    """A hub cache laid out by huggingface_hub itself, whose repository ``moved`` entry (``blobs`` or
+    ``snapshots``) is then moved outside the cache and replaced by a symlink to it; returns (cache, outside)."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-home" / "hub"
+    with fake_hub({"someone/sr-pipe": _repo_files(run)}) as url:
+        huggingface_hub.snapshot_download("someone/sr-pipe", cache_dir=cache, endpoint=url)
+    repo = cache / "models--someone--sr-pipe"
+    outside = tmp_path / "elsewhere" / moved
+    outside.parent.mkdir()
+    os.replace(repo / moved, outside)
+    (repo / moved).symlink_to(outside, target_is_directory=True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return cache, outside
+
+
+def test_a_hub_cache_whose_blobs_link_outside_is_refused(run: Path, tmp_path: Path, monkeypatch) -> None:
+    from zoo.hub_pipeline import HubPipelineError
+
+    _, outside = _hub_cache_with_moved(tmp_path, run, "blobs", monkeypatch)
+    with pytest.raises(HubPipelineError) as info:
+        zoo.load_pipeline("hf:someone/sr-pipe")
+    message = str(info.value)
+    assert "\n" not in message and "refusing to open it" in message and str(outside) in message
+
+
+def test_a_blob_that_is_a_link_out_of_the_cache_is_refused(run: Path, tmp_path: Path, monkeypatch) -> None:
+    from zoo.folder_paths import FolderPathError
+
+    cache, _ = _hub_cache_with_moved(tmp_path, run, "refs", monkeypatch)  # refs/ moved: harmless, still a cache
+    snapshot = next((cache / "models--someone--sr-pipe" / "snapshots").iterdir())
+    blob = (snapshot / "denoiser.safetensors").resolve()
+    elsewhere = tmp_path / "elsewhere" / "weights.safetensors"
+    os.replace(blob, elsewhere)
+    blob.symlink_to(elsewhere)  # snapshot file -> blobs/<sha> -> outside: the chain leaves the cache
+    with pytest.raises(FolderPathError, match="denoiser"):
+        zoo.load_pipeline("hf:someone/sr-pipe")
+    os.replace(elsewhere, blob)  # the same cache without the detour opens
+    assert zoo.load_pipeline("hf:someone/sr-pipe") is not None

@@ -41,7 +41,14 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         """Run the subcommand; a :class:`zoo.errors.ZooError` (or running out of memory) is one line, exit 2."""
         apply_verbosity(ctx)
-        return run_reporting_errors(lambda: super(LazyGroup, self).invoke(ctx), "zoo")
+        return run_reporting_errors(lambda: self._checked_invoke(ctx), "zoo")
+
+    def _checked_invoke(self, ctx: click.Context):
+        """Check zoo's environment variables (one line, exit 2, before any work), then run the subcommand."""
+        from zoo.env_vars import check_environment
+
+        check_environment()
+        return super().invoke(ctx)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -51,13 +51,16 @@ BENCH_FILES = ("bench.json", "bench.md")
 @click.option("--quality-data", type=click.Path(exists=True, file_okay=False), default=None,
               help="Prepared dataset folder for --quality (default: the bundled samples); its test split is used.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Where exported ONNX/TensorRT stages are cached (default: a temporary folder).")
+              help="Where exported ONNX/TensorRT stages are cached (default: exports/ in zoo's private cache, "
+                   "ZOO_CACHE or ~/.cache/zoo).")
 @out_option("Folder for the report: bench.json (schema: docs/bench.md) and bench.md; must be new or empty.")
-@click.option("--overwrite", is_flag=True, help="Write into an existing --out, replacing only bench.json and bench.md.")
+@click.option("--overwrite", is_flag=True, help="Write into an existing --out, replacing only bench.json and bench.md; "
+                   "let --json/--markdown replace an existing file (never an input).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the full report as JSON (schema: docs/bench.md); '-' prints it.")
+              help="Write the full report as JSON (schema: docs/bench.md) to a new file (or --overwrite); "
+                   "'-' prints it.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the report as markdown.")
+              help="Write the report as markdown to a new file (or --overwrite).")
 @click.option("--title", default=None, help="Title of the markdown report.")
 def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backends, device, size, scale, batch, tile,
               sampler,
@@ -79,6 +82,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
       zoo bench --pipeline runs/mrnet --backends all --device cuda --baseline
       zoo bench --size 2048 --tile 512 --backends torch   # tiled: time per HR pixel, peak RSS
     """
+    from zoo.assets import DEFAULT_PIPELINE_DIR
     from zoo.bench.runner import BenchConfig, BenchError
     from zoo.output_guard import prepare_output
 
@@ -90,9 +94,11 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
         fail("--untrained, --weights and --denoiser-preset go with --vae NAME")
     if runs < 1 or warmup < 0 or batch < 1:
         fail("--runs and --batch must be >= 1 and --warmup >= 0")
+    inputs = [pipeline_dir, vae_weights, quality_data, cache_dir] + ([] if pipeline_dir or vae else
+                                                                      [DEFAULT_PIPELINE_DIR])
     if out is not None:
-        prepare_output(out, inputs=[pipeline_dir, vae_weights, quality_data, cache_dir], overwrite=overwrite,
-                       will_write=BENCH_FILES)
+        prepare_output(out, inputs=inputs, overwrite=overwrite, will_write=BENCH_FILES)
+    _check_report_files(json_path, markdown_path, inputs, overwrite)
     try:
         q_steps = tuple(sorted({int(s) for s in quality_steps.split(",") if s.strip()}))
     except ValueError:
@@ -116,6 +122,18 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
         _print_summary(report)
         if out is not None:
             click.echo(f"zoo: wrote {' and '.join(BENCH_FILES)} to {out}")
+
+
+def _check_report_files(json_path: str | None, markdown_path: str | None, inputs: list, overwrite: bool) -> None:
+    """--json/--markdown FILE: never an input (even with --overwrite), an existing file only with --overwrite."""
+    from zoo.output_guard import prepare_output_file
+
+    if json_path and json_path != "-":
+        prepare_output_file(json_path, inputs=inputs, overwrite=overwrite, option="--json")
+    if markdown_path:
+        prepare_output_file(markdown_path, inputs=inputs, overwrite=overwrite, option="--markdown")
+    if json_path and markdown_path and json_path != "-" and Path(json_path).resolve() == Path(markdown_path).resolve():
+        fail(f"--json and --markdown name the same file ({json_path}); give two files")
 
 
 def _tile_option(value: str) -> int | str | None:

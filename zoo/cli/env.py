@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution, version
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import click
 
@@ -20,11 +23,36 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def installed_package_dir() -> Path | None:
+    """The ``zoo`` package folder the installed distribution points to (an editable install's source), if any."""
+    try:
+        dist = distribution("zoo")
+    except PackageNotFoundError:
+        return None
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    url = direct.get("url", "")
+    if direct.get("dir_info", {}).get("editable") and url.startswith("file:"):
+        return Path(url2pathname(urlparse(url).path)) / "zoo"
+    return Path(str(dist.locate_file("zoo")))
+
+
+def shadowing_warning(imported: Path, installed: Path | None) -> str | None:
+    """One line when the imported ``zoo`` is not the installed one (e.g. a clone named ``zoo`` in the cwd)."""
+    if installed is None or imported.resolve() == installed.resolve():
+        return None
+    return (f"the zoo package imported from {imported} is not the installed one ({installed}); a folder named "
+            "'zoo' in the current directory (or on PYTHONPATH) shadows it: run zoo from another folder")
+
+
 def collect_env() -> dict:
     """Environment facts as a JSON-friendly dict."""
+    import zoo
     from zoo.registry import list_components
 
+    imported, installed = Path(zoo.__file__).parent, installed_package_dir()
     env: dict = {
+        "zoo_location": {"imported": str(imported), "installed": str(installed) if installed else None,
+                         "warning": shadowing_warning(imported, installed)},
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": {p: _version(p) for p in PACKAGES},
@@ -53,6 +81,8 @@ def collect_env() -> dict:
 def env_cmd(as_json: bool) -> None:
     """Versions of zoo and its stack, CUDA devices, and every plugin with its distribution and errors."""
     env = collect_env()
+    if env["zoo_location"]["warning"]:
+        click.echo(f"zoo: warning: {env['zoo_location']['warning']}", err=True)
     if as_json:
         json.dump(env, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -6,7 +6,7 @@ a file above the cap is a :class:`~zoo.data.errors.DataError` for that file alon
 
 The cap counts pixels of all slices and frames (width x height x slices x frames, colour channels
 not counted). Default 2**28 = 268,435,456: a 512 x 512 x 1024 volume or a 16384 x 16384 image;
-a 3000 x 3000 radiograph is 9 M. Set ``ZOO_MAX_IMAGE_PIXELS`` (an integer; ``0`` or ``none``
+a 3000 x 3000 radiograph is 9 M. Set ``ZOO_MAX_IMAGE_PIXELS`` (a positive integer; ``0`` or ``none``
 switches the cap off) to change it.
 """
 
@@ -17,25 +17,18 @@ import os
 from collections.abc import Sequence
 
 from zoo.data.errors import DataError
+from zoo.env_vars import env_int
 
 ENV_VAR = "ZOO_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 2**28
 
 
 def max_image_pixels() -> int | None:
-    """The cap in pixels (``None``: no cap), from ``ZOO_MAX_IMAGE_PIXELS`` or the default."""
-    raw = os.environ.get(ENV_VAR, "").strip()
-    if not raw:
-        return DEFAULT_MAX_PIXELS
-    if raw.lower() in ("0", "none", "off"):
-        return None
-    try:
-        value = int(float(raw)) if "e" in raw.lower() else int(raw.replace("_", ""))
-    except ValueError:
-        raise DataError(None, f"{ENV_VAR}={raw!r}: expected a whole number of pixels (or 0 for no cap)") from None
-    if value < 0:
-        raise DataError(None, f"{ENV_VAR}={raw!r}: expected a whole number of pixels (or 0 for no cap)")
-    return value or None
+    """The cap in pixels (``None``: no cap), from ``ZOO_MAX_IMAGE_PIXELS`` or the default.
+
+    Raises :class:`zoo.env_vars.EnvVarError` for a value that is not a positive whole number (or 0/none/off).
+    """
+    return env_int(ENV_VAR, DEFAULT_MAX_PIXELS, allow_off=True)
 
 
 def check_pixels(path: str | os.PathLike, shape: Sequence[int], what: str = "image") -> None:
