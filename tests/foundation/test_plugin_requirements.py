@@ -77,3 +77,20 @@ def test_a_folder_naming_an_odd_distribution_is_refused(tmp_path):
     file.write_text(json.dumps(data))
     with pytest.raises(zoo.errors.ZooError, match="sampler.distribution"):
         zoo.load_pipeline(tmp_path / "p")
+
+
+def test_an_export_records_its_samplers_distribution(guide_site):
+    code = """
+import json, zoo
+from zoo_export.options import RECORD_SCHEMA, pipeline_record
+from zoo.folder_schema import validate
+pipe = zoo.build_pipeline(vae="example-conv-ae", denoiser="example-resnet", sampler="euler-ancestral",
+                          steps=2, scale=2, hr_size=64, pretrained_denoiser=False)
+record = json.loads(json.dumps(pipeline_record(pipe)))
+validate(record, RECORD_SCHEMA, "pipeline.json")
+print(json.dumps(record["sampler"]))
+"""
+    out = run_python(code, guide_site)
+    assert out.returncode == 0, out.stderr
+    sampler = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (sampler["distribution"], sampler["distribution_version"]) == ("zoo-example-sampler", "0.1.0")
