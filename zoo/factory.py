@@ -76,7 +76,7 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
         except StateDictMismatchError as err:
             if weights is not None or not overrides:
                 raise
-            raise StateDictMismatchError(f"{_weights_label(card, source, weights, True)}: {err}") from None
+            raise StateDictMismatchError(f"autoencoder {card.name!r}: {_OVERRIDE_HINT} ({err})") from None
     return model.eval()
 
 
@@ -153,10 +153,11 @@ def _check_default_fits(card: DenoiserCard, arguments: dict[str, Any]) -> None:
 def _weights_label(card: Card, source: WeightSource, weights: Any, overridden: bool) -> str:
     """How a strict-loading error names the weights (with the fix when the card's default met an override)."""
     what = f"{card.kind} {card.name!r} weights {source.source}"
-    if weights is None and overridden:
-        what += " (the card's default weights, made for the card's own config: pass pretrained=False to build " \
-                "an overridden architecture)"
-    return what
+    return f"{what} ({_OVERRIDE_HINT})" if weights is None and overridden else what
+
+
+_OVERRIDE_HINT = "the card's default weights fit only the card's own config: pass pretrained=False to build an " \
+                 "overridden architecture"
 
 
 def default_denoiser(vae: Any, hr_size: int, denoiser: Any = "unet", *, weights: Any = None,

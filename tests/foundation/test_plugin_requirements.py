@@ -94,3 +94,10 @@ print(json.dumps(record["sampler"]))
     assert out.returncode == 0, out.stderr
     sampler = json.loads(out.stdout.strip().splitlines()[-1])
     assert (sampler["distribution"], sampler["distribution_version"]) == ("zoo-example-sampler", "0.1.0")
+
+
+def test_zoo_info_gives_a_plugins_install_line(guide_site):
+    out = zoo_cli(["info", "example-resnet", "--json"], guide_site)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["install"] == "pip install 'zoo-example-denoiser==0.1.0'" and "weight_status" in data
