@@ -101,3 +101,19 @@ def test_zoo_info_gives_a_plugins_install_line(guide_site):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["install"] == "pip install 'zoo-example-denoiser==0.1.0'" and "weight_status" in data
+
+
+def test_a_missing_denoiser_names_its_recorded_distribution(tmp_path):
+    import zoo
+    from tests.pipeline.conftest import tiny_pipeline
+
+    tiny_pipeline("medvae-4-3", "resconv", "ddim").save_pretrained(tmp_path / "p")
+    file = tmp_path / "p" / "zoo_pipeline.json"
+    data = json.loads(file.read_text())
+    data["denoiser"].update(name="gone-denoiser", distribution="zoo-gone", distribution_version="1.2")
+    file.write_text(json.dumps(data))
+    with pytest.raises(zoo.registry.UnknownComponentError) as err:
+        zoo.load_pipeline(tmp_path / "p")
+    message = str(err.value)
+    assert "denoiser.name: no denoiser named 'gone-denoiser' is installed" in message and "\n" not in message
+    assert message.endswith("it comes from zoo-gone 1.2: pip install 'zoo-gone==1.2'")
