@@ -138,6 +138,13 @@ def _check_weights(card: Card) -> None:
                      '"hf:owner/repo/vae.safetensors" or "package:my_plugin/weights/vae.safetensors"', weights)
 
 
+def _check_sha256(card: Card) -> None:
+    sha256 = card.sha256  # type: ignore[attr-defined]
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
+        raise _error(card, "sha256", "None or 64 lower-case hex digits (the output of `sha256sum FILE`)",
+                     '"' + "0123456789abcdef" * 4 + '"', sha256)
+
+
 @dataclass(frozen=True)
 class AutoencoderCard(Card):
     """An autoencoder: geometry, preprocessing, provenance and default weights."""
@@ -161,9 +168,7 @@ class AutoencoderCard(Card):
             raise _error(self, "downsample_factor", "a power of two", "8", self.downsample_factor)
         if self.intensity not in ("minmax", "fixed"):
             raise _error(self, "intensity", "'minmax' or 'fixed'", '"minmax"', self.intensity)
-        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(self.sha256)):
-            raise _error(self, "sha256", "None or 64 lower-case hex digits (the output of `sha256sum FILE`)",
-                         '"' + "0123456789abcdef" * 4 + '"', self.sha256)
+        _check_sha256(self)
         if not isinstance(self.fp16_safe, bool):
             raise _error(self, "fp16_safe", "True or False", "True", self.fp16_safe)
         _check_weights(self)
@@ -171,18 +176,27 @@ class AutoencoderCard(Card):
 
 @dataclass(frozen=True)
 class DenoiserCard(Card):
-    """A latent denoiser architecture; channels follow the autoencoder it is paired with."""
+    """A latent denoiser architecture; channels follow the autoencoder it is paired with.
+
+    ``weights`` (default weights, like an autoencoder's) are checked against ``sha256`` when loaded;
+    ``latent_channels`` is the latent channel count they fit (checked before loading them; None: not stated).
+    """
 
     kind: ClassVar[str] = "denoiser"
 
     prediction_type: str = "x0"
     weights: str | None = None
+    sha256: str | None = None
+    latent_channels: int | None = None
 
     def validate(self) -> None:
         super().validate()
         if self.prediction_type not in ("x0", "eps", "v"):
             raise _error(self, "prediction_type", "'x0', 'eps' or 'v'", '"x0"', self.prediction_type)
         _check_weights(self)
+        _check_sha256(self)
+        if self.latent_channels is not None:
+            _positive_int(self, "latent_channels", "4")
 
 
 @dataclass(frozen=True)

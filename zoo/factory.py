@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-from zoo.cards import Card
+from zoo.cards import Card, DenoiserCard
 from zoo.errors import MissingWeightsError
 from zoo.registry import get_card, load_factory
 
 __all__ = [
     "WeightSource", "build_autoencoder", "build_backend", "build_denoiser", "build_sampler", "default_denoiser",
-    "weight_source",
+    "denoiser_arguments", "weight_source",
 ]
 
 
@@ -46,7 +46,8 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
     """A :class:`zoo.Autoencoder` from a name, alias, ``distribution:name``, card, built module, or a path
     (saved-autoencoder folder, diffusers folder, or checkpoint file whose architecture is inferred).
 
-    ``overrides`` change the factory's config (e.g. a smaller architecture for tests).
+    ``overrides`` change the factory's config (e.g. a smaller architecture for tests); the card's default
+    weights fit only its own config, so overriding the architecture needs ``pretrained=False`` (or ``weights=``).
     """
     import torch
 
@@ -68,9 +69,14 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
         card = dataclasses.replace(card, config=config)
     model = as_autoencoder(load_factory(card)(**config), card)
     if source is not None:
-        from zoo.autoencoders.state import load_autoencoder_weights
+        from zoo.autoencoders.state import StateDictMismatchError, load_autoencoder_weights
 
-        load_autoencoder_weights(model, source.source, source.sha256)
+        try:
+            load_autoencoder_weights(model, source.source, source.sha256)
+        except StateDictMismatchError as err:
+            if weights is not None or not overrides:
+                raise
+            raise StateDictMismatchError(f"autoencoder {card.name!r}: {_OVERRIDE_HINT} ({err})") from None
     return model.eval()
 
 
@@ -93,21 +99,65 @@ def _is_path(name: Any) -> bool:
         return os.path.exists(name)
 
 
+def denoiser_arguments(card: DenoiserCard, **config: Any) -> dict[str, Any]:
+    """The keyword arguments :func:`build_denoiser` calls the card's factory with: ``prediction_type`` (the
+    card's), ``latent_channels`` (the card's, when it states it), then the card's ``config``, then ``config``.
+    ``sample_size`` is passed only by :func:`default_denoiser`, which knows the autoencoder and ``hr_size``."""
+    known = {"prediction_type": card.prediction_type}
+    if card.latent_channels is not None:
+        known["latent_channels"] = card.latent_channels
+    return {**known, **card.config, **config}
+
+
 def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **config: Any):
-    """A latent denoiser (``nn.Module``) from a name, card or built module; ``config`` overrides the card's."""
+    """A latent denoiser (``nn.Module``) from a name, card or built module.
+
+    The factory gets :func:`denoiser_arguments` (``prediction_type``, the card's ``latent_channels``, the card's
+    config, then ``config``). ``pretrained=True`` loads the card's default weights, checked against the card's
+    ``sha256``; they must fit: a ``latent_channels`` other than the card's is refused before loading. Weights that
+    do not fit the built network are one :class:`~zoo.autoencoders.state.StateDictMismatchError` line.
+    Overriding the architecture (``config``) needs ``pretrained=False`` or ``weights=`` that fit it.
+    """
     import torch
 
     if isinstance(name, torch.nn.Module):
         return name
     card = get_card("denoiser", name)
     source = weight_source(card, weights, pretrained)
-    model = load_factory(card)(**{**card.config, **config})
+    arguments = denoiser_arguments(card, **config)
+    if source is not None and weights is None:
+        _check_default_fits(card, arguments)
+    model = load_factory(card)(**arguments)
     model.card = card
     if source is not None:
+        from zoo.autoencoders.state import load_strict
         from zoo.weights import load_state_dict
 
-        model.load_state_dict(load_state_dict(source.source, source.sha256), strict=True)
+        load_strict(model, load_state_dict(source.source, source.sha256),
+                    _weights_label(card, source, weights, bool(config)))
     return model.eval()
+
+
+def _check_default_fits(card: DenoiserCard, arguments: dict[str, Any]) -> None:
+    """Refuse, before loading, the card's default weights for a latent channel count they do not fit."""
+    wanted = arguments.get("latent_channels")
+    if card.latent_channels is not None and wanted is not None and wanted != card.latent_channels:
+        from zoo.autoencoders.state import StateDictMismatchError
+
+        raise StateDictMismatchError(
+            f"denoiser {card.name!r}: its default weights ({card.weights}) fit latent_channels={card.latent_channels}, "
+            f"not latent_channels={wanted} (the autoencoder's); pair it with a {card.latent_channels}-channel "
+            "autoencoder, pass weights= that fit, or pretrained=False for random weights")
+
+
+def _weights_label(card: Card, source: WeightSource, weights: Any, overridden: bool) -> str:
+    """How a strict-loading error names the weights (with the fix when the card's default met an override)."""
+    what = f"{card.kind} {card.name!r} weights {source.source}"
+    return f"{what} ({_OVERRIDE_HINT})" if weights is None and overridden else what
+
+
+_OVERRIDE_HINT = "the card's default weights fit only the card's own config: pass pretrained=False to build an " \
+                 "overridden architecture"
 
 
 def default_denoiser(vae: Any, hr_size: int, denoiser: Any = "unet", *, weights: Any = None,

@@ -2,7 +2,8 @@
 
 The front matter is what the Hugging Face hub reads (``license``, ``library_name``, ``tags``,
 ``pipeline_tag``; ``metrics`` and ``model-index`` when metrics are given) plus a ``zoo`` section: the
-registered components with their versions, licences, weight sources and sources from their cards,
+registered components with their versions, distributions, licences, weight sources and sources from their
+cards, ``requirements`` (``dist==version`` of every distribution besides zoo that opening the folder needs),
 the weights files with their sha256, the training data if known, and the metrics. The body says
 how to open the folder with zoo and its autoencoder with diffusers.
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 
-__all__ = ["CARD_FILE", "ModelCardError", "front_matter", "model_card", "write_model_card"]
+__all__ = ["CARD_FILE", "ModelCardError", "front_matter", "model_card", "requirements", "write_model_card"]
 
 CARD_FILE = "README.md"
 TAGS = ["medical-imaging", "super-resolution", "zoo", "latent-diffusion"]
@@ -48,9 +49,13 @@ def _sha256(file: Path) -> str:
     return sha256_file(file)
 
 
-def _component(component: Any) -> dict[str, Any]:
+def _component(component: Any, ref: dict[str, Any]) -> dict[str, Any]:
+    """The card's facts about ``component``; ``ref`` is its entry in ``zoo_pipeline.json`` (its distribution)."""
     card = component.card
     entry: dict[str, Any] = {"name": card.name, "version": card.version}
+    if ref.get("distribution"):
+        entry["distribution"] = ref["distribution"]
+        entry["distribution_version"] = ref.get("distribution_version", "")
     if card.license:
         entry["license"] = card.license
     if getattr(card, "weights", None):
@@ -158,8 +163,10 @@ def model_card(pipe: Any, folder: str | os.PathLike, payload: dict[str, Any], *,
     scores, dataset = _metrics(metrics, files)
     if training_data is None and _is_embedded_default(files, payload["denoiser"]["file"]):
         training_data = EMBEDDED_TRAINING_DATA
-    parts = {"autoencoder": _component(pipe.vae), "denoiser": _component(pipe.denoiser),
-             "sampler": _component(pipe.sampler)}
+    parts = {"autoencoder": _component(pipe.vae, payload["vae"]),
+             "denoiser": _component(pipe.denoiser, payload["denoiser"]),
+             "sampler": _component(pipe.sampler, payload["sampler"])}
+    needs = requirements(parts)
     from zoo.autoencoders.diffusers_layout import DIFFUSERS_WEIGHTS
 
     diffusers_vae = (folder / payload["vae"]["path"] / DIFFUSERS_WEIGHTS).is_file()
@@ -175,22 +182,44 @@ def model_card(pipe: Any, folder: str | os.PathLike, payload: dict[str, Any], *,
         meta["model-index"] = _model_index(title, scores, dataset)
     meta["zoo"] = {
         "format": payload["format"], "zoo_version": __version__, "scale": pipe.scale, "steps": pipe.num_steps,
-        "conditioning": pipe.conditioning, "components": parts, "files": files,
+        "conditioning": pipe.conditioning, "components": parts, "requirements": needs, "files": files,
         "training_data": training_data, "metrics": scores or None, "metrics_dataset": dataset,
     }
     head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
-    return f"---\n{head}---\n\n" + _body(title, parts, training_data, scores, dataset, diffusers_vae, __version__)
+    return f"---\n{head}---\n\n" + _body(title, parts, needs, training_data, scores, dataset, diffusers_vae,
+                                          __version__)
 
 
-def _body(title: str, parts: dict[str, Any], training_data: str | None, scores: dict[str, float],
-          dataset: str | None, diffusers_vae: bool, version: str) -> str:
-    rows = "\n".join(f"| {kind} | `{p['name']}` | {p['version']} | {p.get('weights') or '-'} | "
-                     f"{p.get('license', '')} |" for kind, p in parts.items())
+def requirements(parts: dict[str, dict[str, Any]]) -> list[str]:
+    """``dist==version`` of every distribution besides zoo that provides a component (sorted, no repeats)."""
+    from zoo.registry import Provider
+
+    found = {Provider(p["distribution"], p.get("distribution_version", "")).requirement
+             for p in parts.values() if p.get("distribution") not in (None, "zoo")}
+    return sorted(found)
+
+
+def _requirements_section(needs: list[str], version: str) -> list[str]:
+    """The "Requirements" section: the ``pip install`` line that opening the folder needs."""
+    line = " ".join([f"'zoo>={version}'", *(f"'{n}'" for n in needs)])
+    lines = ["## Requirements", "", "```bash", f"pip install {line}", "```", ""]
+    if needs:
+        lines += ["The components above come from these distributions besides zoo: "
+                  + ", ".join(f"`{n}`" for n in needs) + ". Without them, opening the folder fails in one line "
+                  "that names the one to install.", ""]
+    return lines
+
+
+def _body(title: str, parts: dict[str, Any], needs: list[str], training_data: str | None,
+          scores: dict[str, float], dataset: str | None, diffusers_vae: bool, version: str) -> str:
+    rows = "\n".join(f"| {kind} | `{p['name']}` | {p['version']} | {p.get('distribution', '-')} | "
+                     f"{p.get('weights') or '-'} | {p.get('license', '')} |" for kind, p in parts.items())
     lines = [
         f"# {title}", "",
         f"A latent-diffusion super-resolution pipeline for medical images, saved by zoo {version} "
         "(`SRPipeline.save_pretrained`; this card is generated).", "",
-        "## Components", "", "| kind | name | version | card's weights | licence |", "|---|---|---|---|---|", rows, "",
+        "## Components", "", "| kind | name | version | distribution | card's weights | licence |",
+        "|---|---|---|---|---|---|", rows, "", *_requirements_section(needs, version),
         "## Use", "", "```python", "import zoo", "",
         'pipe = zoo.load_pipeline("hf:OWNER/REPO")   # this folder once on the hub; or a local path',
         "sr = pipe([image], seed=0)[0]                 # numpy arrays in, same range and dtype out", "```", "",

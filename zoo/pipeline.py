@@ -333,6 +333,14 @@ class SRPipeline:
         size = (getattr(self.denoiser, "config", None) or {}).get("sample_size")
         return int(size) * self.factor if isinstance(size, int) and size > 0 else None
 
+    def tile_radius(self) -> int | None:
+        """The context margin (latent pixels) of exact tiles: the denoiser's ``receptive_radius`` plus the
+        autoencoder's (0 if it declares none); None when the denoiser declares none (blended tiles)."""
+        radius = getattr(self.denoiser, "receptive_radius", None)
+        if radius is None:
+            return None
+        return int(radius) + int(getattr(self.vae, "receptive_radius", None) or 0)
+
     def tile_plan(self, hr_size: Sequence[int], tile: int | str | None = None) -> TilePlan | None:
         """The tiling of an SR call at ``hr_size`` (None: run whole).
 
@@ -343,13 +351,15 @@ class SRPipeline:
         size. An image that fits in one tile is run whole.
 
         A denoiser that declares a ``receptive_radius`` (latent pixels an output pixel reads, e.g.
-        ``resconv``) gets exact tiles (:meth:`zoo.tiling.TilePlan.exact`): each inner tile edge has that
-        much context, so tiles reproduce the whole-image result; ``auto`` then uses the largest tile,
-        :data:`zoo.tiling.MAX_AUTO_TILE`, since the result no longer depends on the tile size.
+        ``resconv``) gets exact tiles (:meth:`zoo.tiling.TilePlan.exact`): each inner tile edge has as much
+        context as the denoiser's radius plus the autoencoder's (``receptive_radius`` of a local autoencoder;
+        0 if it declares none), so the denoiser's tiles reproduce the whole-image result, and the encoder's
+        and decoder's too when the autoencoder declares its radius; ``auto`` then uses the largest tile,
+        :data:`zoo.tiling.MAX_AUTO_TILE`. An explicit tile must be a multiple of the autoencoder's factor.
         """
         if tile is False or tile == 0 or (isinstance(tile, str) and tile.lower() == "off"):
             return None
-        radius = getattr(self.denoiser, "receptive_radius", None)
+        radius = self.tile_radius()
         if tile is None or (isinstance(tile, str) and tile.lower() == "auto"):
             trained = MAX_AUTO_TILE if radius is not None else self.trained_size or DEFAULT_TILE
             side = min(max(trained, 128), MAX_AUTO_TILE)
@@ -359,6 +369,10 @@ class SRPipeline:
             side = int(tile)
         else:
             raise TilingError(f"tile must be an HR tile side in pixels, 'auto' (None) or 'off', got {tile!r}")
+        if side % self.factor:
+            lower, upper = side - side % self.factor, side - side % self.factor + self.factor
+            raise TilingError(f"tile {side} is not a multiple of the autoencoder's downsample factor {self.factor} "
+                              f"(tiles are cut on the latent grid); use {lower or upper} or {upper}")
         plan = TilePlan.from_hr(side, self.factor) if radius is None else TilePlan.exact(side, self.factor, int(radius))
         if max(int(s) for s in hr_size) <= plan.tile * self.factor:
             return None

@@ -27,6 +27,7 @@ from zoo.errors import ZooError
 from zoo.folder_paths import inside
 from zoo.folder_schema import Either, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
 from zoo.pipeline_config import PipelineConfig, PipelineConfigError, option_schemas
+from zoo.registry import Provider, is_distribution_name, is_version
 
 __all__ = [
     "FORMAT", "PIPELINE_FILE", "PipelineFileError", "SavedPipeline", "export_backend_name", "read_pipeline",
@@ -51,7 +52,13 @@ def _card_ref(component: Any, kind: str) -> dict[str, Any]:
         raise PipelineFileError(
             f"cannot save a {kind} without a card ({type(component).__name__}): build it with zoo.build_{kind}(NAME)"
         )
-    return {"name": card.name, "version": card.version}
+    ref = {"name": card.name, "version": card.version}
+    from zoo.registry import provider
+
+    found = provider(kind, card)
+    if found is not None:  # what to install to open the folder (not for process-local registrations)
+        ref.update(distribution=found.distribution, distribution_version=found.version)
+    return ref
 
 
 def _tensor_specs(tensors: dict[str, torch.Tensor]) -> dict[str, list]:
@@ -140,6 +147,9 @@ def _compare(file: Path, found: dict[str, list], expected: dict[str, list], agai
 
 _NAME = Str(what="a component name")
 _REF = {"name": _NAME}
+_PROVIDER = {"version": Str(), "distribution": Str(test=is_distribution_name, what="a distribution name"),
+             "distribution_version": Str(test=is_version, what="a version string")}
+"""Optional keys of every component entry: the card's version and the distribution (and version) providing it."""
 _TENSOR_SPEC = ListOf(Either((Str(), ListOf(Int(0)))), min_len=2, max_len=2)
 OPTIONS, OPTIONAL_OPTIONS = option_schemas()
 """Schemas of the pipeline options (from :class:`~zoo.pipeline_config.PipelineConfig`): those that every
@@ -147,9 +157,9 @@ pipeline file holds, and those that older files may lack."""
 SCHEMA = Obj(
     {
         "format": Str((FORMAT,)),
-        "vae": Obj({**_REF, "path": Str()}, {"version": Str()}),
-        "denoiser": Obj({**_REF, "config": MapOf(Json()), "file": Str()}, {"version": Str()}),
-        "sampler": Obj({**_REF, "config": MapOf(Json())}, {"version": Str()}),
+        "vae": Obj({**_REF, "path": Str()}, _PROVIDER),
+        "denoiser": Obj({**_REF, "config": MapOf(Json()), "file": Str()}, _PROVIDER),
+        "sampler": Obj({**_REF, "config": MapOf(Json())}, _PROVIDER),
         **OPTIONS,
         "tensors": MapOf(MapOf(_TENSOR_SPEC), 1),
     },
@@ -188,6 +198,34 @@ def export_backend_name(folder: str | os.PathLike) -> str | None:
     return read_json(inside(folder, EXPORT_MANIFEST, EXPORT_MANIFEST, folder), _EXPORT_HEADER).get("backend")
 
 
+def _needs(ref: dict[str, Any]) -> Provider | None:
+    """The distribution a component entry says provides it (None: not recorded, e.g. an older folder)."""
+    dist = ref.get("distribution")
+    return Provider(dist, ref.get("distribution_version", "")) if dist else None
+
+
+def check_installed(data: dict[str, Any], file: Path) -> None:
+    """Refuse, in one line naming the distribution to install, a folder whose denoiser or sampler is not
+    installed (the autoencoder is its own folder's: :func:`_open_vae`)."""
+    from zoo.registry import installed_card
+
+    for key in ("denoiser", "sampler"):
+        installed_card(key, data[key]["name"], f"{file}: {key}.name", _needs(data[key]))
+
+
+def _open_vae(vae_dir: Path, ref: dict[str, Any]) -> Any:
+    """The saved autoencoder of ``vae_dir``; if the component it names is the one that ``ref`` (the ``vae`` entry
+    of ``zoo_pipeline.json``) records and is not installed, the one-line error names its distribution."""
+    from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder, read_card_file
+    from zoo.registry import installed_card
+
+    card_file = vae_dir / CARD_FILE
+    component = read_card_file(card_file).get("component") or {}
+    if _needs(ref) is not None and component.get("name") == ref["name"]:
+        installed_card("autoencoder", ref["name"], f"{card_file}: component.name", _needs(ref))
+    return open_saved_autoencoder(vae_dir)
+
+
 def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
     """The registered ``kind`` that ``ref`` names, built with its stored config (one line if that fails)."""
     from zoo import factory
@@ -217,7 +255,7 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     """
     from safetensors.torch import load_file
 
-    from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
+    from zoo.autoencoders.saved import CARD_FILE
     folder = Path(path).expanduser()
     file, data = _read_json(folder)
     try:
@@ -229,7 +267,8 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
     if not (vae_dir / CARD_FILE).is_file():
         raise PipelineFileError(f"{file}: vae.path: {vae_dir} is not a saved autoencoder folder (no {CARD_FILE})")
-    vae = open_saved_autoencoder(vae_dir).to(dtype=options.dtype)
+    vae = _open_vae(vae_dir, data["vae"]).to(dtype=options.dtype)
+    check_installed(data, file)
     if vae.card.name != data["vae"]["name"]:
         raise PipelineFileError(f"{file}: vae.name {data['vae']['name']!r} differs from the name in "
                                 f"{vae_dir / CARD_FILE} ({vae.card.name!r})")

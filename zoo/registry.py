@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, NamedTuple
 
 from zoo.cards import KINDS, Card, CardError
 from zoo.errors import ZooError
@@ -34,6 +34,10 @@ __all__ = [
     "installed_card",
     "not_installed",
     "list_components",
+    "is_distribution_name",
+    "is_version",
+    "provider",
+    "Provider",
     "load_factory",
     "register",
     "refresh",
@@ -47,6 +51,34 @@ GROUPS: dict[str, str] = {
     "backend": "zoo.backends",
 }
 LOCAL_DISTRIBUTION = "__local__"
+_DIST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
+
+
+class Provider(NamedTuple):
+    """The installed distribution that provides a component, and its version ("" if unknown)."""
+
+    distribution: str
+    version: str = ""
+
+    @property
+    def requirement(self) -> str:
+        """``dist==version`` (or ``dist``), the argument of ``pip install``."""
+        return f"{self.distribution}=={self.version}" if self.version else self.distribution
+
+    @property
+    def pip_install(self) -> str:
+        return f"pip install '{self.requirement}'"
+
+
+def is_distribution_name(name: object) -> bool:
+    """True for a valid distribution name (PEP 508), e.g. ``zoo-example-ae``."""
+    return isinstance(name, str) and bool(_DIST_RE.match(name))
+
+
+def is_version(text: object) -> bool:
+    """True for a plausible version string (PEP 440 characters only), e.g. ``0.1.0``."""
+    return isinstance(text, str) and bool(_VERSION_RE.match(text))
 
 
 class PluginError(ZooError, RuntimeError):
@@ -272,26 +304,39 @@ def get_card(kind: str, name: str | Card) -> Card:
     return card
 
 
-def installed_card(kind: str, name: str, where: str) -> Card:
+def installed_card(kind: str, name: str, where: str, needs: Provider | None = None) -> Card:
     """The registered card that a folder names by ``name``; ``where`` says where the name was read.
 
-    An unknown name is one line naming it and listing the installed components of that kind: a folder
-    is data, so nothing it names is ever imported; only registered components are built.
+    An unknown name is one line naming it and listing the installed components of that kind (and, if the
+    folder recorded it, the distribution ``needs`` to install): a folder is data, so nothing it names is
+    ever imported; only registered components are built.
     """
     try:
         return get_card(kind, name)
     except UnknownComponentError:
-        raise not_installed(kind, name, where) from None
+        raise not_installed(kind, name, where, needs) from None
 
 
-def not_installed(kind: str, name: str, where: str) -> UnknownComponentError:
+def not_installed(kind: str, name: str, where: str, needs: Provider | None = None) -> UnknownComponentError:
     """The one-line error for a folder naming ``name``, which is no installed component of ``kind``."""
     kind = _check_kind(kind)
     installed = sorted(i.name for i in _discover(kind) if i.ok)
+    how = (f"it comes from {needs.distribution} {needs.version}".rstrip() + f": {needs.pip_install}"
+           if needs is not None else "a folder made with a plugin needs that plugin installed")
     return UnknownComponentError(
-        f"{where}: no {kind} named {name!r} is installed (installed: {', '.join(installed) or 'none'}); "
-        "a folder made with a plugin needs that plugin installed"
+        f"{where}: no {kind} named {name!r} is installed (installed: {', '.join(installed) or 'none'}); {how}"
     )
+
+
+def provider(kind: str, card: Card) -> Provider | None:
+    """The installed distribution that registers ``card`` (matched by name and factory), or None for a card
+    registered in this process only (:func:`register`) or not registered at all."""
+    for info in _discover(_check_kind(kind)):
+        if info.ok and info.card is not None and info.name == card.name and info.card.factory == card.factory:
+            if info.distribution in (LOCAL_DISTRIBUTION, "unknown"):
+                return None
+            return Provider(info.distribution, info.version)
+    return None
 
 
 def components_with_factory(kind: str, factory: str) -> list[Card]:

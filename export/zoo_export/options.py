@@ -15,6 +15,7 @@ from zoo.errors import ZooError
 from zoo.folder_schema import Int, Json, MapOf, Obj, Str
 from zoo.geometry import Geometry
 from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS
+from zoo.registry import is_distribution_name, is_version
 from zoo_export.manifest import MANIFEST, PIPELINE_JSON, PIPELINE_SUBDIR
 from zoo_export.stages import STAGES
 
@@ -96,12 +97,15 @@ def check_size(options: ExportOptions, downsample_factor: int, size_multiple: in
             f"{max(smallest, step * max(1, round(size / step)))}")
 
 
+SAMPLER_PROVIDER = {"distribution": Str(test=is_distribution_name, what="a distribution name"),
+                    "distribution_version": Str(test=is_version, what="a version string")}
+"""The distribution (and version) that provides the sampler: loading the export needs it installed."""
 RECORD_SCHEMA = Obj(
     {
         "vae": Obj({"card": card_schema()}),
         "denoiser": Obj({"name": Str(null=True), "config": MapOf(Json()), "latent_channels": Int(1),
                          "prediction_type": Str(("x0", "eps", "v")), "size_multiple": Int(1)}),
-        "sampler": Obj({"name": Str(what="a component name"), "config": MapOf(Json())}),
+        "sampler": Obj({"name": Str(what="a component name"), "config": MapOf(Json())}, SAMPLER_PROVIDER),
         **OPTIONS,
     },
     OPTIONAL_OPTIONS,
@@ -124,6 +128,16 @@ def pipeline_record(pipeline: Any) -> dict[str, Any]:
             "prediction_type": den.prediction_type,
             "size_multiple": int(den.size_multiple),
         },
-        "sampler": {"name": pipeline.sampler.name, "config": dict(pipeline.sampler.config)},
+        "sampler": {"name": pipeline.sampler.name, "config": dict(pipeline.sampler.config),
+                    **_sampler_provider(pipeline.sampler)},
         **pipeline.config(),
     }
+
+
+def _sampler_provider(sampler: Any) -> dict[str, str]:
+    """``distribution`` and ``distribution_version`` of the sampler's card ({} for a process-local one)."""
+    from zoo.registry import provider
+
+    card = getattr(sampler, "card", None)
+    found = provider("sampler", card) if card is not None else None
+    return {} if found is None else {"distribution": found.distribution, "distribution_version": found.version}

@@ -86,7 +86,7 @@ def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str =
     from zoo.factory import build_sampler
     from zoo.pipeline import SRPipeline
     from zoo.pipeline_config import PipelineConfig
-    from zoo.registry import installed_card
+    from zoo.registry import Provider, installed_card
 
     path = Path(root) / PIPELINE_JSON
     if not path.is_file():
@@ -94,7 +94,9 @@ def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str =
     data = read_json(inside(root, PIPELINE_JSON, PIPELINE_JSON, root), RECORD_SCHEMA)
     vae = ExportedAutoencoder(_card_from_dict(data["vae"]["card"], path), runtime)
     denoiser = ExportedDenoiser(data["denoiser"], runtime)
-    sampler = installed_card("sampler", data["sampler"]["name"], f"{path}: sampler.name")
+    ref = data["sampler"]
+    needs = Provider(ref["distribution"], ref.get("distribution_version", "")) if "distribution" in ref else None
+    sampler = installed_card("sampler", ref["name"], f"{path}: sampler.name", needs)
     try:
         # the exported stages take and give float32 whatever dtype the source pipeline ran in
         options = PipelineConfig.from_dict(data).replace(dtype="float32")

@@ -9,17 +9,24 @@ from zoo.cards import AutoencoderCard
 
 
 class Autoencoder(nn.Module):
-    """A KL autoencoder seen by zoo: ``encode`` images in [-1, 1] to latents, ``decode`` back.
+    """Any autoencoder seen by zoo (KL, VQ or deterministic): ``encode`` images in [-1, 1] to latents,
+    ``decode`` back.
 
-    Subclasses implement :meth:`posterior` (mean and log-variance of the latent Gaussian) and
-    :meth:`decode_latent`, and set ``in_channels``, ``latent_channels`` and ``downsample_factor``.
+    Subclasses implement :meth:`posterior` (mean and log-variance of q(z | x); a deterministic model returns
+    a log-variance of -inf) and :meth:`decode_latent`, and set ``in_channels``, ``latent_channels`` and
+    ``downsample_factor``. A local autoencoder (convolutions only: no GroupNorm statistics or attention over
+    the image) may set ``receptive_radius``: the latent pixels around a latent pixel that its encoding and
+    its decoding read (the larger of the two); tiled SR then adds it to the denoiser's tile margin.
     """
 
     in_channels: int
     latent_channels: int
     downsample_factor: int
+    receptive_radius: int | None = None
 
     def __init__(self, card: AutoencoderCard | None = None) -> None:
+        """Subclasses call ``super().__init__()`` and take only architecture arguments; zoo attaches the
+        registered ``card`` after the factory returns (``card`` here is for direct construction)."""
         super().__init__()
         self.card = card
 

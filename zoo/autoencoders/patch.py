@@ -26,6 +26,8 @@ LOGVAR = math.log(1e-8)  # a near-deterministic posterior: sampling adds noise o
 class PatchAutoencoder(Autoencoder):
     """``f x f`` space-to-depth encoder and depth-to-space decoder (exact inverse of each other)."""
 
+    receptive_radius = 0  # a latent pixel is its own f x f block of pixels: tiles need no extra context
+
     def __init__(self, in_channels: int = 1, factor: int = 4) -> None:
         super().__init__(None)
         if in_channels < 1 or factor < 1:

@@ -100,9 +100,12 @@ def info_cmd(name: str, kind: str | None, as_json: bool) -> None:
 
 
 def _details(info) -> dict:
-    """Extra facts that need the component's code (parameter count, weight status)."""
-    if info.kind != "autoencoder":
-        return {}
-    from zoo.autoencoders.describe import describe_autoencoder
+    """Extra facts that need the component's code (parameter count, weight status) and the install line."""
+    from zoo.autoencoders.describe import describe_autoencoder, describe_denoiser
+    from zoo.registry import LOCAL_DISTRIBUTION, Provider
 
-    return describe_autoencoder(info.card)
+    details = {"autoencoder": describe_autoencoder, "denoiser": describe_denoiser}.get(info.kind)
+    out = details(info.card) if details is not None else {}
+    if info.distribution not in ("zoo", LOCAL_DISTRIBUTION, "unknown"):
+        out["install"] = Provider(info.distribution, info.version).pip_install
+    return out

@@ -52,8 +52,8 @@ def _axis(value: str) -> int | str:
               help="Tiled SR for large images: auto (tile images larger than one tile: 512 HR pixels for a "
                    "local denoiser like the embedded default's, whose tiles equal the whole-image result; "
                    "else the size the pipeline was trained on), off (whole image at once: memory grows with "
-                   "the image), or N (HR tile side in pixels). Tiles overlap and are blended; the noise is "
-                   "drawn once per image.")
+                   "the image), or N (HR tile side in pixels, a multiple of the autoencoder's factor). Tiles "
+                   "overlap and are blended; the noise is drawn once per image.")
 @click.option("--self-ensemble", type=click.Choice(["1", "2", "4", "8"]), default=None,
               help="Flips/rotations of each image whose SRs are combined where they agree, falling back to "
                    "bicubic where they do not (default: the pipeline's; the embedded default uses 8). "

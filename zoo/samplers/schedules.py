@@ -31,6 +31,11 @@ class NoiseSchedule:
     def num_timesteps(self) -> int:
         return int(self.alphas_cumprod.shape[0])
 
+    def __repr__(self) -> str:
+        """The config that rebuilds it and its length, not its ``num_timesteps`` values."""
+        config = {**self.config, "num_timesteps": self.num_timesteps}
+        return "NoiseSchedule(" + ", ".join(f"{k}={v!r}" for k, v in config.items()) + ")"
+
     def alpha_bar(self, t: torch.Tensor | int, like: torch.Tensor | None = None) -> torch.Tensor:
         """ᾱ at integer timesteps ``t`` (``-1`` = clean, ᾱ = 1), shaped to broadcast against ``like``.
 
