@@ -299,6 +299,7 @@ class SROptions:
     tile: int | str | None = None
     self_ensemble: int | None = None  # flips/rotations combined (None: the pipeline's option)
     pipeline_id: str = ""  # identifies the pipeline in DICOM derivation tags and derived series UIDs
+    progress: bool = False  # bars within a file: its slices/frames and each SR pass's sampler steps
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -320,10 +321,10 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
     hr_pixels = h * w * pipe.scale**2
     batch = max(1, min(options.batch_size, BATCH_PIXEL_BUDGET // max(1, hr_pixels)))
     result: np.ndarray | None = None
-    for start in range(0, n, batch):
+    for start in _slice_starts(path, n, batch, options.progress):
         chunk = [image.slice(i) for i in range(start, min(n, start + batch))]
         outs = pipe(chunk, seed=[options.seed] * len(chunk), steps=options.steps, sampler=options.sampler,
-                    progress=False, tile=options.tile, value_range=value_range,
+                    progress=options.progress, tile=options.tile, value_range=value_range,
                     self_ensemble=options.self_ensemble)
         if not image.is_volume:
             result = outs[0]
@@ -346,6 +347,21 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
             suffix=f" SR x{pipe.scale}",
         )
     return write_like(output, result, image, derived=derived)
+
+
+def _slice_starts(path: Path, n: int, batch: int, progress: bool) -> Iterable[int]:
+    """First slice of each pipeline call; with ``progress`` a bar over the file's slices (for a volume) that
+    advances as each call completes (inside a call, the sampler's bar advances per step of each SR pass)."""
+    starts = range(0, n, batch)
+    if not progress or n == 1:
+        yield from starts
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=n, desc=path.name, unit="slice", leave=False, mininterval=0) as bar:  # calls are slow: draw each
+        for start in starts:
+            yield start
+            bar.update(min(n, start + batch) - start)
 
 
 # a run ----------------------------------------------------------------------------------------------

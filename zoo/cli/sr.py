@@ -161,13 +161,14 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     options = SROptions(seed=seed, steps=steps, sampler=sampler_obj, batch_size=batch_size,
                         tile=None if tile_value == "auto" else tile_value,
                         self_ensemble=None if self_ensemble is None else int(self_ensemble),
-                        pipeline_id=str(pipeline_dir or "zoo-default"))
+                        pipeline_id=str(pipeline_dir or "zoo-default"),
+                        progress=state.is_main_process and show_progress())
 
     def report(path: str, reason: str) -> None:
         click.echo(f"zoo: error: {path}: {reason}", err=True)
 
     def bar(items):
-        return tqdm(items, desc="sr", unit="file", disable=None if state.is_main_process and show_progress() else True)
+        return tqdm(items, desc="sr", unit="file", disable=not (state.is_main_process and show_progress()))
 
     result = run_jobs(pipe, jobs, out, options, resume=resume, rank=state.process_index,
                       world=state.num_processes, on_error=report, progress=bar)
