@@ -101,9 +101,12 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     \b
     Safety: an input is never written over (--out inside an input folder is refused); existing
     outputs or manifest.csv are kept unless --overwrite (--resume skips the complete ones);
-    --out is checked for writing before any work. A file that cannot be used (corrupt, too large,
-    out of memory) is reported as one line (zoo: error: FILE: REASON) and skipped; the others
-    complete, manifest.csv is written, and the exit code is 2. Several GPUs or processes:
+    --out is checked for writing and locked against a second run before any work. Options are
+    checked before any file: a bad one is one line, exit 2, nothing written. A file that cannot be
+    used (unreadable, unsupported, too large, out of memory) is reported as one line (zoo: error:
+    FILE: REASON) and skipped; the others complete, manifest.csv is written (none if no file
+    was), and the exit code is 2. An unexpected error inside zoo is a bug: the batch stops with its
+    traceback and exit code 1. Several GPUs or processes:
       accelerate launch --num_processes 4 -m zoo sr scans/ --out sr/
 
     \b
