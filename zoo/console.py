@@ -56,16 +56,18 @@ def _is_usage_error(err: BaseException) -> bool:
 
 
 def run_reporting_errors(call: Callable[[], T], prog: str) -> T:
-    """``call()`` with zoo's error rules; every output lock taken (:mod:`zoo.output_guard`) is released after it.
+    """``call()`` as a command run (:func:`zoo.output_guard.locking`: output folders locked until it ends) with
+    zoo's error rules.
 
     A ZooError, MemoryError or mistyped option (click's usage errors) becomes ``PROG: error: <one line>``
     on stderr and exit code 2. Any other exception is a bug: its traceback, one line saying so, exit code 1.
     """
     from zoo.errors import ZooError
-    from zoo.output_guard import release_output_locks
+    from zoo.output_guard import locking
 
     try:
-        return call()
+        with locking():
+            return call()
     except ZooError as err:
         click.echo(f"{prog}: error: {one_line(err)}", err=True)
         raise SystemExit(2) from None
@@ -83,5 +85,3 @@ def run_reporting_errors(call: Callable[[], T], prog: str) -> T:
     except Exception:  # noqa: BLE001 - a bug: shown as one, with its traceback
         report_bug(prog)
         raise SystemExit(BUG_EXIT_CODE) from None
-    finally:
-        release_output_locks()

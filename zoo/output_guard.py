@@ -10,9 +10,10 @@ Every command that writes a folder (``zoo eval``, ``eval compare``, ``screen``, 
   (:func:`zoo.atomic.atomic_dir` moves the command's own entries in and keeps everything else);
 - the folder (or the nearest existing folder above it) must be writable, checked by really
   creating and removing a file there, before any expensive work;
-- the folder is locked by the run writing it (:func:`lock_output`: an OS advisory lock on
-  ``OUT/.zoo-lock``, released when the process ends, even killed): a second run into the same folder
-  fails in one line naming the other run's pid instead of mixing its files with the first's.
+- inside a command run (:func:`locking`, which every ``zoo`` and ``zoo-export`` command opens), the
+  folder is locked by the run writing it (:func:`lock_output`: an OS advisory lock on ``OUT/.zoo-lock``,
+  released when the run ends, even killed): a second run into the same folder fails in one line naming
+  the other run's pid instead of mixing its files with the first's.
 
 Errors are :class:`OutputError` (a :class:`~zoo.errors.ZooError` and an ``OSError``): one line
 that names the option and the path.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ __all__ = [
     "OutputNotWritableError",
     "check_writable",
     "lock_output",
+    "locking",
     "prepare_output",
     "release_output_locks",
 ]
@@ -67,6 +69,7 @@ class OutputLockedError(OutputError):
 _PROBE_PREFIX = ".zoo-write-check."  # the probe file of a concurrent check (several processes) is not content
 LOCK_FILE = ".zoo-lock"  # removed after a run; one a killed run left is reused and never counts as content
 _held: dict[Path, _Held] = {}  # real path of a locked folder -> the open lock file (this process holds it)
+_runs = 0  # open locking() blocks: prepare_output locks the folders it checks while one is open
 
 
 def _real(path: str | os.PathLike) -> Path:
@@ -134,11 +137,12 @@ def prepare_output(
     existing: str = "folder",
     allow: Iterable[str] = (),
     option: str = "--out",
-    lock: bool = True,
+    lock: bool | None = None,
 ) -> Path:
-    """Check (and lock) an output folder before any work; return it as a :class:`~pathlib.Path`.
+    """Check (and, in a command run, lock) an output folder before any work; return it as a :class:`~pathlib.Path`.
 
-    Nothing is written but the folder itself and its lock file (none with ``lock=False``).
+    Nothing is created, except, when it locks, the folder and its lock file (removed again at the end of
+    the run if the run wrote nothing there).
 
     ``inputs``: files and folders the command reads; the output may not be one of them, nor hold one in
     an entry it writes (``will_write``; without it, nor anywhere inside), even with ``overwrite``.
@@ -146,7 +150,8 @@ def prepare_output(
     ``existing``: ``"folder"`` refuses a non-empty folder without ``overwrite``; ``"files"`` refuses
     only when one of ``will_write`` exists (commands that add files to a folder, such as ``zoo sr``).
     ``allow``: entries that may already be there without ``overwrite`` (e.g. a resumable cache's files).
-    ``lock``: take the folder's lock (:func:`lock_output`; creates the folder) before checking what it holds.
+    ``lock``: take the folder's lock (:func:`lock_output`) before checking what it holds; ``None``: only
+    inside :func:`locking` (a command run), so plain library calls create nothing.
     Raises :class:`OutputExistsError`, :class:`OutputLockedError`, :class:`OutputNotWritableError` or
     :class:`OutputError`.
     """
@@ -155,12 +160,12 @@ def prepare_output(
     out = Path(out)
     names = list(will_write) if will_write is not None else None
     _check_inputs(out, inputs, names, option)
-    if lock:
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise OutputError(f"{option} {out}: exists and is not a folder")
+    if _runs if lock is None else lock:
         check_writable(out, option)
         lock_output(out, option)
     if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise OutputError(f"{option} {out}: exists and is not a folder")
         if not overwrite:
             allowed = set(allow)
             if existing == "files":
@@ -262,6 +267,19 @@ def lock_output(out: str | os.PathLike, option: str = "--out") -> Path:
 class _Held:
     fd: int
     created: bool  # the lock created the folder: removed again if the run left it empty
+
+
+@contextlib.contextmanager
+def locking() -> Iterator[None]:
+    """A command run: :func:`prepare_output` locks the folders it checks; every lock taken is released at the end."""
+    global _runs
+    _runs += 1
+    try:
+        yield
+    finally:
+        _runs -= 1
+        if not _runs:
+            release_output_locks()
 
 
 def release_output_locks() -> None:

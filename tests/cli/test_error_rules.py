@@ -213,3 +213,16 @@ def test_two_real_zoo_sr_processes_into_one_folder(inputs, tiny_pipeline, tmp_pa
 
     rows = read_manifest_rows(out / "manifest.csv")
     assert len(rows) == 6 and all(sha256_file(out / r["output"]) == r["sha256"] for r in rows.values())
+
+
+def test_prepare_output_locks_only_inside_a_command_run(tmp_path):
+    from zoo.output_guard import LOCK_FILE, locking, prepare_output
+
+    out = tmp_path / "new"
+    prepare_output(out)  # a plain library call creates nothing
+    assert not out.exists()
+    with locking():
+        prepare_output(out)
+        prepare_output(out)  # the lock this process holds is taken again
+        assert (out / LOCK_FILE).read_text().strip() == str(os.getpid())
+    assert not out.exists()  # the run wrote nothing: the folder it created is gone again
