@@ -157,7 +157,8 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         fail(f"--tile {tile}: {err}")
     if state.is_main_process:  # every option is checked: lock --out (created now), then check it under the lock
         lock_output(out)
-    _check_outputs(jobs, out, inputs, overwrite, resume)
+        _check_outputs(jobs, out, inputs, overwrite, resume)
+    state.wait_for_everyone()  # no process writes before every process has checked --out
     if state.is_main_process:
         for item, reason in errors:
             click.echo(f"zoo: error: {item}: {reason}", err=True)
