@@ -48,6 +48,15 @@ def test_every_command_reports_a_mistyped_option_in_one_line(command, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("args", [["bench", "--steps", "0"], ["bench", "--batch", "0"], ["bench", "--runs", "0"],
+                                  ["encode", "--data", ".", "--vae", "x", "--batch-size", "0"],
+                                  ["demo", "--split", "nope"]], ids=" ".join)
+def test_out_of_range_values_are_refused_before_any_work(args, tmp_path):
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")])
+    one_error_line(res, args[-2])
+    assert not (tmp_path / "o").exists()
+
+
 def test_group_option_typo_is_one_line():
     one_error_line(CliRunner().invoke(main, ["--no-such-option", "list"]), "--no-such-option")
 

@@ -117,7 +117,7 @@ def _overrides(values: tuple[str, ...]) -> dict:
               help="Random weights (torch seed 0; tests, latency); recorded as 'untrained'.")
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Architecture override passed to the factory (VALUE as JSON), e.g. block_out_channels=[8,8,8].")
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @device_option()
 @click.option("--overwrite", is_flag=True,
               help="Start over if the cache was made with other settings, or write into a non-empty --out that is "
