@@ -9,7 +9,9 @@ The CLI (:mod:`zoo.cli.sr`) only parses options and prints; everything here is c
 Safety (issue #18): an output never lands on an input (``--out`` inside an input folder is refused);
 existing outputs and ``manifest.csv`` are never replaced unless ``overwrite`` (``resume`` keeps the
 complete ones and redoes the rest); the output folder's writability is checked before any work; a bad
-file (corrupt, decompression bomb, out of memory) is one error line and the batch goes on.
+file (unreadable, unsupported, decompression bomb, out of memory) is one error line and the batch goes
+on, while an unexpected exception inside zoo (a bug) stops the batch and propagates with its traceback
+(the manifest keeps the files completed before it).
 
 Resuming: an output is *complete* when the manifest records it with the sha256 of the file now on
 disk, or, for a file written but not yet recorded (a run killed in between), when it reads back with
@@ -40,6 +42,7 @@ __all__ = [
     "MANIFEST",
     "Job",
     "OutputGuardError",
+    "bad_file_errors",
     "RunResult",
     "SROptions",
     "check_outputs",
@@ -171,13 +174,27 @@ def check_outputs(
                                    "inputs; choose an --out outside it")
     if not (overwrite or resume):
         existing = [j.output for j in jobs if j.output.exists()]
-        if (out / MANIFEST).exists():
+        if _manifest_blocks(out / MANIFEST):
             existing.insert(0, out / MANIFEST)
         if existing:
             more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
             raise OutputGuardError(f"--out {out} already holds {existing[0].name}{more}: pass --resume to keep "
                                    "complete outputs and do the rest, or --overwrite to replace them")
     check_writable(out)
+
+
+def _manifest_blocks(path: Path) -> bool:
+    """Whether an existing ``manifest.csv`` needs ``--overwrite``/``--resume``: anything but a zoo manifest
+    with no row (the empty one an earlier run where every file failed left)."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    if path.is_symlink() or not path.is_file():
+        return True
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return True
+    return lines != [",".join(COLUMNS)]
 
 
 # manifest -------------------------------------------------------------------------------------------
@@ -223,7 +240,8 @@ def merge_manifest(out: Path, jobs: Sequence[Job], world: int) -> int:
     rows = {k: v for k, v in read_manifest_rows(out / MANIFEST).items() if k not in ids}
     for rank in range(world):
         rows.update(read_manifest_rows(_part(out, rank)))
-    _write_rows(out / MANIFEST, rows.values())
+    if rows or (out / MANIFEST).exists():
+        _write_rows(out / MANIFEST, rows.values())
     for part in out.glob(".manifest.*.csv"):
         part.unlink(missing_ok=True)
     return len(rows)
@@ -289,6 +307,7 @@ class SROptions:
     self_ensemble: int | None = None  # flips/rotations combined (None: the pipeline's option)
     pipeline_id: str = ""  # identifies the pipeline in DICOM derivation tags and derived series UIDs
     axis: int | str = "auto"  # NIfTI slice axis in the file's voxel order; auto: across the acquisition plane
+    progress: bool = False  # bars within a file: its slices/frames and each SR pass's sampler steps
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -309,17 +328,17 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
     """
     from zoo.data.writers import DerivedSeries, derived_series_uid, write_like
 
-    image = read_volume(path, options.axis)
+    image = _read_input(path, lambda source, frame=None: read_volume(source, options.axis))
     value_range = pipe.volume_range(image.array) if image.is_volume else None
     n = image.num_slices
     h, w = image.array.shape[-3:-1] if image.layout.endswith("C") else image.array.shape[-2:]
     hr_pixels = h * w * pipe.scale**2
     batch = max(1, min(options.batch_size, BATCH_PIXEL_BUDGET // max(1, hr_pixels)))
     result: np.ndarray | None = None
-    for start in range(0, n, batch):
+    for start in _slice_starts(path, n, batch, options.progress):
         chunk = [image.slice(i) for i in range(start, min(n, start + batch))]
         outs = pipe(chunk, seed=[options.seed] * len(chunk), steps=options.steps, sampler=options.sampler,
-                    progress=False, tile=options.tile, value_range=value_range,
+                    progress=options.progress, tile=options.tile, value_range=value_range,
                     self_ensemble=options.self_ensemble)
         if not image.is_volume:
             result = outs[0]
@@ -344,6 +363,21 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
     return write_like(output, result, image, derived=derived)
 
 
+def _slice_starts(path: Path, n: int, batch: int, progress: bool) -> Iterable[int]:
+    """First slice of each pipeline call; with ``progress`` a bar over the file's slices (for a volume) that
+    advances as each call completes (inside a call, the sampler's bar advances per step of each SR pass)."""
+    starts = range(0, n, batch)
+    if not progress or n == 1:
+        yield from starts
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=n, desc=path.name, unit="slice", leave=False, mininterval=0) as bar:  # calls are slow: draw each
+        for start in starts:
+            yield start
+            bar.update(min(n, start + batch) - start)
+
+
 # a run ----------------------------------------------------------------------------------------------
 @dataclass
 class RunResult:
@@ -352,17 +386,50 @@ class RunResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-BAD_FILE_ERRORS: tuple[type[BaseException], ...] = (ZooError, ValueError, OSError, RuntimeError, MemoryError,
-                                                     EOFError)
+def bad_file_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "zoo cannot use this file" (one line, the batch goes on); any other is a bug.
 
-
-def _bad_file_errors() -> tuple[type[BaseException], ...]:
+    zoo's own errors (:class:`~zoo.errors.ZooError`: unreadable, unsupported, too large), a file system
+    error (``OSError``, ``EOFError``), and running out of memory on a file too large (``MemoryError``,
+    torch's out-of-memory error, Pillow's decompression-bomb guard).
+    """
+    found: list[type[BaseException]] = [ZooError, OSError, EOFError, MemoryError]
     try:
         from PIL import Image
 
-        return (*BAD_FILE_ERRORS, Image.DecompressionBombError)
+        found.append(Image.DecompressionBombError)
     except ImportError:  # pragma: no cover
-        return BAD_FILE_ERRORS
+        pass
+    import torch
+
+    found.append(torch.OutOfMemoryError)
+    return tuple(found)
+
+
+def _raised_outside_zoo(err: BaseException) -> bool:
+    """Whether the innermost frame of ``err``'s traceback is in a library (a decoder), not in zoo's code."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return module.split(".")[0] != "zoo"
+
+
+def _read_input(path: Path, read: Callable[..., Any]) -> Any:
+    """``read(path, frame=None)``; a decoder library's own error while reading makes the file unusable
+    (:class:`~zoo.data.errors.DataError`). An exception raised by zoo's code while reading is a bug and propagates."""
+    from zoo.data.errors import DataError
+
+    try:
+        return read(path, frame=None)
+    except bad_file_errors():
+        raise
+    except Exception as err:  # noqa: BLE001 - a decoder raising on a corrupt file: the file is bad
+        if not _raised_outside_zoo(err):
+            raise
+        raise DataError(path, f"cannot be read ({type(err).__name__}: {err})") from err
 
 
 def _reason(err: BaseException, path: Path) -> str:
@@ -370,7 +437,7 @@ def _reason(err: BaseException, path: Path) -> str:
 
     if isinstance(err, DataError) and err.path == str(path):
         reason = err.reason
-    elif isinstance(err, MemoryError):
+    elif isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
         reason = f"out of memory ({err or 'MemoryError'}); try a smaller --tile or --batch-size"
     else:
         reason = str(err) or type(err).__name__
@@ -398,25 +465,37 @@ def run_jobs(
         ids = {j.ident for j in jobs}
         rows = {**{k: v for k, v in read_manifest_rows(out / MANIFEST).items() if k not in ids}, **rows}
     target = out / MANIFEST if world == 1 else _part(out, rank)
-    errors = _bad_file_errors()
+    errors = bad_file_errors()
     last = 0.0
     todo = [j for j in mine if j not in result.skipped]
-    for job in progress(todo) if progress else todo:
-        try:
-            super_resolve_file(pipe, job.source, job.output, options, out_dir=out)
-            rows[job.ident] = _row(job)
-        except errors as err:
-            reason = _reason(err, job.source)
-            result.failed.append((str(job.source), reason))
-            if on_error:
-                on_error(str(job.source), reason)
-            continue
-        result.written.append(job)
-        if time.monotonic() - last >= flush_every:
-            _write_rows(target, rows.values())
-            last = time.monotonic()
-    _write_rows(target, rows.values())
+    try:
+        for job in progress(todo) if progress else todo:
+            try:
+                super_resolve_file(pipe, job.source, job.output, options, out_dir=out)
+                rows[job.ident] = _row(job)
+            except errors as err:
+                reason = _reason(err, job.source)
+                result.failed.append((str(job.source), reason))
+                if on_error:
+                    on_error(str(job.source), reason)
+                continue
+            except Exception as err:  # a bug: the batch stops; the traceback names the file
+                err.add_note(f"zoo sr: while super-resolving {job.source}")
+                raise
+            result.written.append(job)
+            if time.monotonic() - last >= flush_every:
+                _write_rows(target, rows.values())
+                last = time.monotonic()
+    finally:  # also when a bug stops the batch: what is complete stays recorded (--resume skips it)
+        _flush_manifest(out, target, rows, world)
+    return result
+
+
+def _flush_manifest(out: Path, target: Path, rows: dict[str, dict[str, str]], world: int) -> None:
+    """Write the manifest (or this process's part); none when it would list nothing and none exists yet,
+    so a run where every file failed leaves nothing that blocks the corrected rerun."""
+    if rows or target.exists():
+        _write_rows(target, rows.values())
     if world == 1:
         for part in out.glob(".manifest.*.csv"):  # left by an earlier multi-process run, now merged
             part.unlink(missing_ok=True)
-    return result

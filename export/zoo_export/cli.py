@@ -163,8 +163,8 @@ def export_cmd(**kw: Any) -> None:
             fail(str(err))
     vae_config = _parse_json(kw["vae_config"], "--vae-config")
     den_config = _parse_json(kw["denoiser_config"], "--denoiser-config")
+    from zoo.console import show_progress
     from zoo.output_guard import prepare_output
-    from zoo.verbosity import show_progress
     from zoo_export.exporter import export_pipeline
     from zoo_export.options import ExportOptions, export_files
     from zoo_export.validate import ExportValidationError

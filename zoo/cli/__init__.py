@@ -38,8 +38,14 @@ class LazyGroup(click.Group):
         module, _, attr = target.partition(":")
         return add_verbosity_options(getattr(importlib.import_module(module), attr))
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse the group's own options; a mistyped one is one line, exit 2 (not click's usage block)."""
+        return run_reporting_errors(lambda: super(LazyGroup, self).parse_args(ctx, args), "zoo")
+
     def invoke(self, ctx: click.Context):
-        """Run the subcommand; a :class:`zoo.errors.ZooError` (or running out of memory) is one line, exit 2."""
+        """Run the subcommand with zoo's error rules (:func:`zoo.console.run_reporting_errors`): bad input
+        (a ZooError, running out of memory, a mistyped option) is one line and exit 2; a bug keeps its
+        traceback and exits 1."""
         apply_verbosity(ctx)
         return run_reporting_errors(lambda: self._checked_invoke(ctx), "zoo")
 

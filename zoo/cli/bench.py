@@ -24,17 +24,19 @@ BENCH_FILES = ("bench.json", "bench.md")
               help="Comma-separated: torch, torch-bf16, torch-fp16, torch-compile, onnxruntime, onnxruntime-fp16, "
                    "tensorrt, any registered backend, or 'all'. torch (eager fp32) is always measured as reference.")
 @device_option()
-@click.option("--size", type=int, default=None, help="HR image side (default: the pipeline's, or 256 with --vae).")
-@click.option("--scale", type=int, default=None, help="SR factor with --vae (default 4).")
-@click.option("--batch", type=int, default=1, show_default=True, help="Images per call.")
+@click.option("--size", type=click.IntRange(min=1), default=None,
+              help="HR image side (default: the pipeline's, or 256 with --vae).")
+@click.option("--scale", type=click.IntRange(min=1), default=None, help="SR factor with --vae (default 4).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Images per call.")
 @click.option("--tile", default="auto", show_default=True,
               help="Tiling of the end-to-end call: auto (the pipeline's choice), off, or N (HR tile side); when "
                    "tiled, the stage timings are those of one tile. The end-to-end entry reports time per HR "
                    "pixel and peak RSS.")
 @click.option("--sampler", default=None, help="Sampler for the end-to-end runs (default: the pipeline's).")
-@click.option("--steps", type=int, default=None, help="Sampler steps of the end-to-end runs (default: the pipeline's).")
-@click.option("--runs", type=int, default=5, show_default=True, help="Timed runs per measurement.")
-@click.option("--warmup", type=int, default=1, show_default=True, help="Untimed warm-up calls first.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Sampler steps of the end-to-end runs (default: the pipeline's).")
+@click.option("--runs", type=click.IntRange(min=1), default=5, show_default=True, help="Timed runs per measurement.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True, help="Untimed warm-up calls first.")
 @click.option("--peak-gflops", type=float, default=None,
               help="Device peak GFLOP/s for the 'fraction of peak' column (default: spec table / CPU estimate).")
 @click.option("--no-end-to-end", is_flag=True, help="Time the three stages only.")
@@ -42,12 +44,14 @@ BENCH_FILES = ("bench.json", "bench.md")
               help="Also compare the seed code's way (eager fp32, cold sampler, K=1000; extrapolated) "
                    "with zoo's default.")
 @click.option("--full-baseline", is_flag=True, help="Run the K=1000 seed baseline in full instead of extrapolating.")
-@click.option("--baseline-steps", type=int, default=1000, show_default=True, help="K of the seed baseline.")
+@click.option("--baseline-steps", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="K of the seed baseline.")
 @click.option("--quality", is_flag=True,
               help="Also measure PSNR against steps per sampler on the bundled held-out images (embedded default).")
 @click.option("--quality-steps", default="1,2,4,8,16,32,64,1000", show_default=True,
               help="Step counts of --quality (the largest is the reference).")
-@click.option("--quality-images", type=int, default=None, help="Use at most this many held-out images for --quality.")
+@click.option("--quality-images", type=click.IntRange(min=1), default=None,
+              help="Use at most this many held-out images for --quality.")
 @click.option("--quality-data", type=click.Path(exists=True, file_okay=False), default=None,
               help="Prepared dataset folder for --quality (default: the bundled samples); its test split is used.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,

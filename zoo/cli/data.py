@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -70,9 +69,9 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
     Example:
       zoo prepare scans/ --out data/brats --scale 4 --size 256 --slices brats --subject-from parent
     """
+    from zoo.console import show_progress
     from zoo.data.errors import DataError
     from zoo.data.prepare import PrepareConfig, prepare
-    from zoo.verbosity import show_progress
 
     try:
         config = PrepareConfig(scale=scale, size=size, degradation=degradation, slices=slice_rule, n_slices=n_slices,
@@ -80,7 +79,7 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
                                split_seed=split_seed, fractions=_fractions(splits), assign=_assign(assign), seed=seed,
                                paper_uint8=paper_uint8)
         summary = prepare(list(sources), out, config, skip_bad=skip_bad, overwrite=overwrite,
-                          progress=sys.stderr.isatty() and show_progress())
+                          progress=show_progress())
     except DataError as err:
         fail(str(err))
     except (ValueError, click.BadParameter) as err:
@@ -118,7 +117,7 @@ def _overrides(values: tuple[str, ...]) -> dict:
               help="Random weights (torch seed 0; tests, latency); recorded as 'untrained'.")
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Architecture override passed to the factory (VALUE as JSON), e.g. block_out_channels=[8,8,8].")
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @device_option()
 @click.option("--overwrite", is_flag=True,
               help="Start over if the cache was made with other settings, or write into a non-empty --out that is "
@@ -139,10 +138,10 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
 
     if weights and untrained:
         fail("--weights and --untrained exclude each other")
+    from zoo.console import show_progress
     from zoo.data.latents import CACHE_FILES
     from zoo.devices import resolve_device
     from zoo.output_guard import prepare_output
-    from zoo.verbosity import show_progress
 
     device = resolve_device(device)
     prepare_output(out, inputs=[data, weights], overwrite=overwrite, will_write=CACHE_FILES, allow=CACHE_FILES)
@@ -161,7 +160,7 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
             sha = model.card.sha256
         info = encode_dataset(data, out, model, vae_name=vae, weights=weights, weights_sha256=sha,
                               batch_size=batch_size, device=device, overwrite=overwrite,
-                              progress=sys.stderr.isatty() and show_progress(), vae_overrides=arch)
+                              progress=show_progress(), vae_overrides=arch)
     except DataError as err:
         fail(str(err))
     except click.BadParameter as err:

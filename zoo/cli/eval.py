@@ -68,10 +68,10 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
         fail("give either --tau or --noise-floor, not both")
     import json
 
+    from zoo.console import show_progress
     from zoo.evaluate.evaluation import evaluate_folders
     from zoo.evaluate.report import EVAL_REPORT_FILES, to_jsonable, write_eval_report
     from zoo.output_guard import prepare_output
-    from zoo.verbosity import show_progress
 
     prepare_output(out, inputs=[pred, ref, mask_dir, floor_dir, weights], overwrite=overwrite,
                    will_write=EVAL_REPORT_FILES)

@@ -37,6 +37,31 @@ def _axis(value: str) -> int | str:
         fail(f"--axis {value!r}: use auto, 0, 1 or 2 (the NIfTI voxel axis to slice along)")
 
 
+def _sampler(name: str | None):
+    """The ``--sampler`` asked for, built once before any file (an unknown name is one line, exit 2)."""
+    from zoo.cli.output import fail
+    from zoo.errors import ZooError
+    from zoo.factory import build_sampler
+
+    if name is None:
+        return None
+    try:
+        return build_sampler(name)
+    except ZooError as err:
+        fail(f"--sampler {name!r}: {err}")
+
+
+def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, resume: bool) -> None:
+    """:func:`zoo.sr_files.check_outputs` as one line, exit 2."""
+    from zoo.cli.output import fail
+    from zoo.sr_files import OutputGuardError, check_outputs
+
+    try:
+        check_outputs(jobs, out, inputs, overwrite=overwrite, resume=resume)
+    except OutputGuardError as err:
+        fail(f"{err}; nothing written")
+
+
 @click.command("sr")
 @click.argument("inputs", nargs=-1, required=True)
 @out_option("Output folder (not inside an input folder).", name="out_dir", required=True)
@@ -92,9 +117,12 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     \b
     Safety: an input is never written over (--out inside an input folder is refused); existing
     outputs or manifest.csv are kept unless --overwrite (--resume skips the complete ones);
-    --out is checked for writing before any work. A file that cannot be used (corrupt, too large,
-    out of memory) is reported as one line (zoo: error: FILE: REASON) and skipped; the others
-    complete, manifest.csv is written, and the exit code is 2. Several GPUs or processes:
+    --out is checked for writing and locked against a second run before any work. Options are
+    checked before any file: a bad one is one line, exit 2, nothing written. A file that cannot be
+    used (unreadable, unsupported, too large, out of memory) is reported as one line (zoo: error:
+    FILE: REASON) and skipped; the others complete, manifest.csv is written (none if no file
+    was), and the exit code is 2. An unexpected error inside zoo is a bug: the batch stops with its
+    traceback and exit code 1. Several GPUs or processes:
       accelerate launch --num_processes 4 -m zoo sr scans/ --out sr/
 
     \b
@@ -113,17 +141,19 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
 
     from zoo.assets import DEFAULT_PIPELINE_DIR
     from zoo.cli.output import fail
+    from zoo.console import show_progress
     from zoo.devices import AUTO, resolve_device
     from zoo.errors import ZooError
     from zoo.hub_pipeline import is_hub_spec
+    from zoo.output_guard import lock_output
     from zoo.pipeline import load_pipeline
-    from zoo.sr_files import OutputGuardError, SROptions, check_outputs, merge_manifest, plan_jobs, run_jobs
-    from zoo.verbosity import show_progress
+    from zoo.sr_files import SROptions, merge_manifest, plan_jobs, run_jobs
 
     tile_value = _tile(tile)
     axis_value = _axis(axis)
     if resume and overwrite:
         fail("--resume and --overwrite exclude each other: --resume keeps complete outputs, --overwrite replaces them")
+    sampler_obj = _sampler(sampler)
     # auto under `accelerate launch`: each process on its own GPU (Accelerate's choice), else resolve_device's
     state = PartialState(cpu=device == "cpu")
     device = str(state.device) if device == AUTO and state.num_processes > 1 else resolve_device(device)
@@ -133,10 +163,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         for item, reason in errors:
             click.echo(f"zoo: error: {item}: {reason}", err=True)
         fail("no input file could be used; nothing written")
-    try:
-        check_outputs(jobs, out, inputs, overwrite=overwrite, resume=resume)
-    except OutputGuardError as err:
-        fail(f"{err}; nothing written")
+    _check_outputs(jobs, out, inputs, overwrite, resume)
     folder = pipeline_dir if is_hub_spec(pipeline_dir) else Path(pipeline_dir) if pipeline_dir else DEFAULT_PIPELINE_DIR
     try:
         pipe = load_pipeline(folder, device=device, backend=backend)
@@ -146,29 +173,33 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         pipe.tile_plan((1 << 16, 1 << 16), None if tile_value == "auto" else tile_value)
     except ZooError as err:
         fail(f"--tile {tile}: {err}")
+    if state.is_main_process:  # every option is checked: lock --out (created now), then check it under the lock
+        lock_output(out)
+        _check_outputs(jobs, out, inputs, overwrite, resume)
+    state.wait_for_everyone()  # no process writes before every process has checked --out
     if state.is_main_process:
         for item, reason in errors:
             click.echo(f"zoo: error: {item}: {reason}", err=True)
-    options = SROptions(seed=seed, steps=steps, sampler=sampler, batch_size=batch_size,
+    options = SROptions(seed=seed, steps=steps, sampler=sampler_obj, batch_size=batch_size,
                         tile=None if tile_value == "auto" else tile_value,
                         self_ensemble=None if self_ensemble is None else int(self_ensemble),
-                        pipeline_id=str(pipeline_dir or "zoo-default"), axis=axis_value)
+                        pipeline_id=str(pipeline_dir or "zoo-default"), axis=axis_value,
+                        progress=state.is_main_process and show_progress())
 
     def report(path: str, reason: str) -> None:
         click.echo(f"zoo: error: {path}: {reason}", err=True)
 
     def bar(items):
-        return tqdm(items, desc="sr", unit="file", disable=None if state.is_main_process and show_progress() else True)
+        return tqdm(items, desc="sr", unit="file", disable=not (state.is_main_process and show_progress()))
 
-    try:
-        result = run_jobs(pipe, jobs, out, options, resume=resume, rank=state.process_index,
-                          world=state.num_processes, on_error=report, progress=bar)
-    except ZooError as err:  # an option that fails on every file (e.g. a tile too small): one line
-        fail(str(err))
+    result = run_jobs(pipe, jobs, out, options, resume=resume, rank=state.process_index,
+                      world=state.num_processes, on_error=report, progress=bar)
     state.wait_for_everyone()
     if state.is_main_process:
         if state.num_processes > 1:
             merge_manifest(out, jobs, state.num_processes)
+        if not (out / "manifest.csv").exists():
+            fail("no file could be super-resolved; nothing written (no manifest.csv)")
         skipped = f", skipped {len(result.skipped)} complete" if resume and state.num_processes == 1 else ""
         written = len(result.written) if state.num_processes == 1 else "all"
         click.echo(f"zoo: wrote {written} file(s){skipped} and manifest.csv to {out}")

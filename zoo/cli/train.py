@@ -64,9 +64,9 @@ def train_cmd(config_path: str, resume: bool, overwrite: bool, overrides: tuple[
         cfg = load_config(config_path, values)
     except ConfigError as err:
         fail(str(err))
+    from zoo.console import show_progress
     from zoo.data.errors import DataError
     from zoo.train.loop import check_run_dir, train
-    from zoo.verbosity import show_progress
     from zoo.weights import WeightsError
 
     check_run_dir(cfg, resume=resume, overwrite=overwrite)  # before the (long) data preparation
