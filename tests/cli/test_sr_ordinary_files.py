@@ -23,12 +23,13 @@ def _manifest(out: Path) -> list[dict[str, str]]:
 
 
 def _pydicom_file(name: str) -> Path:
-    from pydicom.data import get_testdata_file
+    """A file of pydicom's bundled test data (never downloaded)."""
+    import pydicom.data
 
-    path = get_testdata_file(name)
-    if path is None:
-        pytest.skip(f"pydicom's test data lacks {name}")
-    return Path(path)
+    path = Path(pydicom.data.__file__).parent / "test_files" / name
+    if not path.exists():
+        pytest.skip(f"pydicom's bundled test data lacks {name}")
+    return path
 
 
 # 1. colour images through the default pipeline (self-ensemble 8) -------------------------------------
@@ -62,3 +63,45 @@ def test_sr_pydicom_rgb_two_frame_file_with_the_default_pipeline(tmp_path):
     (row,) = _manifest(tmp_path / "o")
     before, after = pydicom.dcmread(src), pydicom.dcmread(tmp_path / "o" / row["output"])
     assert after.pixel_array.shape == (2, 4 * before.Rows, 4 * before.Columns, 3)
+
+
+# 2. folders of DICOM files without an extension -------------------------------------------------------
+def test_sr_folder_of_extensionless_dicom_files_keeps_series_and_skips_the_rest(tiny_pipeline, tmp_path):
+    import shutil
+
+    import pydicom
+
+    scans = tmp_path / "pacs"
+    (scans / "SE0001").mkdir(parents=True)
+    series = sorted(p for p in _pydicom_file("dicomdirtests/77654033/CT2").iterdir())  # named 17106, 17136, ...
+    for i, src in enumerate(series, 1):
+        shutil.copyfile(src, scans / "SE0001" / f"IM{i:04d}")
+    shutil.copyfile(_pydicom_file("CT_small.dcm"), scans / "I0000001")
+    shutil.copyfile(_pydicom_file("dicomdirtests/DICOMDIR"), scans / "DICOMDIR")
+    shutil.copyfile(_pydicom_file("dicomdirtests/DICOMDIR"), scans / "SE0001" / "INDEX")  # a DICOMDIR by content
+    (scans / "LOCKFILE").write_bytes(b"not an image")
+    res = _sr([str(scans), "--out", str(tmp_path / "o"), "--pipeline", str(tiny_pipeline)])
+    assert res.exit_code == 0, res.output
+    ids = [f"IM{i:04d}" for i in range(1, len(series) + 1)]
+    assert sorted(r["id"] for r in _manifest(tmp_path / "o")) == sorted([*ids, "I0000001"])
+    outs = {p.stem: pydicom.dcmread(p) for p in (tmp_path / "o").glob("*.dcm")}
+    assert len({outs[i].SeriesInstanceUID for i in ids}) == 1  # one input series -> one derived series
+    assert outs["I0000001"].SeriesInstanceUID != outs[ids[0]].SeriesInstanceUID
+    warnings = [line for line in res.output.splitlines() if "skipped" in line]
+    assert len(warnings) == 1 and "LOCKFILE" in warnings[0] and "1 file(s)" in warnings[0]
+    assert "DICOMDIR" not in res.output and "INDEX" not in res.output
+
+
+def test_sr_folder_without_any_image_is_one_line_exit_2(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "IM0001").write_bytes(b"\0" * 200)
+    res = _sr([str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "no supported image files" in res.output and not (tmp_path / "o").exists()
+
+
+def test_dicom_named_by_its_uid_keeps_its_whole_name_as_id():
+    from zoo.data.formats import stem
+
+    assert stem("1.2.840.113619.2.55.3.7") == "1.2.840.113619.2.55.3.7"
+    assert stem("scan.nii.gz") == "scan" and stem("IM0001") == "IM0001" and stem("a.IMA") == "a"
