@@ -105,3 +105,73 @@ def test_dicom_named_by_its_uid_keeps_its_whole_name_as_id():
 
     assert stem("1.2.840.113619.2.55.3.7") == "1.2.840.113619.2.55.3.7"
     assert stem("scan.nii.gz") == "scan" and stem("IM0001") == "IM0001" and stem("a.IMA") == "a"
+
+
+# 3. enhanced multi-frame DICOM: the functional groups follow the new grid ----------------------------
+_ORIENTATION = [0.8, 0.6, 0.0, 0.0, 0.0, -1.0]  # oblique rows, columns towards the feet
+_SPACING = (0.5, 0.8)  # (row, column) mm: unequal, so a swapped pair shows
+
+
+def _enhanced_mr(path: Path, where: str) -> Path:
+    """A 2-frame Enhanced MR file made from pydicom's MR_small: orientation and spacing in the shared
+    functional groups (``where="shared"``) or in each frame's, each frame's position in its own group."""
+    import pydicom
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = pydicom.dcmread(_pydicom_file("MR_small.dcm"))
+    pixels = ds.pixel_array
+    ds.PixelData = np.stack([pixels, pixels[::-1]]).astype(pixels.dtype).tobytes()
+    ds.NumberOfFrames = 2
+    for tag in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness"):
+        del ds[tag]
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"  # Enhanced MR Image Storage
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+
+    def grid_item() -> Dataset:
+        item, orientation, measures = Dataset(), Dataset(), Dataset()
+        orientation.ImageOrientationPatient = _ORIENTATION
+        measures.PixelSpacing, measures.SliceThickness = list(_SPACING), 5.0
+        item.PlaneOrientationSequence, item.PixelMeasuresSequence = Sequence([orientation]), Sequence([measures])
+        return item
+
+    frames = []
+    for i in range(2):
+        item = grid_item() if where == "per-frame" else Dataset()
+        position = Dataset()
+        position.ImagePositionPatient = [-100.25 + i, 40.5, 12.0 + 5 * i]
+        item.PlanePositionSequence = Sequence([position])
+        frames.append(item)
+    ds.SharedFunctionalGroupsSequence = Sequence([grid_item() if where == "shared" else Dataset()])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("where", ["shared", "per-frame"])
+def test_sr_enhanced_multiframe_dicom_moves_each_frame_to_the_new_grid(where, tiny_pipeline, tmp_path):
+    import pydicom
+
+    (tmp_path / "in").mkdir()
+    src = _enhanced_mr(tmp_path / "in" / "enhanced.dcm", where)
+    res = _sr([str(src), "--out", str(tmp_path / "o"), "--pipeline", str(tiny_pipeline)])
+    assert res.exit_code == 0, res.output
+    before, after = pydicom.dcmread(src), pydicom.dcmread(tmp_path / "o" / "enhanced.dcm")
+    scale = after.Rows // before.Rows
+    assert scale == 4 and after.Columns == 4 * before.Columns and int(after.NumberOfFrames) == 2
+    row_dir, col_dir = np.array(_ORIENTATION[:3]), np.array(_ORIENTATION[3:])
+    new_spacing = [s / scale for s in _SPACING]
+    for old_frame, new_frame in zip(before.PerFrameFunctionalGroupsSequence, after.PerFrameFunctionalGroupsSequence,
+                                    strict=True):
+        old_position = np.array(old_frame.PlanePositionSequence[0].ImagePositionPatient, float)
+        new_position = np.array(new_frame.PlanePositionSequence[0].ImagePositionPatient, float)
+        # LR pixel (0, 0)'s region starts half an LR pixel before its centre; the SR centre is half an SR pixel in
+        region_start = old_position - 0.5 * _SPACING[1] * row_dir - 0.5 * _SPACING[0] * col_dir
+        expected = region_start + 0.5 * new_spacing[1] * row_dir + 0.5 * new_spacing[0] * col_dir
+        np.testing.assert_allclose(new_position, expected, atol=1e-4)
+        group = new_frame if where == "per-frame" else after.SharedFunctionalGroupsSequence[0]
+        spacing = [float(v) for v in group.PixelMeasuresSequence[0].PixelSpacing]
+        np.testing.assert_allclose(spacing, new_spacing, rtol=1e-6)
