@@ -175,3 +175,42 @@ def test_sr_enhanced_multiframe_dicom_moves_each_frame_to_the_new_grid(where, ti
         group = new_frame if where == "per-frame" else after.SharedFunctionalGroupsSequence[0]
         spacing = [float(v) for v in group.PixelMeasuresSequence[0].PixelSpacing]
         np.testing.assert_allclose(spacing, new_spacing, rtol=1e-6)
+
+
+# 4. NIfTI scaling -------------------------------------------------------------------------------------
+def _nifti_with_slope(path: Path, slope: float) -> tuple[Path, np.ndarray]:
+    """A small int16 NIfTI-1 whose header's scl_slope is ``slope`` (written into the file's bytes, as nibabel
+    would not save it), scl_inter 0; also returns the stored voxel values."""
+    import gzip
+    import struct
+
+    import nibabel as nib
+
+    raw = (np.arange(12 * 16 * 2).reshape(12, 16, 2) % 50).astype(np.int16)
+    plain = path.with_name(path.name.removesuffix(".gz"))
+    nib.save(nib.Nifti1Image(raw, np.diag([0.8, 0.9, 3.0, 1.0])), plain)
+    data = bytearray(plain.read_bytes())
+    data[112:120] = struct.pack("<ff", slope, 0.0)  # scl_slope, scl_inter (NIfTI-1 header offsets)
+    plain.unlink()
+    path.write_bytes(gzip.compress(bytes(data)) if path.name.endswith(".gz") else bytes(data))
+    return path, raw
+
+
+@pytest.mark.parametrize("slope", [np.inf, -np.inf])
+@pytest.mark.parametrize("name", ["vol.nii", "vol.nii.gz"])
+def test_sr_nifti_with_an_infinite_scl_slope_is_one_line_exit_2(slope, name, tiny_pipeline, tmp_path):
+    src, _ = _nifti_with_slope(tmp_path / name, slope)
+    res = _sr([str(src), "--out", str(tmp_path / "o"), "--pipeline", str(tiny_pipeline)])
+    assert res.exit_code == 2
+    (error,) = [line for line in res.output.splitlines() if line.startswith("zoo: error:")]
+    assert str(src) in error and "scl_slope" in error
+    assert not list((tmp_path / "o").glob("vol*"))
+
+
+@pytest.mark.parametrize("slope", [0.0, np.nan])
+def test_nifti_scl_slope_zero_or_nan_means_no_scaling(slope, tmp_path):
+    from zoo.data.readers import read_image
+
+    src, raw = _nifti_with_slope(tmp_path / "vol.nii", slope)
+    image = read_image(src)
+    np.testing.assert_array_equal(np.sort(image.array.ravel()), np.sort(raw.ravel()))

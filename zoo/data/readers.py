@@ -216,6 +216,23 @@ def read_npy(path: Path) -> MedicalImage:
     )
 
 
+def check_nifti_scaling(path: Path, img) -> None:
+    """A :class:`DataError` for an infinite ``scl_slope`` in ``img``'s file, which nibabel would silently ignore.
+
+    Per the NIfTI standard a slope of 0 means no scaling, and NaN is read the same way (nibabel's rule); an
+    infinite slope defines no value at all. nibabel resets the loaded header's scaling fields, so the header
+    is read again from the file. (nibabel itself refuses a non-finite ``scl_inter`` beside a valid slope.)"""
+    part = "header" if "header" in img.file_map else "image"
+    with img.file_map[part].get_prepare_fileobj(mode="rb") as fh:
+        header = img.header_class.from_fileobj(fh)
+    if "scl_slope" not in header:  # plain Analyze: no scaling fields
+        return
+    slope = float(header["scl_slope"])
+    if np.isinf(slope):
+        raise DataError(path, f"scl_slope is {slope}: the voxel scaling is not defined "
+                              "(0 or NaN would mean no scaling)")
+
+
 def read_nifti(path: Path, frame: int | None = 0, slice_axis: int = 2) -> MedicalImage:
     """NIfTI-1/2 through nibabel, reoriented to the closest canonical (RAS+) orientation.
 
@@ -229,6 +246,7 @@ def read_nifti(path: Path, frame: int | None = 0, slice_axis: int = 2) -> Medica
 
     try:
         img = nib.load(str(path))
+        check_nifti_scaling(path, img)
         check_pixels(path, img.shape, "volume")  # the header's shape, before any voxel is read
         img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
