@@ -214,3 +214,73 @@ def test_nifti_scl_slope_zero_or_nan_means_no_scaling(slope, tmp_path):
     src, raw = _nifti_with_slope(tmp_path / "vol.nii", slope)
     image = read_image(src)
     np.testing.assert_array_equal(np.sort(image.array.ravel()), np.sort(raw.ravel()))
+
+
+# 5. file names that are not ASCII or not valid UTF-8 ----------------------------------------------------
+_NAMES = ["knie_ü.png".encode(), b"scan\xff.png"]  # the second is no UTF-8: os.fsdecode gives a lone surrogate
+
+
+def _named_pngs(folder: Path) -> Path:
+    import os
+
+    from zoo.data.writers import write_png
+
+    folder.mkdir()
+    image = (np.random.default_rng(0).random((12, 16)) * 255).astype(np.uint8)
+    for name in _NAMES:
+        try:
+            write_png(os.fsdecode(os.fsencode(folder) + b"/" + name), image)
+        except (OSError, UnicodeError):
+            pytest.skip("this file system refuses such names")
+    return folder
+
+
+def _check_names_round_trip(out: Path) -> None:
+    """manifest.csv is UTF-8 where a name is, holds each input name's exact bytes, and lists every output."""
+    import os
+
+    with (out / "manifest.csv").open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(os.fsencode(Path(r["input"]).name) for r in rows) == sorted(_NAMES)
+    assert all((out / r["output"]).is_file() for r in rows)
+    assert "knie_ü.png" in (out / "manifest.csv").read_bytes().decode("utf-8", "replace")
+
+
+def test_sr_non_ascii_and_non_utf8_names_keep_their_manifest_rows(tiny_pipeline, tmp_path):
+    folder = _named_pngs(tmp_path / "in")
+    args = [str(folder), "--out", str(tmp_path / "o"), "--pipeline", str(tiny_pipeline)]
+    res = _sr(args)
+    assert res.exit_code == 0, res.output
+    _check_names_round_trip(tmp_path / "o")
+    again = _sr([*args, "--resume"])  # the manifest reads back: both outputs are complete
+    assert again.exit_code == 0 and "skipped 2 complete" in again.output, again.output
+
+
+@pytest.mark.slow  # a Python process under the C locale: ~10 s of start-up (torch) on a busy CPU
+@pytest.mark.parametrize("utf8_mode", ["1", "0"])  # Python's own default under LC_ALL=C, and an ASCII file system
+def test_sr_non_ascii_and_non_utf8_names_round_trip_under_the_c_locale(utf8_mode, tiny_pipeline, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    folder = _named_pngs(tmp_path / "in")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": utf8_mode,
+           "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "export"), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "zoo", "sr", str(folder), "--out", str(tmp_path / "o"),
+               "--pipeline", str(tiny_pipeline)]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    _check_names_round_trip(tmp_path / "o")
+
+
+def test_prepare_manifest_keeps_a_non_utf8_source_name(tmp_path):
+    import os
+
+    from zoo.data.manifest import read_manifest
+    from zoo.data.prepare import PrepareConfig, prepare
+
+    folder = _named_pngs(tmp_path / "in")
+    prepare([folder], tmp_path / "prep", PrepareConfig(size=16, scale=4))
+    sources = sorted(os.fsencode(Path(r.source).name) for r in read_manifest(tmp_path / "prep"))
+    assert sources == sorted(_NAMES)
