@@ -32,28 +32,36 @@ def _pydicom_file(name: str) -> Path:
     return path
 
 
-# 1. colour images through the default pipeline (self-ensemble 8) -------------------------------------
-@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_sr_colour_pngs_of_small_sizes_with_the_default_pipeline(mode, tmp_path):
+# 1. colour images through the default pipeline (self-ensemble 8) --------------------------------------
+def _colour_pngs(folder: Path) -> list[tuple[Path, int, int]]:
+    """(file, height, width): RGB and RGBA PNGs of a grey scan, several small sizes."""
     from PIL import Image
 
+    folder.mkdir()
     rng = np.random.default_rng(0)
-    sizes = [(8, 8), (31, 17), (40, 24)]
-    srcs = []
-    for h, w in sizes:
-        grey = (rng.random((h, w)) * 255).astype(np.uint8)  # a grey scan saved as colour
-        channels = [grey] * 3 + ([np.full_like(grey, 255)] if mode == "RGBA" else [])
-        srcs.append(tmp_path / "in" / f"{mode}_{h}x{w}.png")
-        srcs[-1].parent.mkdir(exist_ok=True)
-        Image.fromarray(np.stack(channels, axis=-1), mode).save(srcs[-1])
-    res = _sr([*map(str, srcs), "--out", str(tmp_path / "o")])
+    files = []
+    for mode in ("RGB", "RGBA"):
+        for h, w in [(8, 8), (31, 17)]:
+            grey = (rng.random((h, w)) * 255).astype(np.uint8)  # a grey scan saved as colour
+            channels = [grey] * 3 + ([np.full_like(grey, 255)] if mode == "RGBA" else [])
+            files.append((folder / f"{mode}_{h}x{w}.png", h, w))
+            Image.fromarray(np.stack(channels, axis=-1), mode).save(files[-1][0])
+    return files
+
+
+def test_sr_colour_pngs_of_small_sizes_with_the_default_pipeline(tmp_path):
+    from PIL import Image
+
+    files = _colour_pngs(tmp_path / "in")
+    res = _sr([str(tmp_path / "in"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
-    assert len(_manifest(tmp_path / "o")) == len(sizes)
-    for (h, w), src in zip(sizes, srcs, strict=True):
-        out = Image.open(tmp_path / "o" / src.name)
-        assert out.mode == "RGB" and out.size == (4 * w, 4 * h)  # the alpha channel is dropped on reading
+    assert len(_manifest(tmp_path / "o")) == len(files)
+    for src, h, w in files:
+        result = Image.open(tmp_path / "o" / src.name)
+        assert result.mode == "RGB" and result.size == (4 * w, 4 * h)  # the alpha channel is dropped on reading
 
 
+@pytest.mark.slow  # two 100 x 100 frames, 8 transforms each: ~4 s on a busy CPU
 def test_sr_pydicom_rgb_two_frame_file_with_the_default_pipeline(tmp_path):
     import pydicom
 
