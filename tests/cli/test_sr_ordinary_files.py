@@ -179,7 +179,7 @@ def test_sr_enhanced_multiframe_dicom_moves_each_frame_to_the_new_grid(where, ti
         # LR pixel (0, 0)'s region starts half an LR pixel before its centre; the SR centre is half an SR pixel in
         region_start = old_position - 0.5 * _SPACING[1] * row_dir - 0.5 * _SPACING[0] * col_dir
         expected = region_start + 0.5 * new_spacing[1] * row_dir + 0.5 * new_spacing[0] * col_dir
-        np.testing.assert_allclose(new_position, expected, atol=1e-4)
+        np.testing.assert_allclose(new_position, expected, atol=1e-6)
         group = new_frame if where == "per-frame" else after.SharedFunctionalGroupsSequence[0]
         spacing = [float(v) for v in group.PixelMeasuresSequence[0].PixelSpacing]
         np.testing.assert_allclose(spacing, new_spacing, rtol=1e-6)

@@ -299,7 +299,7 @@ def _rescale_spacing(item, ratio: tuple[float, float]) -> None:
     for key in ("PixelSpacing", "ImagerPixelSpacing"):
         if key in item and item[key].value is not None and len(item[key].value) == 2:
             row, col = (float(v) for v in item[key].value)
-            item[key].value = [f"{row * ratio[0]:.6g}", f"{col * ratio[1]:.6g}"]
+            item[key].value = [_decimal_string(row * ratio[0]), _decimal_string(col * ratio[1])]
 
 
 def _move_origin(item, orientation: list[float] | None, spacing: tuple[float, float] | None,
@@ -314,7 +314,15 @@ def _move_origin(item, orientation: list[float] | None, spacing: tuple[float, fl
     # x along a row (column index) uses the column spacing; y down the columns (row index) the row spacing
     shift = 0.5 * old_col * (ratio[1] - 1) * row_dir + 0.5 * old_row * (ratio[0] - 1) * col_dir
     pos = np.asarray([float(v) for v in item.ImagePositionPatient]) + shift
-    item.ImagePositionPatient = [f"{v:.6g}" for v in pos]
+    item.ImagePositionPatient = [_decimal_string(v) for v in pos]
+
+
+def _decimal_string(value: float) -> str:
+    """``value`` as a DICOM decimal string, as precise as its 16 characters allow (a shift of a fraction of
+    a pixel survives a position in the thousands of mm)."""
+    from pydicom.valuerep import format_number_as_ds
+
+    return format_number_as_ds(float(value))
 
 
 def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImage,
