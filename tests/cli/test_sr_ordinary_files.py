@@ -292,3 +292,16 @@ def test_prepare_manifest_keeps_a_non_utf8_source_name(tmp_path):
     prepare([folder], tmp_path / "prep", PrepareConfig(size=16, scale=4))
     sources = sorted(os.fsencode(Path(r.source).name) for r in read_manifest(tmp_path / "prep"))
     assert sources == sorted(_NAMES)
+
+
+def test_prepare_takes_extensionless_dicom_from_a_folder(tmp_path):
+    import shutil
+
+    from zoo.data.manifest import read_manifest
+    from zoo.data.prepare import PrepareConfig, prepare
+
+    (tmp_path / "in").mkdir()
+    shutil.copyfile(_pydicom_file("CT_small.dcm"), tmp_path / "in" / "IM0001")
+    shutil.copyfile(_pydicom_file("dicomdirtests/DICOMDIR"), tmp_path / "in" / "DICOMDIR")
+    prepare([tmp_path / "in"], tmp_path / "prep", PrepareConfig(size=32, scale=4))
+    assert [Path(r.source).name for r in read_manifest(tmp_path / "prep")] == ["IM0001"]
