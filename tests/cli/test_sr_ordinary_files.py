@@ -305,3 +305,14 @@ def test_prepare_takes_extensionless_dicom_from_a_folder(tmp_path):
     shutil.copyfile(_pydicom_file("dicomdirtests/DICOMDIR"), tmp_path / "in" / "DICOMDIR")
     prepare([tmp_path / "in"], tmp_path / "prep", PrepareConfig(size=32, scale=4))
     assert [Path(r.source).name for r in read_manifest(tmp_path / "prep")] == ["IM0001"]
+
+
+@pytest.mark.parametrize("size", [8, 9, 20, 25])
+def test_a_png_shorter_than_its_header_is_a_bad_file(size, tmp_path):
+    from zoo.data.errors import DataError
+    from zoo.data.readers import read_image
+
+    src = tmp_path / "cut.png"
+    src.write_bytes((b"\x89PNG\r\n\x1a\n" + bytes(range(64)))[:size])
+    with pytest.raises(DataError, match="cut.png"):
+        read_image(src)

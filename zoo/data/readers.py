@@ -59,10 +59,13 @@ def read_pil(path: Path) -> MedicalImage:
 
     with open(path, "rb") as fh:
         head = fh.read(26)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 6):  # IHDR bit depth, colour type
+    png = head[:8] == b"\x89PNG\r\n\x1a\n"
+    if png and len(head) < 26:
+        raise DataError(path, "truncated PNG: its header is incomplete")
+    if png and head[24] == 16 and head[25] in (2, 6):  # IHDR bit depth, colour type
         raise DataError(path, "16-bit colour PNG is not supported (Pillow would reduce it to 8 bits); "
                               "save it as 16-bit TIFF or as gray PNG")
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:  # IHDR width, height: refuse a bomb before Pillow
+    if png:  # IHDR width, height: refuse a bomb before Pillow
         check_pixels(path, (int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")))
     try:
         with _pillow_checks_off(), Image.open(path) as im:
