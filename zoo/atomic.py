@@ -119,9 +119,10 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Atomically write ``text`` (UTF-8) to ``path``."""
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | os.PathLike, text: str, errors: str = "strict") -> None:
+    """Atomically write ``text`` (UTF-8, whatever the locale) to ``path``; ``errors="surrogateescape"`` writes
+    the original bytes of a file name that is not valid in the locale (``os.fsdecode``'s lone surrogates)."""
+    write_bytes(path, text.encode("utf-8", errors))
 
 
 @contextlib.contextmanager

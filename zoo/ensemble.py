@@ -75,8 +75,9 @@ def self_ensemble(
     at a time for large images). Where the transforms disagree the output falls back to PIL-exact bicubic
     (:func:`zoo.resample.bicubic_upsample`); the gate's ``m²`` and ``v`` are averaged over a
     (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
-    Memory: the bicubic reference (which becomes the output) and two float32 accumulators of the output's
-    size besides ``run``'s own; the gate runs in bands of ``rows`` rows."""
+    Memory: the bicubic reference (which becomes the output), two float32 accumulators and one residual of
+    the output's size besides ``run``'s own (never written to: it may be a view); the gate runs in bands of
+    ``rows`` rows."""
     if check_count(count) == 1:
         return run(lr)
     out = mean = variance = None
@@ -87,7 +88,7 @@ def self_ensemble(
             if out is None:  # PIL-exact bicubic: the reference, and where the output is written
                 out = bicubic_upsample(lr.to(sr.device, torch.float32), sr.shape[-1] // lr.shape[-1]).clamp_(0, 1)
                 mean, variance = torch.zeros_like(out), torch.zeros_like(out)
-            residual = sr.sub_(out)  # in place: the run's output is ours
+            residual = sr - out  # not in place: ``run`` may return a view (e.g. grey expanded to RGB)
             mean.add_(residual)
             variance.addcmul_(residual, residual)
         del srs, sr, residual

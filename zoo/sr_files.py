@@ -201,7 +201,7 @@ def _manifest_blocks(path: Path) -> bool:
 def read_manifest_rows(path: Path) -> dict[str, dict[str, str]]:
     """Rows of a manifest (or a part) by id; a missing or unreadable file gives none, a torn row is skipped."""
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, csv.Error, UnicodeDecodeError):
         return {}
@@ -219,7 +219,7 @@ def _write_rows(path: Path, rows: Iterable[dict[str, str]]) -> None:
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(sorted(rows, key=lambda r: r["id"]))
-    write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue(), errors="surrogateescape")  # a file name's bytes, whatever the locale
 
 
 def known_rows(out: Path) -> dict[str, dict[str, str]]:

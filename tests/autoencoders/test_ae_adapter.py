@@ -140,3 +140,11 @@ def test_describe_and_zoo_info():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["parameters"] == "55,312,063" and data["card"]["license"] == "MIT"
+
+
+def test_a_grey_output_for_colour_is_a_tensor_of_its_own():
+    """A 1-channel decoder's output for an RGB image: three real channels, writable in place."""
+    rgb = from_model_output(torch.linspace(-1, 1, 12).reshape(1, 1, 3, 4), channels=3)
+    assert rgb.shape == (1, 3, 3, 4) and torch.equal(rgb[:, 0], rgb[:, 2])
+    rgb[:, 0].add_(0.5)  # an expanded view would write one memory location three times, or refuse
+    assert not torch.equal(rgb[:, 0], rgb[:, 1])

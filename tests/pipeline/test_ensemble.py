@@ -197,3 +197,15 @@ def test_the_default_beats_bicubic_on_every_held_out_chest_radiograph() -> None:
         lr = torch.from_numpy(load_unit(item.lr).astype("float32"))[None, None]
         hr = torch.from_numpy(load_unit(item.hr).astype("float32"))
         assert _psnr_gain(pipe(lr, seed=0), lr, hr) > 0.05, item.id
+
+
+def test_a_run_that_returns_an_expanded_view_is_not_written_to() -> None:
+    """A 1-channel model feeding an RGB image returns its grey result expanded to 3 channels (a view)."""
+    rgb = torch.rand(1, 3, 12, 20, generator=torch.Generator().manual_seed(2))
+
+    def grey_model(t: torch.Tensor) -> torch.Tensor:
+        return bicubic(t.mean(dim=1, keepdim=True)).expand(-1, 3, -1, -1)
+
+    out = self_ensemble(grey_model, rgb, 8)
+    assert out.shape == (1, 3, 48, 80)
+    assert torch.equal(out, self_ensemble(lambda t: grey_model(t).contiguous(), rgb, 8))

@@ -56,12 +56,13 @@ def to_model_input(x01: torch.Tensor, card_or_ae, range_from: torch.Tensor | Non
 
 
 def from_model_output(x: torch.Tensor, channels: int = 1) -> torch.Tensor:
-    """Decoder output in [-1, 1] -> [0, 1], clamped, with ``channels`` channels (the channel mean if 1)."""
+    """Decoder output in [-1, 1] -> [0, 1], clamped, with ``channels`` channels (the channel mean if 1; a
+    1-channel output is copied to each channel, never an expanded view that an in-place op would refuse)."""
     y = ((x + 1) / 2).clamp(0, 1)
     if y.shape[1] == channels:
         return y
     if channels == 1:
         return y.mean(dim=1, keepdim=True)
     if y.shape[1] == 1:
-        return y.expand(-1, channels, -1, -1)
+        return y.repeat(1, channels, 1, 1)
     raise ValueError(f"cannot map {y.shape[1]} decoded channels to {channels}")

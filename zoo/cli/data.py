@@ -60,6 +60,9 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
                 splits, split_seed, assign, seed, paper_uint8, skip_bad, overwrite, as_json) -> None:
     """Make HR/LR training pairs from PNG/JPEG/TIFF/DICOM/NIfTI/.npy files or folders.
 
+    A folder is searched recursively: supported extensions, and DICOM by content whatever the name
+    (IM0001); a DICOMDIR is left out, other files are skipped with one warning line.
+
     Writes OUT/hr/<id>.png and OUT/lr/<id>.png (16-bit, per-slice [0,1]), OUT/manifest.csv
     (id,source,slice,subject,split,hr,lr + original range) and OUT/prepare.json. Splits are by subject:
     no subject is in two splits. Nothing is written if any file fails (unless --skip-bad). OUT must be

@@ -106,6 +106,8 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
 
     \b
     A prepared folder (from `zoo prepare`) contributes its LR images (--split picks one split).
+    Other folders are searched recursively: supported extensions, and DICOM by content whatever
+    the name (IM0001); a DICOMDIR is left out, other files are skipped with one warning line.
     NIfTI volumes (3D and 4D) are super-resolved slice by slice in their acquisition plane (--axis),
     every frame, with one intensity mapping per volume; the voxel order is kept, the sform/qform are
     scaled to the new grid over the same extent (codes kept). A multi-frame DICOM keeps all its frames.

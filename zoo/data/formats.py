@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 
 from zoo.data.errors import DataError
+
+log = logging.getLogger(__name__)
 
 EXTENSIONS = {
     ".png": "png",
@@ -21,6 +24,7 @@ EXTENSIONS = {
     ".nii.gz": "nifti",
     ".npy": "npy",
 }
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage: an index of a DICOM medium
 # Suffix written for each format (``zoo sr`` writes its output in the input's format).
 SUFFIX = {"png": ".png", "jpeg": ".png", "tiff": ".tif", "dicom": ".dcm", "nifti": ".nii.gz", "npy": ".npy"}
 
@@ -32,10 +36,57 @@ def extension(path: str | os.PathLike) -> str:
 
 
 def stem(path: str | os.PathLike) -> str:
-    """File name without its (possibly double) extension."""
+    """File name without its (possibly double) extension, when zoo knows that extension: a DICOM file named
+    by its UID (``1.2.840.113619.2.55.3.7``) keeps its whole name."""
     name = Path(path).name
     ext = extension(path)
-    return name[: -len(ext)] if ext and name.lower().endswith(ext) else name
+    return name[: -len(ext)] if ext in EXTENSIONS or ext == ".img" else name
+
+
+def has_dicom_preamble(path: str | os.PathLike) -> bool:
+    """Whether the file starts with the DICOM Part 10 header: a 128-byte preamble, then ``DICM``."""
+    with open(path, "rb") as fh:
+        head = fh.read(132)
+    return len(head) == 132 and head[128:] == b"DICM"
+
+
+def is_dicomdir(path: str | os.PathLike) -> bool:
+    """Whether a DICOM Part 10 file is a DICOMDIR (the index of a medium, no image)."""
+    from pydicom.errors import InvalidDicomError
+    from pydicom.filereader import read_file_meta_info
+
+    if Path(path).name.upper() == "DICOMDIR":
+        return True
+    try:
+        meta = read_file_meta_info(path)
+    except (InvalidDicomError, OSError, ValueError, EOFError):
+        return False
+    return str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS
+
+
+def images_in_folder(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """(images, skipped) under ``folder``, recursively and sorted; hidden files are left out.
+
+    An image has a supported extension or, whatever its name (``IM0001``, ``1.2.840.113619.2.55.3.7``), the
+    DICOM Part 10 header. DICOMDIR index files are left out; other files land in ``skipped``."""
+    images, skipped = [], []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if extension(path) in EXTENSIONS:
+            images.append(path)
+            continue
+        try:
+            dicom = has_dicom_preamble(path)
+        except OSError:
+            dicom = False
+        if dicom and is_dicomdir(path):
+            log.debug("%s: a DICOMDIR (an index, no image): skipped", path)
+        elif dicom:
+            images.append(path)
+        else:
+            skipped.append(path)
+    return images, skipped
 
 
 def sniff(path: str | os.PathLike) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.atomic import atomic_path, write_text
+from zoo.atomic import atomic_path, write_bytes, write_text
 from zoo.data.errors import DataError
 from zoo.data.manifest import Record, read_manifest
 from zoo.data.pngio import load_unit
@@ -148,7 +148,7 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
     for stale in (out / "shards").glob(".shard-*"):  # temp files of a killed run
         stale.unlink()
     write_text(meta_path, json.dumps({**settings, "complete": False}, indent=2) + "\n")
-    write_text(out / "manifest.csv", (data / "manifest.csv").read_text())
+    write_bytes(out / "manifest.csv", (data / "manifest.csv").read_bytes())
     done = finished_ids(out)
     todo = [r for r in records if r.id not in done]
     if limit is not None:

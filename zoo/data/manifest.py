@@ -50,7 +50,7 @@ def write_manifest(path: str | os.PathLike, records: list[Record]) -> None:
     writer.writeheader()
     for rec in records:
         writer.writerow(asdict(rec))
-    write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue(), errors="surrogateescape")  # a source name's bytes, whatever the locale
 
 
 def read_manifest(path: str | os.PathLike) -> list[Record]:
@@ -60,7 +60,7 @@ def read_manifest(path: str | os.PathLike) -> list[Record]:
         path = path / "manifest.csv"
     if not path.exists():
         raise DataError(path, "no manifest.csv (run `zoo prepare` first)")
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

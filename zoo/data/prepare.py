@@ -9,6 +9,7 @@ scripts (LR from the crop, not from the HR). Values are clipped to [0, 1] and st
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 from zoo.atomic import atomic_dir, write_text
 from zoo.data.degradations import DESCRIPTIONS, get_degradation, pil_resize
 from zoo.data.errors import DataError
-from zoo.data.formats import EXTENSIONS, extension, stem
+from zoo.data.formats import EXTENSIONS, images_in_folder, stem
 from zoo.data.image import MedicalImage
 from zoo.data.manifest import SPLITS, Record, safe_id, write_manifest
 from zoo.data.normalize import center_square, minmax01, to_gray
@@ -28,6 +29,8 @@ from zoo.data.slices import select_slices
 from zoo.data.splits import split_subjects
 from zoo.data.writers import write_png
 from zoo.output_guard import prepare_output
+
+log = logging.getLogger(__name__)
 
 SUBJECT_RULES = ("auto", "file", "parent")
 PREPARED_FILES = ("hr", "lr", "manifest.csv", "prepare.json")  # what prepare() writes into its folder
@@ -84,15 +87,20 @@ class Pair:
 
 
 def collect_files(sources: list[str | os.PathLike]) -> list[Path]:
-    """Files to prepare: each source file, or every supported file under a source folder (sorted)."""
+    """Files to prepare: each source file, or every image under a source folder (sorted): a supported
+    extension, or DICOM by content (:func:`zoo.data.formats.images_in_folder`); the other files of a
+    folder are skipped with one warning line."""
     files: list[Path] = []
     for src in sources:
         src = Path(src)
         if src.is_dir():
-            found = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith(".")
-                           and extension(p) in EXTENSIONS)
+            found, skipped = images_in_folder(src)
             if not found:
-                raise DataError(src, f"no supported image files in this folder ({', '.join(sorted(EXTENSIONS))})")
+                raise DataError(src, f"no supported image files in this folder ({', '.join(sorted(EXTENSIONS))}, "
+                                "or DICOM by content)")
+            if skipped:
+                log.warning("%s: skipped %d file(s) that are neither a supported image type nor DICOM (e.g. %s)",
+                            src, len(skipped), skipped[0].relative_to(src))
             files.extend(found)
         elif src.exists():
             files.append(src)

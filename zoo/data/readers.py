@@ -67,10 +67,13 @@ def read_pil(path: Path) -> MedicalImage:
 
     with open(path, "rb") as fh:
         head = fh.read(26)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 6):  # IHDR bit depth, colour type
+    png = head[:8] == b"\x89PNG\r\n\x1a\n"
+    if png and len(head) < 26:
+        raise DataError(path, "truncated PNG: its header is incomplete")
+    if png and head[24] == 16 and head[25] in (2, 6):  # IHDR bit depth, colour type
         raise DataError(path, "16-bit colour PNG is not supported (Pillow would reduce it to 8 bits); "
                               "save it as 16-bit TIFF or as gray PNG")
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:  # IHDR width, height: refuse a bomb before Pillow
+    if png:  # IHDR width, height: refuse a bomb before Pillow
         check_pixels(path, (int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")))
     try:
         with _pillow_checks_off(), Image.open(path) as im:
@@ -224,6 +227,23 @@ def read_npy(path: Path) -> MedicalImage:
     )
 
 
+def check_nifti_scaling(path: Path, img) -> None:
+    """A :class:`DataError` for an infinite ``scl_slope`` in ``img``'s file, which nibabel would silently ignore.
+
+    Per the NIfTI standard a slope of 0 means no scaling, and NaN is read the same way (nibabel's rule); an
+    infinite slope defines no value at all. nibabel resets the loaded header's scaling fields, so the header
+    is read again from the file. (nibabel itself refuses a non-finite ``scl_inter`` beside a valid slope.)"""
+    part = "header" if "header" in img.file_map else "image"
+    with img.file_map[part].get_prepare_fileobj(mode="rb") as fh:
+        header = img.header_class.from_fileobj(fh)
+    if "scl_slope" not in header:  # plain Analyze: no scaling fields
+        return
+    slope = float(header["scl_slope"])
+    if np.isinf(slope):
+        raise DataError(path, f"scl_slope is {slope}: the voxel scaling is not defined "
+                              "(0 or NaN would mean no scaling)")
+
+
 def read_nifti(path: Path, frame: int | None = 0, slice_axis: int | str = 2, canonical: bool = True) -> MedicalImage:
     """NIfTI-1/2 through nibabel, in the file's voxel order or (``canonical``) the closest canonical (RAS+) one.
 
@@ -239,6 +259,7 @@ def read_nifti(path: Path, frame: int | None = 0, slice_axis: int | str = 2, can
 
     try:
         img = nib.load(str(path))
+        check_nifti_scaling(path, img)
         check_pixels(path, img.shape, "volume")  # the header's shape, before any voxel is read
         forms = _nifti_forms(img.header)
         if canonical:

@@ -175,8 +175,8 @@ def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalIma
                 derived: DerivedSeries | None = None) -> None:
     """DICOM with new pixel data, built from the template's dataset.
 
-    Updates Rows/Columns/PixelSpacing (also in the functional groups of enhanced multi-frame files),
-    ImagePositionPatient (the first pixel's centre moves with the new size), NumberOfFrames, a new
+    Updates Rows/Columns/PixelSpacing and ImagePositionPatient (the first pixel's centre moves with the new
+    size), also in the functional groups of enhanced multi-frame files (:func:`_regrid`), NumberOfFrames, a new
     SOPInstanceUID, and writes uncompressed Explicit VR Little Endian. Gray values keep the input's
     encoding (:func:`dicom_stored_values`): a reader gets the same values back and the window
     centre/width (in rescaled units) still fits them; MONOCHROME1 stays MONOCHROME1. ``derived`` makes
@@ -212,15 +212,7 @@ def write_dicom(path: str | os.PathLike, array: np.ndarray, template: MedicalIma
     ds.Rows, ds.Columns = int(h), int(w)
     if frames > 1 or "NumberOfFrames" in ds:
         ds.NumberOfFrames = int(frames)
-    ratio = (old_shape[0] / h, old_shape[1] / w)
-    _rescale_geometry(ds, ratio)
-    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
-        for item in ds.get(group, []):
-            for measures in item.get("PixelMeasuresSequence", []):
-                _rescale_geometry(measures, ratio)
-            for position in item.get("PlanePositionSequence", []):
-                _move_origin(position, ds, item, ratio)
-    _move_origin(ds, ds, None, ratio)
+    _regrid(ds, (old_shape[0] / h, old_shape[1] / w))
     if derived is not None:
         derived.apply(ds, src)
     uid = generate_uid()
@@ -280,38 +272,77 @@ def derived_series_uid(source_series_uid: str, *context: str) -> str:
     return generate_uid(entropy_srcs=[str(source_series_uid), "zoo-sr-derived", *map(str, context)])
 
 
-def _rescale_geometry(item, ratio: tuple[float, float]) -> None:
+def _regrid(ds, ratio: tuple[float, float]) -> None:
+    """Move ``ds``'s pixel grid to the SR one: ``ratio`` = new spacing / old spacing per (row, column).
+
+    Spacing (top level and the enhanced multi-frame PixelMeasuresSequence, shared and per frame) is scaled;
+    every ImagePositionPatient (top level, PlanePositionSequence shared and per frame) moves to the new first
+    pixel's centre, using the orientation and old spacing that apply to it (its frame's, else the shared
+    group's, else the top level's): the image's edge stays where it was."""
+    shared = (ds.get("SharedFunctionalGroupsSequence") or [None])[0]
+    frames = [item for item in ds.get("PerFrameFunctionalGroupsSequence") or [] if item is not None]
+    for item in [ds, shared, *frames]:  # positions first: each needs its old spacing
+        if item is None:
+            continue
+        orientation = _orientation(item) or _orientation(shared) or _orientation(ds)
+        spacing = _spacing(item) or _spacing(shared) or _spacing(ds)
+        for position in [item] if item is ds else item.get("PlanePositionSequence") or []:
+            _move_origin(position, orientation, spacing, ratio)
+    for item in [ds, shared, *frames]:
+        for measures in [] if item is None else [item, *(item.get("PixelMeasuresSequence") or [])]:
+            _rescale_spacing(measures, ratio)
+
+
+def _orientation(item) -> list[float] | None:
+    """ImageOrientationPatient of a dataset or a functional group item (its PlaneOrientationSequence)."""
+    if item is None:
+        return None
+    for source in [item, *(item.get("PlaneOrientationSequence") or [])]:
+        value = source.get("ImageOrientationPatient")
+        if value is not None and len(value) == 6:
+            return [float(v) for v in value]
+    return None
+
+
+def _spacing(item) -> tuple[float, float] | None:
+    """(row, column) PixelSpacing of a dataset or a functional group item (its PixelMeasuresSequence)."""
+    if item is None:
+        return None
+    for source in [item, *(item.get("PixelMeasuresSequence") or [])]:
+        value = source.get("PixelSpacing")
+        if value is not None and len(value) == 2:
+            return float(value[0]), float(value[1])
+    return None
+
+
+def _rescale_spacing(item, ratio: tuple[float, float]) -> None:
     for key in ("PixelSpacing", "ImagerPixelSpacing"):
         if key in item and item[key].value is not None and len(item[key].value) == 2:
             row, col = (float(v) for v in item[key].value)
-            item[key].value = [f"{row * ratio[0]:.6g}", f"{col * ratio[1]:.6g}"]
+            item[key].value = [_decimal_string(row * ratio[0]), _decimal_string(col * ratio[1])]
 
 
-def _move_origin(item, ds, group, ratio: tuple[float, float]) -> None:
+def _move_origin(item, orientation: list[float] | None, spacing: tuple[float, float] | None,
+                 ratio: tuple[float, float]) -> None:
     """ImagePositionPatient is the centre of the first pixel: move it to the new first pixel's centre.
 
-    ``ratio`` = new spacing / old spacing per (row, column); the image edge stays where it was."""
-    if "ImagePositionPatient" not in item or item.ImagePositionPatient is None:
+    ``spacing`` is the old (row, column) spacing; ``ratio`` = new spacing / old spacing."""
+    if item.get("ImagePositionPatient") is None or orientation is None or spacing is None:
         return
-    orient = None
-    for source in ((group or {}).get("PlaneOrientationSequence", []) or []):
-        orient = source.get("ImageOrientationPatient")
-    orient = orient or ds.get("ImageOrientationPatient")
-    spacing = ds.get("PixelSpacing")
-    if spacing is None:
-        for g in ("SharedFunctionalGroupsSequence",):
-            for it in ds.get(g, []):
-                for m in it.get("PixelMeasuresSequence", []):
-                    spacing = m.get("PixelSpacing")
-    if orient is None or spacing is None or len(orient) != 6 or len(spacing) != 2:
-        return
-    row_dir, col_dir = np.asarray(orient[:3], float), np.asarray(orient[3:], float)
-    new_row, new_col = float(spacing[0]), float(spacing[1])  # already rescaled
-    old_row, old_col = new_row / ratio[0], new_col / ratio[1]
+    row_dir, col_dir = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+    old_row, old_col = spacing
     # x along a row (column index) uses the column spacing; y down the columns (row index) the row spacing
-    shift = 0.5 * (new_col - old_col) * row_dir + 0.5 * (new_row - old_row) * col_dir
+    shift = 0.5 * old_col * (ratio[1] - 1) * row_dir + 0.5 * old_row * (ratio[0] - 1) * col_dir
     pos = np.asarray([float(v) for v in item.ImagePositionPatient]) + shift
-    item.ImagePositionPatient = [f"{v:.6g}" for v in pos]
+    item.ImagePositionPatient = [_decimal_string(v) for v in pos]
+
+
+def _decimal_string(value: float) -> str:
+    """``value`` as a DICOM decimal string, as precise as its 16 characters allow (a shift of a fraction of
+    a pixel survives a position in the thousands of mm)."""
+    from pydicom.valuerep import format_number_as_ds
+
+    return format_number_as_ds(float(value))
 
 
 def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImage,

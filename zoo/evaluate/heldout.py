@@ -49,7 +49,7 @@ def modalities(data: Path) -> dict[str, str]:
     table = data.parent / "samples.csv"
     if not table.is_file():
         return {}
-    with table.open(newline="") as fh:
+    with table.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
         return {r["id"]: r["modality"] for r in csv.DictReader(fh) if r.get("id") and r.get("modality")}
 
 

@@ -35,7 +35,7 @@ class ImageSet:
 
 
 def _from_manifest(root: Path, manifest: Path, columns: tuple[str, ...]) -> ImageSet | None:
-    with manifest.open(newline="") as fh:
+    with manifest.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
         rows = list(csv.DictReader(fh))
     header = set(rows[0]) if rows else set()
     column = next((c for c in columns if c in header), None)
