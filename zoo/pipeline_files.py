@@ -25,7 +25,7 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.folder_paths import inside
-from zoo.folder_schema import Either, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
+from zoo.folder_schema import Architecture, Either, Int, ListOf, MapOf, Obj, Str, read_json, validate
 from zoo.pipeline_config import PipelineConfig, PipelineConfigError, option_schemas
 
 __all__ = [
@@ -148,8 +148,8 @@ SCHEMA = Obj(
     {
         "format": Str((FORMAT,)),
         "vae": Obj({**_REF, "path": Str()}, {"version": Str()}),
-        "denoiser": Obj({**_REF, "config": MapOf(Json()), "file": Str()}, {"version": Str()}),
-        "sampler": Obj({**_REF, "config": MapOf(Json())}, {"version": Str()}),
+        "denoiser": Obj({**_REF, "config": Architecture(), "file": Str()}, {"version": Str()}),
+        "sampler": Obj({**_REF, "config": Architecture()}, {"version": Str()}),
         **OPTIONS,
         "tensors": MapOf(MapOf(_TENSOR_SPEC), 1),
     },
@@ -224,6 +224,7 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
         options = PipelineConfig.from_dict(data)
     except PipelineConfigError as err:
         raise PipelineFileError(f"{file}: {err}") from err
+    sampler = _build("sampler", data["sampler"], file)  # options checked before any tensor is read
     for name, specs in data["tensors"].items():
         _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
     vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
@@ -239,4 +240,4 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     _compare(weights, _header(weights), _tensor_specs(denoiser.state_dict()),
              f"the {den['name']!r} denoiser built from its config")
     denoiser.load_state_dict(load_file(str(weights)), strict=True)
-    return SavedPipeline(vae, denoiser.eval(), _build("sampler", data["sampler"], file), options)
+    return SavedPipeline(vae, denoiser.eval(), sampler, options)

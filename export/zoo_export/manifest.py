@@ -156,9 +156,15 @@ def read_files(root: Path, manifest: dict[str, Any]) -> list[str]:
 
 def _external_data(root: Path, onnx_rel: str) -> list[str]:
     """The external-data files that the (already verified) ONNX file ``onnx_rel`` makes a runtime read."""
+    from google.protobuf.message import DecodeError
+
     from zoo_export.onnx_export import onnx_files
 
-    paths = onnx_files(root / onnx_rel)[1:]
+    try:
+        paths = onnx_files(root / onnx_rel)[1:]
+    except (DecodeError, ValueError, OSError) as err:
+        reason = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ManifestError(f"{root / onnx_rel}: not a readable ONNX file ({reason})") from err
     return [p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in paths]
 
 

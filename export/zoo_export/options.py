@@ -12,7 +12,7 @@ from typing import Any
 
 from zoo.autoencoders.saved import card_schema
 from zoo.errors import ZooError
-from zoo.folder_schema import Int, Json, MapOf, Obj, Str
+from zoo.folder_schema import Architecture, Int, Obj, Str
 from zoo.geometry import Geometry
 from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS
 from zoo_export.manifest import MANIFEST, PIPELINE_JSON, PIPELINE_SUBDIR
@@ -99,9 +99,9 @@ def check_size(options: ExportOptions, downsample_factor: int, size_multiple: in
 RECORD_SCHEMA = Obj(
     {
         "vae": Obj({"card": card_schema()}),
-        "denoiser": Obj({"name": Str(null=True), "config": MapOf(Json()), "latent_channels": Int(1),
+        "denoiser": Obj({"name": Str(null=True), "config": Architecture(), "latent_channels": Int(1),
                          "prediction_type": Str(("x0", "eps", "v")), "size_multiple": Int(1)}),
-        "sampler": Obj({"name": Str(what="a component name"), "config": MapOf(Json())}),
+        "sampler": Obj({"name": Str(what="a component name"), "config": Architecture()}),
         **OPTIONS,
     },
     OPTIONAL_OPTIONS,
