@@ -164,10 +164,10 @@ def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
     if not folder.is_dir():
         raise PipelineFileError(f"{folder}: pipeline folder not found")
     file = folder / PIPELINE_FILE
-    if not file.is_file() and (folder / EXPORT_MANIFEST).is_file():
+    if not os.path.lexists(file) and (folder / EXPORT_MANIFEST).is_file():
         raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
                                 "exports (open it with the backend that wrote it, or onnxruntime / openvino)")
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise PipelineFileError(f"{folder}: not a zoo pipeline (no {PIPELINE_FILE} or {EXPORT_MANIFEST})")
     file = inside(folder, PIPELINE_FILE, PIPELINE_FILE, folder)
     data = read_json(file)
@@ -228,7 +228,7 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     for name, specs in data["tensors"].items():
         _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
     vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
-    if not (vae_dir / CARD_FILE).is_file():
+    if not os.path.lexists(vae_dir / CARD_FILE):
         raise PipelineFileError(f"{file}: vae.path: {vae_dir} is not a saved autoencoder folder (no {CARD_FILE})")
     vae = open_saved_autoencoder(vae_dir).to(dtype=options.dtype)
     if vae.card.name != data["vae"]["name"]:
