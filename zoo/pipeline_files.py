@@ -164,7 +164,7 @@ def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
     if not folder.is_dir():
         raise PipelineFileError(f"{folder}: pipeline folder not found")
     file = folder / PIPELINE_FILE
-    if not os.path.lexists(file) and (folder / EXPORT_MANIFEST).is_file():
+    if not os.path.lexists(file) and os.path.lexists(folder / EXPORT_MANIFEST):
         raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
                                 "exports (open it with the backend that wrote it, or onnxruntime / openvino)")
     if not os.path.lexists(file):
@@ -183,7 +183,7 @@ def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
 def export_backend_name(folder: str | os.PathLike) -> str | None:
     """The backend named by an export folder's ``manifest.json`` (None: not an export folder)."""
     folder = Path(folder)
-    if not (folder / EXPORT_MANIFEST).is_file():
+    if not os.path.lexists(folder / EXPORT_MANIFEST):
         return None
     return read_json(inside(folder, EXPORT_MANIFEST, EXPORT_MANIFEST, folder), _EXPORT_HEADER).get("backend")
 

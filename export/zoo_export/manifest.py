@@ -10,6 +10,7 @@ export reads that is not listed, and a path leading outside the folder are refus
 from __future__ import annotations
 
 import json
+import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -121,7 +122,7 @@ def _series(text: str) -> tuple[str, ...]:
 def load_manifest(root: str | Path) -> dict[str, Any]:
     """Read and check ``root/manifest.json`` (format, writer release, schema); no hashing."""
     path = Path(root) / MANIFEST
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ManifestError(f"{path}: not found; is {root} a zoo-export folder?")
     manifest = read_json(inside(root, MANIFEST, MANIFEST, root))
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
