@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,44 @@ def test_a_fifo_in_an_export_is_refused_without_blocking(export_copy: Path, name
     error = within(20, lambda: zoo.load_pipeline(export_copy, backend="onnxruntime"), [export_copy / rel])
     assert isinstance(error, ZooError) and "\n" not in str(error), error
     assert "not a regular file" in str(error), error
+
+
+def _rehash_if_listed(root: Path, rel: str) -> None:
+    """Re-list ``rel``'s sha256 when it is still a readable regular file (so damage inside it is reached)."""
+    path = root / rel
+    if rel != "manifest.json" and path.is_file() and not path.is_symlink():
+        _rehash(root, rel)
+
+
+def test_a_damaged_export_opens_or_is_one_line(export_dir: Path) -> None:
+    """Property (hypothesis): one damaged file of an export (types, nesting, sizes, FIFOs, symlinks leading
+    outside, missing files; re-hashed or not) opens, or fails in one ZooError line, in time, writing nothing."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.safety.mutations import mutations
+    from tests.safety.test_folder_fuzz import LIMIT_S, _listing
+
+    onnx = [_onnx_of(export_dir, stage) for stage in ("encoder", "decoder")]
+
+    @settings(max_examples=50, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.data())
+    def run(data: st.DataObject) -> None:
+        mutation = data.draw(mutations(export_dir, ["manifest.json", "pipeline.json"], onnx))
+        rehash = data.draw(st.booleans())
+        with tempfile.TemporaryDirectory(prefix="zoo-fuzz-") as tmp:
+            folder, outside = Path(tmp) / "share" / "export", Path(tmp) / "outside"
+            shutil.copytree(export_dir, folder, symlinks=True)
+            outside.mkdir()
+            fifo = mutation.apply(folder, outside)
+            if rehash:
+                _rehash_if_listed(folder, mutation.file)
+            before = _listing(Path(tmp))
+            error = within(LIMIT_S, lambda: zoo.load_pipeline(folder, backend="onnxruntime"), [fifo] if fifo else [])
+            if error is not None:
+                assert isinstance(error, ZooError), f"{mutation}: {type(error).__name__}: {error}"
+                assert "\n" not in str(error) and str(error), f"{mutation}: {error!r}"
+            assert _listing(Path(tmp)) == before, f"{mutation}: something was written"
+
+    run()
