@@ -36,8 +36,8 @@ def check_kl_config(config: dict[str, Any]) -> None:
     """Raise ``ValueError`` (one line naming the argument) unless ``config`` builds an ``AutoencoderKL``."""
     from zoo.folder_schema import validate
 
-    validate({k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}, _kl_config_schema(),
-             "AutoencoderKL config")
+    public = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if not k.startswith("_")}
+    validate(public, _kl_config_schema(), "AutoencoderKL config")  # diffusers' own "_" keys are its bookkeeping
     groups = config.get("norm_num_groups", 32)
     blocks = list(config.get("block_out_channels", (64,)))
     odd = [c for c in blocks if c % groups]
