@@ -113,6 +113,7 @@ def _rehash_if_listed(root: Path, rel: str) -> None:
 def test_a_damaged_export_opens_or_is_one_line(export_dir: Path) -> None:
     """Property (hypothesis): one damaged file of an export (types, nesting, sizes, FIFOs, symlinks leading
     outside, missing files; re-hashed or not) opens, or fails in one ZooError line, in time, writing nothing."""
+    pytest.importorskip("hypothesis")
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 

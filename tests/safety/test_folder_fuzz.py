@@ -17,13 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-import zoo
-from tests.safety.hang import within
-from tests.safety.mutations import Mutation, mutations
-from zoo.errors import ZooError
+pytest.importorskip("hypothesis")  # in the test extra
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import zoo  # noqa: E402
+from tests.safety.hang import within  # noqa: E402
+from tests.safety.mutations import Mutation, mutations  # noqa: E402
+from zoo.errors import ZooError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = {  # folder kind -> (JSON files, other files) it damages
@@ -76,9 +79,10 @@ def test_a_damaged_folder_opens_or_is_one_line(saved_pipeline: Path, kind: str) 
 
 
 @pytest.mark.parametrize("mutation", [
-    Mutation("vae/config.json", "fifo"),
-    Mutation("zoo_pipeline.json", "add_key", ("denoiser", "config"), {"weights": "/etc/passwd"}),
-], ids=["fifo-config", "weights-key"])
+    pytest.param(Mutation("vae/config.json", "fifo"), id="fifo-config"),
+    pytest.param(Mutation("zoo_pipeline.json", "add_key", ("denoiser", "config"), {"weights": "/etc/passwd"}),
+                 id="weights-key", marks=pytest.mark.slow),  # in-process: test_folder_inputs.py
+])
 def test_zoo_sr_on_a_damaged_folder_is_one_line_exit_2(saved_pipeline: Path, tmp_path: Path,
                                                        mutation: Mutation) -> None:
     folder, outside = tmp_path / "share" / "pipeline", tmp_path / "outside"
