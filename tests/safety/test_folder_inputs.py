@@ -198,3 +198,19 @@ def test_a_prepared_manifest_with_a_bad_cell_is_one_line(tmp_path: Path) -> None
     os.mkfifo(tmp_path / "manifest.csv")
     error = within(10, lambda: read_manifest(tmp_path), [tmp_path / "manifest.csv"])
     assert isinstance(error, DataError) and "not a regular file" in str(error)
+
+
+def test_a_latent_cache_json_that_hangs_or_nests_is_one_line(tmp_path: Path) -> None:
+    from zoo.data.errors import DataError
+    from zoo.data.latents import read_cache
+
+    (tmp_path / "cache.json").write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(DataError, match="nested 50000 levels deep"):
+        read_cache(tmp_path)
+    (tmp_path / "cache.json").write_text("[1]")
+    with pytest.raises(DataError, match="expected a JSON object"):
+        read_cache(tmp_path)
+    (tmp_path / "cache.json").unlink()
+    os.mkfifo(tmp_path / "cache.json")
+    error = within(10, lambda: read_cache(tmp_path), [tmp_path / "cache.json"])
+    assert isinstance(error, DataError) and "not a regular file" in str(error)
