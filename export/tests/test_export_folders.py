@@ -120,13 +120,15 @@ def test_a_damaged_export_opens_or_is_one_line(export_dir: Path) -> None:
     from tests.safety.mutations import mutations
     from tests.safety.test_folder_fuzz import LIMIT_S, _listing
 
-    onnx = [_onnx_of(export_dir, stage) for stage in ("encoder", "decoder")]
+    onnx = [_onnx_of(export_dir, stage) for stage in ("encoder", "denoiser", "decoder")]
+    json_files = ["manifest.json", "pipeline.json", "pipeline/zoo_pipeline.json"]
+    json_files = [name for name in json_files if (export_dir / name).is_file()]
 
     @settings(max_examples=50, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.data())
     def run(data: st.DataObject) -> None:
-        mutation = data.draw(mutations(export_dir, ["manifest.json", "pipeline.json"], onnx))
+        mutation = data.draw(mutations(export_dir, json_files, onnx))
         rehash = data.draw(st.booleans())
         with tempfile.TemporaryDirectory(prefix="zoo-fuzz-") as tmp:
             folder, outside = Path(tmp) / "share" / "export", Path(tmp) / "outside"
