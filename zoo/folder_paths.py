@@ -11,6 +11,7 @@ are resolved may resolve into that store.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -73,7 +74,19 @@ def inside(root: str | os.PathLike, relative: str, field: str, file: str | os.Pa
     target = (base / relative).resolve()
     if not _within(target, base) and not _linked_into_store(base, relative, target):
         raise FolderPathError(f"{file}: {field}: {relative!r} leads outside the folder {root} (to {target})")
+    if _special(target):
+        raise FolderPathError(f"{file}: {field}: {relative!r} is not a regular file or folder (a FIFO, socket or "
+                              "device is never opened)")
     return Path(root) / relative
+
+
+def _special(path: Path) -> bool:
+    """True if ``path`` exists and is neither a regular file nor a folder (opening it could block or never end)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def files_under(root: str | os.PathLike, sub: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,8 @@ from typing import Any
 from zoo.errors import ZooError
 
 __all__ = [
-    "Bool", "FolderSchemaError", "Int", "Json", "ListOf", "MapOf", "Number", "Obj", "Str", "Either",
-    "read_json", "validate",
+    "Architecture", "Bool", "FolderSchemaError", "Int", "Json", "ListOf", "MapOf", "Number", "Obj", "Str", "Either",
+    "json_depth", "parse_json", "read_json", "read_regular_file", "validate",
 ]
 
 
@@ -47,11 +48,18 @@ class Spec:
     def check(self, value: Any, where: str) -> None:
         if value is None and self.null:
             return
+        limit = getattr(self, "limit", None)
+        if limit is not None and _is_number(value) and math.isfinite(value) and value > limit:
+            raise _Mismatch(where, f"expected at most {limit}, got {_shown(value)}")
         if not self.accepts(value, where):
             raise _Mismatch(where, f"expected {self.what}{' or null' if self.null else ''}, got {_shown(value)}")
 
     def accepts(self, value: Any, where: str) -> bool:
         raise NotImplementedError
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass
@@ -83,11 +91,13 @@ def _range_words(lo: float | None, hi: float | None, positive: bool) -> str:
 
 @dataclass
 class Int(Spec):
-    """An integer (not a bool), optionally with bounds (inclusive)."""
+    """An integer (not a bool), optionally with bounds (inclusive); ``limit``: an upper bound named on its own
+    ("expected at most N") rather than in the description."""
 
     min: int | None = None
     max: int | None = None
     null: bool = False
+    limit: int | None = None
 
     @property
     def what(self) -> str:  # type: ignore[override]
@@ -96,17 +106,19 @@ class Int(Spec):
 
     def accepts(self, value: Any, where: str) -> bool:
         return (isinstance(value, int) and not isinstance(value, bool)
-                and (self.min is None or value >= self.min) and (self.max is None or value <= self.max))
+                and (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+                and (self.limit is None or value <= self.limit))
 
 
 @dataclass
 class Number(Spec):
-    """A finite number (int or float, not a bool); ``positive`` excludes 0."""
+    """A finite number (int or float, not a bool); ``positive`` excludes 0; ``limit`` as for :class:`Int`."""
 
     min: float | None = None
     max: float | None = None
     positive: bool = False
     null: bool = False
+    limit: float | None = None
 
     @property
     def what(self) -> str:  # type: ignore[override]
@@ -118,7 +130,7 @@ class Number(Spec):
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return False
         return ((not self.positive or value > 0) and (self.min is None or value >= self.min)
-                and (self.max is None or value <= self.max))
+                and (self.max is None or value <= self.max) and (self.limit is None or value <= self.limit))
 
 
 @dataclass
@@ -239,6 +251,80 @@ class Either(Spec):
         return False
 
 
+FILE_KEYS = frozenset({
+    "weights", "pretrained", "pretrained_path", "pretrained_model_name_or_path", "_name_or_path", "cache_dir",
+    "factory", "url", "uri", "trust_remote_code", "token", "revision", "subfolder", "local_files_only",
+    "use_safetensors", "variant", "from_pt", "from_flax", "checkpoint", "ckpt", "state_dict", "source", "repo_id",
+    "hub", "device_map", "module", "class", "callable", "import", "code", "script",
+})
+"""Keys that name files, weight sources or code: never part of a component config in a shared folder."""
+FILE_KEY_ENDINGS = ("_path", "_paths", "_file", "_files", "_dir", "_url", "_uri", "_weights", "_checkpoint")
+_LOCATION_SUFFIXES = (".ckpt", ".safetensors", ".pt", ".pth", ".bin", ".onnx", ".engine", ".json", ".py", ".so",
+                      ".pkl", ".pickle", ".npz", ".yaml", ".yml")
+ARCHITECTURE_BOUNDS: dict[str, Spec] = {}
+"""Ranges of common architecture sizes (a list applies it to each item); filled in below."""
+
+
+def names_a_file(key: str) -> bool:
+    """True for a config key that names a file, a weight source or code (e.g. ``weights``, ``vae_path``)."""
+    low = key.lower()
+    return low in FILE_KEYS or low.endswith(FILE_KEY_ENDINGS)
+
+
+def looks_like_location(text: str) -> bool:
+    """True for a string shaped like a path, URL, hub id or ``module:function`` reference."""
+    low = text.strip().lower()
+    return (any(c in low for c in "/\\:") or low.startswith(("~", ".", "$")) or low.endswith(_LOCATION_SUFFIXES))
+
+
+@dataclass
+class Architecture(Spec):
+    """A component config stored in a shared folder: architecture only. Keys that name files, sources or code
+    (:func:`names_a_file`), strings shaped like paths or URLs (:func:`looks_like_location`) and sizes outside
+    :data:`ARCHITECTURE_BOUNDS` are refused, at any depth."""
+
+    what: str = "an object of architecture settings"
+    null: bool = False
+
+    def accepts(self, value: Any, where: str) -> bool:
+        if not isinstance(value, dict):
+            return False
+        self._check_object(value, where)
+        return True
+
+    def _check_object(self, value: dict, where: str) -> None:
+        for key, item in value.items():
+            field_name = _join(where, key)
+            if names_a_file(key):
+                raise _Mismatch(field_name, "names a file, source or code; a component config in a shared folder "
+                                            "holds architecture only")
+            bound = ARCHITECTURE_BOUNDS.get(key)
+            if bound is not None:
+                for i, one in enumerate(item if isinstance(item, list) else [item]):
+                    bound.check(one, f"{field_name}[{i}]" if isinstance(item, list) else field_name)
+            self._check_value(item, field_name)
+
+    def _check_value(self, value: Any, where: str) -> None:
+        if isinstance(value, str) and looks_like_location(value):
+            raise _Mismatch(where, f"{_shown(value)} looks like a path, URL or code reference; a component config "
+                                   "in a shared folder holds architecture only")
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                self._check_value(item, f"{where}[{i}]")
+        elif isinstance(value, dict):
+            self._check_object(value, where)
+
+
+_CHANNELS = Int(1, 8192)
+ARCHITECTURE_BOUNDS.update({
+    "in_channels": Int(1, 64), "out_channels": Int(1, 64), "latent_channels": Int(1, 1024),
+    "block_out_channels": _CHANNELS, "norm_num_groups": Int(1, 1024), "layers_per_block": Int(1, 16),
+    "sample_size": Int(1, 16384), "hidden_size": _CHANNELS, "width": _CHANNELS, "depth": Int(1, 256),
+    "blocks": Int(1, 256), "num_heads": Int(1, 256), "patch_size": Int(1, 64), "attention_head_dim": Int(1, 8192),
+    "mlp_ratio": Number(positive=True, max=64), "num_train_timesteps": Int(1, 100_000),
+})
+
+
 def validate(data: Any, schema: Spec, file: str | os.PathLike) -> None:
     """Raise :class:`FolderSchemaError` (``FILE: FIELD: problem``) unless ``data`` matches ``schema``."""
     try:
@@ -247,13 +333,75 @@ def validate(data: Any, schema: Spec, file: str | os.PathLike) -> None:
         raise FolderSchemaError(f"{file}: {err.where or '(top level)'}: {err.message}") from None
 
 
-def read_json(path: str | os.PathLike, schema: Spec | None = None) -> Any:
-    """The content of the JSON file ``path``, validated against ``schema`` if given."""
+MAX_JSON_BYTES = 16 * 1024 * 1024
+"""The largest JSON file of a folder that is read (a config or manifest is a few kilobytes)."""
+MAX_JSON_DEPTH = 32
+"""The deepest nesting of objects and lists accepted in a folder's JSON file (zoo's own files use 4)."""
+
+
+def read_regular_file(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (a FIFO, device or folder is
+    refused without blocking); raises :class:`FolderSchemaError` naming the file otherwise."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise FolderSchemaError(f"{path}: cannot read ({err})") from err
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as err:
+        raise FolderSchemaError(f"{path}: cannot read ({err.strerror or err})") from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FolderSchemaError(f"{path}: not a regular file (a {what} must be a plain file)")
+        if info.st_size > limit:
+            raise FolderSchemaError(f"{path}: {info.st_size} bytes, more than the {limit} a {what} may hold")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise FolderSchemaError(f"{path}: more than the {limit} bytes a {what} may hold")
+    return data
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in the JSON ``text`` (brackets inside strings not counted)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes, path: str | os.PathLike) -> Any:
+    """The JSON value of ``raw`` (UTF-8) read from ``path``; too deep a nesting is refused before parsing."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise FolderSchemaError(f"{path}: cannot read (not UTF-8 text: {err.reason})") from err
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise FolderSchemaError(f"{path}: nested {depth} levels deep, more than the {MAX_JSON_DEPTH} allowed")
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise FolderSchemaError(f"{path}: cannot read (not valid JSON: {err})") from err
+
+
+def read_json(path: str | os.PathLike, schema: Spec | None = None) -> Any:
+    """The content of the JSON file ``path`` (a regular file of at most :data:`MAX_JSON_BYTES`, nested at most
+    :data:`MAX_JSON_DEPTH` levels), validated against ``schema`` if given."""
+    data = parse_json(read_regular_file(path, MAX_JSON_BYTES, "JSON file"), path)
     if schema is not None:
         validate(data, schema, path)
     return data

@@ -26,7 +26,13 @@ __all__ = ["CONDITIONINGS", "CompatibilityError", "PipelineConfig", "PipelineCon
 
 CONDITIONINGS = ("lr-latent", "bicubic-latent")
 DTYPES = ("float32", "float16", "bfloat16", "float64")
-WHERE = "pipeline options"  # how errors name the options of a config (files name themselves)
+WHERE = "pipeline options"
+MAX_STEPS = 10_000
+"""Upper bounds of the numeric options: far above any useful value, low enough that a shared folder cannot
+make a run last for ever."""
+MAX_SCALE = 16
+MAX_TIMESTEPS = 100_000
+MAX_DATA_CONSISTENCY = 100  # how errors name the options of a config (files name themselves)
 
 
 class PipelineConfigError(ZooError, ValueError):
@@ -80,9 +86,9 @@ class PipelineConfig:
     """
 
     steps: int | None = _option(
-        Int(1, null=True), default=None, in_every_file=True,
+        Int(1, null=True, limit=MAX_STEPS), default=None, in_every_file=True,
         doc="sampler steps of a call without steps= (None: the sampler's default_steps)")
-    scale: int = _option(Int(1), default=4, in_every_file=True, doc="LR -> HR upscaling factor")
+    scale: int = _option(Int(1, limit=MAX_SCALE), default=4, in_every_file=True, doc="LR -> HR upscaling factor")
     conditioning: str = _option(
         Str(CONDITIONINGS), default="lr-latent", in_every_file=True,
         doc="lr-latent: encode the LR, upsample the latent; bicubic-latent: encode the bicubic-upsampled LR")
@@ -90,9 +96,9 @@ class PipelineConfig:
         Bool(), default=False, in_every_file=True,
         doc="the denoiser predicts the residual over the conditioning latent")
     schedule: NoiseSchedule = _option(
-        Obj({"name": Str(("cosine", "linear"))}, {"num_timesteps": Int(1), "s": Number(min=0),
-                                                  "beta_start": Number(positive=True),
-                                                  "beta_end": Number(positive=True)}),
+        Obj({"name": Str(("cosine", "linear"))},
+            {"num_timesteps": Int(1, limit=MAX_TIMESTEPS), "s": Number(min=0, limit=1),
+             "beta_start": Number(positive=True, limit=1), "beta_end": Number(positive=True, limit=1)}),
         default_factory=make_schedule, in_every_file=True, parse=make_schedule, to_json=lambda s: dict(s.config),
         doc="noise schedule: a NoiseSchedule, its name ('cosine', 'linear') or its config dict")
     latent_stats: LatentStats | None = _option(
@@ -103,9 +109,10 @@ class PipelineConfig:
         Bool(), default=False,
         doc="bicubic-latent only: SR = bicubic + decode(SR latent) - decode(conditioning latent)")
     data_consistency: int = _option(
-        Int(0), default=0, doc="back-projection steps that make the SR image agree with its LR (zoo.consistency)")
+        Int(0, limit=MAX_DATA_CONSISTENCY), default=0,
+        doc="back-projection steps that make the SR image agree with its LR (zoo.consistency)")
     self_ensemble: int = _option(
-        Int(1), default=1, parse=check_count,
+        Int(1, limit=8), default=1, parse=check_count,
         doc="flips/rotations of the LR whose SRs are combined where they agree, else bicubic (1, 2, 4 or 8; "
             "zoo.ensemble): each one more SR run")
     dtype: torch.dtype = _option(

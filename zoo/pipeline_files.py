@@ -25,7 +25,7 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.folder_paths import inside
-from zoo.folder_schema import Either, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
+from zoo.folder_schema import Architecture, Either, Int, ListOf, MapOf, Obj, Str, read_json, validate
 from zoo.pipeline_config import PipelineConfig, PipelineConfigError, option_schemas
 from zoo.registry import Provider, is_distribution_name, is_version
 
@@ -158,8 +158,8 @@ SCHEMA = Obj(
     {
         "format": Str((FORMAT,)),
         "vae": Obj({**_REF, "path": Str()}, _PROVIDER),
-        "denoiser": Obj({**_REF, "config": MapOf(Json()), "file": Str()}, _PROVIDER),
-        "sampler": Obj({**_REF, "config": MapOf(Json())}, _PROVIDER),
+        "denoiser": Obj({**_REF, "config": Architecture(), "file": Str()}, _PROVIDER),
+        "sampler": Obj({**_REF, "config": Architecture()}, _PROVIDER),
         **OPTIONS,
         "tensors": MapOf(MapOf(_TENSOR_SPEC), 1),
     },
@@ -174,10 +174,10 @@ def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
     if not folder.is_dir():
         raise PipelineFileError(f"{folder}: pipeline folder not found")
     file = folder / PIPELINE_FILE
-    if not file.is_file() and (folder / EXPORT_MANIFEST).is_file():
+    if not os.path.lexists(file) and os.path.lexists(folder / EXPORT_MANIFEST):
         raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
                                 "exports (open it with the backend that wrote it, or onnxruntime / openvino)")
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise PipelineFileError(f"{folder}: not a zoo pipeline (no {PIPELINE_FILE} or {EXPORT_MANIFEST})")
     file = inside(folder, PIPELINE_FILE, PIPELINE_FILE, folder)
     data = read_json(file)
@@ -193,7 +193,7 @@ def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
 def export_backend_name(folder: str | os.PathLike) -> str | None:
     """The backend named by an export folder's ``manifest.json`` (None: not an export folder)."""
     folder = Path(folder)
-    if not (folder / EXPORT_MANIFEST).is_file():
+    if not os.path.lexists(folder / EXPORT_MANIFEST):
         return None
     return read_json(inside(folder, EXPORT_MANIFEST, EXPORT_MANIFEST, folder), _EXPORT_HEADER).get("backend")
 
@@ -262,10 +262,11 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
         options = PipelineConfig.from_dict(data)
     except PipelineConfigError as err:
         raise PipelineFileError(f"{file}: {err}") from err
+    sampler = _build("sampler", data["sampler"], file)  # options checked before any tensor is read
     for name, specs in data["tensors"].items():
         _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
     vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
-    if not (vae_dir / CARD_FILE).is_file():
+    if not os.path.lexists(vae_dir / CARD_FILE):
         raise PipelineFileError(f"{file}: vae.path: {vae_dir} is not a saved autoencoder folder (no {CARD_FILE})")
     vae = _open_vae(vae_dir, data["vae"]).to(dtype=options.dtype)
     check_installed(data, file)
@@ -278,4 +279,4 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     _compare(weights, _header(weights), _tensor_specs(denoiser.state_dict()),
              f"the {den['name']!r} denoiser built from its config")
     denoiser.load_state_dict(load_file(str(weights)), strict=True)
-    return SavedPipeline(vae, denoiser.eval(), _build("sampler", data["sampler"], file), options)
+    return SavedPipeline(vae, denoiser.eval(), sampler, options)

@@ -10,6 +10,7 @@ export reads that is not listed, and a path leading outside the folder are refus
 from __future__ import annotations
 
 import json
+import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -121,7 +122,7 @@ def _series(text: str) -> tuple[str, ...]:
 def load_manifest(root: str | Path) -> dict[str, Any]:
     """Read and check ``root/manifest.json`` (format, writer release, schema); no hashing."""
     path = Path(root) / MANIFEST
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ManifestError(f"{path}: not found; is {root} a zoo-export folder?")
     manifest = read_json(inside(root, MANIFEST, MANIFEST, root))
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -156,9 +157,15 @@ def read_files(root: Path, manifest: dict[str, Any]) -> list[str]:
 
 def _external_data(root: Path, onnx_rel: str) -> list[str]:
     """The external-data files that the (already verified) ONNX file ``onnx_rel`` makes a runtime read."""
+    from google.protobuf.message import DecodeError
+
     from zoo_export.onnx_export import onnx_files
 
-    paths = onnx_files(root / onnx_rel)[1:]
+    try:
+        paths = onnx_files(root / onnx_rel)[1:]
+    except (DecodeError, ValueError, OSError) as err:
+        reason = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ManifestError(f"{root / onnx_rel}: not a readable ONNX file ({reason})") from err
     return [p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in paths]
 
 

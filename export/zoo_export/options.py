@@ -12,7 +12,7 @@ from typing import Any
 
 from zoo.autoencoders.saved import card_schema
 from zoo.errors import ZooError
-from zoo.folder_schema import Int, Json, MapOf, Obj, Str
+from zoo.folder_schema import Architecture, Int, Obj, Str
 from zoo.geometry import Geometry
 from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS
 from zoo.registry import is_distribution_name, is_version
@@ -103,9 +103,9 @@ SAMPLER_PROVIDER = {"distribution": Str(test=is_distribution_name, what="a distr
 RECORD_SCHEMA = Obj(
     {
         "vae": Obj({"card": card_schema()}),
-        "denoiser": Obj({"name": Str(null=True), "config": MapOf(Json()), "latent_channels": Int(1),
+        "denoiser": Obj({"name": Str(null=True), "config": Architecture(), "latent_channels": Int(1),
                          "prediction_type": Str(("x0", "eps", "v")), "size_multiple": Int(1)}),
-        "sampler": Obj({"name": Str(what="a component name"), "config": MapOf(Json())}, SAMPLER_PROVIDER),
+        "sampler": Obj({"name": Str(what="a component name"), "config": Architecture()}, SAMPLER_PROVIDER),
         **OPTIONS,
     },
     OPTIONAL_OPTIONS,

@@ -10,6 +10,7 @@ autoencoder's card is kept without a factory (an exported autoencoder is never r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str =
     from zoo.registry import Provider, installed_card
 
     path = Path(root) / PIPELINE_JSON
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ManifestError(f"{path}: missing; this export holds the networks only (export it with zoo-export 0.1+)")
     data = read_json(inside(root, PIPELINE_JSON, PIPELINE_JSON, root), RECORD_SCHEMA)
     vae = ExportedAutoencoder(_card_from_dict(data["vae"]["card"], path), runtime)

@@ -21,7 +21,7 @@ from zoo.autoencoders.base import Autoencoder
 from zoo.autoencoders.kl import KLAutoencoder
 from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE
 from zoo.folder_paths import inside
-from zoo.folder_schema import Obj, Str, read_json
+from zoo.folder_schema import Architecture, Obj, Str, read_json, validate
 from zoo.weights import WeightsError
 
 __all__ = ["DIFFUSERS_CONFIG", "DIFFUSERS_WEIGHTS", "is_diffusers_kl", "live_config", "weights_file"]
@@ -29,7 +29,9 @@ __all__ = ["DIFFUSERS_CONFIG", "DIFFUSERS_WEIGHTS", "is_diffusers_kl", "live_con
 DIFFUSERS_CONFIG = "config.json"
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 CONFIG_SCHEMA = Obj({"_class_name": Str(("AutoencoderKL",))}, {"_diffusers_version": Str()}, others=True)
-"""What zoo requires of ``config.json``; the other keys are compared with the architecture, never acted upon."""
+"""What zoo requires of ``config.json``; the other keys are compared with the architecture, never acted upon,
+and hold architecture only (:class:`~zoo.folder_schema.Architecture`)."""
+_DIFFUSERS_KEYS = ("_class_name", "_diffusers_version")
 
 
 def is_diffusers_kl(ae: Autoencoder) -> bool:
@@ -70,6 +72,7 @@ def weights_file(folder: Path, model: Autoencoder) -> Path:
 def _check_config(config_file: Path, model: Autoencoder) -> None:
     """``config.json`` must be an ``AutoencoderKL`` config of the architecture zoo built (read, never imported)."""
     data = read_json(config_file, CONFIG_SCHEMA)
+    validate({k: v for k, v in data.items() if k not in _DIFFUSERS_KEYS}, Architecture(), config_file)
     name = model.card.name if model.card is not None else type(model).__name__
     if not is_diffusers_kl(model):
         raise WeightsError(f"{config_file}: an AutoencoderKL config beside the {name!r} autoencoder of {CARD_FILE}, "

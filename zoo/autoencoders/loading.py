@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -86,7 +85,11 @@ def _diffusers_config(path: Path) -> dict[str, Any] | None:
 
     from diffusers import AutoencoderKL
 
-    data = json.loads(config_file.read_text())
+    from zoo.folder_schema import read_json
+
+    data = read_json(config_file)  # a plain file, size- and depth-capped
+    if not isinstance(data, dict):
+        raise ValueError(f"{config_file}: expected a JSON object of AutoencoderKL arguments")
     if data.get("_class_name", "AutoencoderKL") != "AutoencoderKL":
         raise ValueError(f"{config_file} describes a {data['_class_name']}, not an AutoencoderKL")
     params = set(inspect.signature(AutoencoderKL.__init__).parameters) - {"self"}

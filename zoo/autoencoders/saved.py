@@ -32,7 +32,20 @@ from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder, build_autoencoder
 from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE, load_autoencoder_weights
 from zoo.cards import AutoencoderCard, Card, CardError
 from zoo.folder_paths import inside
-from zoo.folder_schema import Bool, Either, FolderSchemaError, Int, Json, ListOf, MapOf, Obj, Str, read_json, validate
+from zoo.folder_schema import (
+    Architecture,
+    Bool,
+    Either,
+    FolderSchemaError,
+    Int,
+    Json,
+    ListOf,
+    MapOf,
+    Obj,
+    Str,
+    read_json,
+    validate,
+)
 from zoo.weights import WeightsError
 
 __all__ = ["CARD_FILE", "FORMAT", "FORMAT_VERSION", "KL_FACTORY", "WEIGHTS_FILE", "open_saved_autoencoder",
@@ -45,7 +58,7 @@ KL_FACTORY = "zoo.autoencoders.kl:build_autoencoder_kl"
 _NAME = Str(what="a component name")
 _SPECS = {
     "name": _NAME, "description": Str(), "license": Str(), "source": Either((MapOf(Str()), Str())),
-    "aliases": ListOf(_NAME), "config": MapOf(Json()), "version": Str(), "in_channels": Int(1),
+    "aliases": ListOf(_NAME), "config": Architecture(), "version": Str(), "in_channels": Int(1),
     "latent_channels": Int(1), "downsample_factor": Int(1), "modality": ListOf(Str()), "weights": Str(null=True),
     "sha256": Str(null=True), "intensity": Str(("minmax", "fixed")), "fp16_safe": Bool(),
 }

@@ -132,12 +132,12 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
     prepare_output(out, inputs=[data, weights if isinstance(weights, str | os.PathLike) else None],
                    overwrite=overwrite, will_write=CACHE_FILES, allow=CACHE_FILES)
     records = read_manifest(data)
-    prep = json.loads((data / "prepare.json").read_text()) if (data / "prepare.json").exists() else {}
+    prep = _read_folder_json(data / "prepare.json") if (data / "prepare.json").exists() else {}
     settings = _settings(vae, vae_name, weights, weights_sha256, data, prep, vae_overrides or {})
     f = int(vae.downsample_factor)
     meta_path = out / "cache.json"
     if meta_path.exists():
-        old = json.loads(meta_path.read_text())
+        old = _read_folder_json(meta_path)
         changed = _same_run(old, settings)
         if changed and not overwrite:
             raise DataError(out, f"cache was made with different {', '.join(changed)} (pass --overwrite to start over)")
@@ -237,7 +237,20 @@ def read_cache(cache: str | os.PathLike) -> dict:
     path = Path(cache) / "cache.json"
     if not path.exists():
         raise DataError(cache, "not a latent cache (no cache.json; run `zoo encode` first)")
-    return json.loads(path.read_text())
+    return _read_folder_json(path)
+
+
+def _read_folder_json(path: Path) -> dict:
+    """A JSON object of a prepared folder or latent cache (a plain, size- and depth-capped file; else one line)."""
+    from zoo.folder_schema import FolderSchemaError, read_json
+
+    try:
+        data = read_json(path)
+    except FolderSchemaError as err:
+        raise DataError(None, str(err)) from err
+    if not isinstance(data, dict):
+        raise DataError(path, "expected a JSON object")
+    return data
 
 
 def load_latents(cache: str | os.PathLike, ids: set[str] | None = None, keys: tuple[str, ...] = KEYS) -> dict:

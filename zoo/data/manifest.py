@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -53,31 +54,65 @@ def write_manifest(path: str | os.PathLike, records: list[Record]) -> None:
     write_text(path, buf.getvalue(), errors="surrogateescape")  # a source name's bytes, whatever the locale
 
 
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+"""The largest ``manifest.csv`` read (a million rows take about 100 MB)."""
+
+
 def read_manifest(path: str | os.PathLike) -> list[Record]:
-    """Read a manifest (a ``manifest.csv`` file or the folder holding it); ids must be unique."""
+    """Read a manifest (a ``manifest.csv`` file or the folder holding it); ids must be unique. A bad row is one
+    :class:`DataError` naming its line and column."""
+    from zoo.folder_schema import FolderSchemaError, read_regular_file
+
     path = Path(path)
     if path.is_dir():
         path = path / "manifest.csv"
     if not path.exists():
         raise DataError(path, "no manifest.csv (run `zoo prepare` first)")
-    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(path, f"manifest is missing column(s) {', '.join(missing)}")
-        records = []
-        for row in reader:
-            records.append(Record(
-                id=row["id"], source=row["source"], slice=int(row["slice"] or 0), subject=row["subject"],
-                split=row["split"], hr=row["hr"], lr=row["lr"],
-                orig_min=float(row.get("orig_min") or 0.0), orig_max=float(row.get("orig_max") or 1.0),
-            ))
+    try:
+        # a source name's bytes survive whatever the locale (written with surrogateescape)
+        text = read_regular_file(path, MAX_MANIFEST_BYTES, "manifest").decode("utf-8", errors="surrogateescape")
+    except FolderSchemaError as err:
+        raise DataError(None, str(err)) from err
+    try:
+        records = _records(path, csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as err:
+        raise DataError(path, f"not a readable CSV file ({err})") from err
     seen: set[str] = set()
     for rec in records:
         if rec.id in seen:
             raise DataError(path, f"duplicate id {rec.id!r}")
         seen.add(rec.id)
     return records
+
+
+def _records(path: Path, reader: csv.DictReader) -> list[Record]:
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DataError(path, f"manifest is missing column(s) {', '.join(missing)}")
+    return [_record(path, reader.line_num, row) for row in reader]
+
+
+def _record(path: Path, line: int, row: dict) -> Record:
+    """One row as a :class:`Record`; a missing cell or a value of the wrong type names line and column."""
+    absent = [c for c in COLUMNS if row.get(c) is None]
+    if absent:
+        raise DataError(path, f"line {line}: no value in column(s) {', '.join(absent)}")
+    values = {c: row[c] for c in COLUMNS}
+    values["slice"] = _cell(path, line, "slice", row["slice"] or "0", int)
+    for column, default in (("orig_min", 0.0), ("orig_max", 1.0)):
+        values[column] = _cell(path, line, column, row.get(column) or str(default), float)
+    return Record(**values)
+
+
+def _cell(path: Path, line: int, column: str, text: str, kind: type) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise DataError(path, f"line {line}: {column}: expected {'an integer' if kind is int else 'a number'}, "
+                              f"got {text[:40]!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise DataError(path, f"line {line}: {column}: expected a finite number, got {text[:40]!r}")
+    return value
 
 
 def by_id(records: list[Record]) -> dict[str, Record]:

@@ -18,6 +18,28 @@ __all__ = ["Sampler"]
 _SHARED = {"model", "x", "timesteps", "schedule", "generator", "callback", "disable"}
 
 
+_OPTION_RANGES = {"eta": (0.0, 1.0), "init_std": (0.0, 100.0), "eps_offset": (0.0, 1.0)}
+"""Ranges of the built-in samplers' numeric options (inclusive); other numbers must lie within +-1e6."""
+
+
+def _check_option(key: str, value: Any, default: Any) -> None:
+    """A sampler option must have its default's type (an int is a float) and lie in its range."""
+    if default is inspect.Parameter.empty or default is None:
+        return
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, int | float):
+        ok = isinstance(value, int | float) and (isinstance(default, float) or isinstance(value, int))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ValueError(f"option {key}: expected {type(default).__name__}, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        lo, hi = _OPTION_RANGES.get(key, (-1e6, 1e6))
+        if not (lo <= value <= hi):  # also refuses nan
+            raise ValueError(f"option {key}: expected a number in {lo}..{hi}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Sampler:
     """A sampler function (zoo's shared signature) bound to its card and options (e.g. ``eta``)."""
@@ -34,6 +56,8 @@ class Sampler:
         unknown = sorted(set(self.config) - set(options))
         if unknown:
             raise ValueError(f"sampler {self.name!r} has no option(s) {unknown}; its options: {options}")
+        for key, value in self.config.items():
+            _check_option(key, value, params[key].default)
 
     @property
     def name(self) -> str:
