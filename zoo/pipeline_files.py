@@ -206,24 +206,23 @@ def _needs(ref: dict[str, Any]) -> Provider | None:
 
 def check_installed(data: dict[str, Any], file: Path) -> None:
     """Refuse, in one line naming the distribution to install, a folder whose denoiser or sampler is not
-    installed (the autoencoder is its own folder's: :func:`_open_vae`)."""
+    installed (the autoencoder is its own folder's: :func:`_check_vae_installed`)."""
     from zoo.registry import installed_card
 
     for key in ("denoiser", "sampler"):
         installed_card(key, data[key]["name"], f"{file}: {key}.name", _needs(data[key]))
 
 
-def _open_vae(vae_dir: Path, ref: dict[str, Any]) -> Any:
-    """The saved autoencoder of ``vae_dir``; if the component it names is the one that ``ref`` (the ``vae`` entry
-    of ``zoo_pipeline.json``) records and is not installed, the one-line error names its distribution."""
-    from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder, read_card_file
+def _check_vae_installed(vae_dir: Path, ref: dict[str, Any]) -> None:
+    """If the component that the saved autoencoder of ``vae_dir`` names is the one that ``ref`` (the ``vae`` entry
+    of ``zoo_pipeline.json``) records and is not installed, one line naming its distribution."""
+    from zoo.autoencoders.saved import CARD_FILE, read_card_file
     from zoo.registry import installed_card
 
     card_file = vae_dir / CARD_FILE
     component = read_card_file(card_file).get("component") or {}
     if _needs(ref) is not None and component.get("name") == ref["name"]:
         installed_card("autoencoder", ref["name"], f"{card_file}: component.name", _needs(ref))
-    return open_saved_autoencoder(vae_dir)
 
 
 def _build(kind: str, ref: dict[str, Any], file: Path, **options: Any) -> Any:
@@ -255,21 +254,23 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     """
     from safetensors.torch import load_file
 
-    from zoo.autoencoders.saved import CARD_FILE
+    from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
+
     folder = Path(path).expanduser()
     file, data = _read_json(folder)
     try:
         options = PipelineConfig.from_dict(data)
     except PipelineConfigError as err:
         raise PipelineFileError(f"{file}: {err}") from err
-    sampler = _build("sampler", data["sampler"], file)  # options checked before any tensor is read
-    for name, specs in data["tensors"].items():
-        _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
     vae_dir = inside(folder, data["vae"]["path"], "vae.path", file)
     if not os.path.lexists(vae_dir / CARD_FILE):
         raise PipelineFileError(f"{file}: vae.path: {vae_dir} is not a saved autoencoder folder (no {CARD_FILE})")
-    vae = _open_vae(vae_dir, data["vae"]).to(dtype=options.dtype)
+    _check_vae_installed(vae_dir, data["vae"])  # a missing plugin first, named with its distribution
     check_installed(data, file)
+    sampler = _build("sampler", data["sampler"], file)  # options checked before any tensor is read
+    for name, specs in data["tensors"].items():
+        _check_file(inside(folder, name, f"tensors[{name!r}]", file), specs)
+    vae = open_saved_autoencoder(vae_dir).to(dtype=options.dtype)
     if vae.card.name != data["vae"]["name"]:
         raise PipelineFileError(f"{file}: vae.name {data['vae']['name']!r} differs from the name in "
                                 f"{vae_dir / CARD_FILE} ({vae.card.name!r})")

@@ -100,7 +100,7 @@ def test_a_fifo_in_a_folder_is_refused_without_blocking(pipeline_copy: Path, nam
     os.mkfifo(fifo)
     error = within(20, lambda: zoo.load_pipeline(pipeline_copy), [fifo])
     assert isinstance(error, ZooError) and "\n" not in str(error), error
-    assert f"{name.split('/')[-1]}' is not a regular file or folder" in str(error), error
+    assert name.split("/")[-1] in str(error) and "not a regular file" in str(error), error
 
 
 def test_a_huge_or_deeply_nested_json_is_refused_before_parsing(pipeline_copy: Path) -> None:
