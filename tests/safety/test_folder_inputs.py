@@ -214,3 +214,11 @@ def test_a_latent_cache_json_that_hangs_or_nests_is_one_line(tmp_path: Path) -> 
     os.mkfifo(tmp_path / "cache.json")
     error = within(10, lambda: read_cache(tmp_path), [tmp_path / "cache.json"])
     assert isinstance(error, DataError) and "not a regular file" in str(error)
+
+
+def test_diffusers_name_or_path_bookkeeping_is_inert(pipeline_copy: Path) -> None:
+    """diffusers writes ``_name_or_path`` (where it once loaded the model from) into config.json: data, never read."""
+    _edit(pipeline_copy, CONFIG, lambda d: d.update(_name_or_path="stabilityai/sd-vae-ft-mse"))
+    assert zoo.load_pipeline(pipeline_copy).steps == 1
+    _edit(pipeline_copy, CONFIG, lambda d: d.update(_name_or_path=5))
+    _refused(pipeline_copy, "_name_or_path")

@@ -28,10 +28,12 @@ __all__ = ["DIFFUSERS_CONFIG", "DIFFUSERS_WEIGHTS", "is_diffusers_kl", "live_con
 
 DIFFUSERS_CONFIG = "config.json"
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
-CONFIG_SCHEMA = Obj({"_class_name": Str(("AutoencoderKL",))}, {"_diffusers_version": Str()}, others=True)
+CONFIG_SCHEMA = Obj({"_class_name": Str(("AutoencoderKL",))}, {"_diffusers_version": Str(), "_name_or_path": Str()},
+                    others=True)
 """What zoo requires of ``config.json``; the other keys are compared with the architecture, never acted upon,
 and hold architecture only (:class:`~zoo.folder_schema.Architecture`)."""
-_DIFFUSERS_KEYS = ("_class_name", "_diffusers_version")
+_DIFFUSERS_KEYS = ("_class_name", "_diffusers_version", "_name_or_path")
+"""diffusers' own bookkeeping: ``_name_or_path`` is where diffusers once loaded the model from; zoo never reads it."""
 
 
 def is_diffusers_kl(ae: Autoencoder) -> bool:
