@@ -131,3 +131,36 @@ def test_wrong_weights_are_one_error_naming_the_option(value: object, message: s
 def test_the_embedded_default_carries_weights_fitted_on_val(default_pipe) -> None:
     weights = default_pipe.uncertainty_weights
     assert set(weights) == set(FEATURES) and sum(weights.values()) > 0
+
+
+def test_the_fit_script_fits_on_val_and_stores_weights_that_load(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "fit_uncertainty.py"
+    spec = importlib.util.spec_from_file_location("fit_uncertainty", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pipe = tiny_pipeline("medvae-4-1", steps=1, self_ensemble=2)
+    pipe.save_pretrained(tmp_path / "p")
+    assert module.main(["--pipeline", str(tmp_path / "p"), "--write"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert printed["split"] == "val" and printed["images"] == ["nema-ct-small_full"]
+    weights = zoo.load_pipeline(tmp_path / "p").uncertainty_weights
+    assert weights == pytest.approx(printed["uncertainty_weights"], abs=1e-6) and sum(weights.values()) > 0
+    with pytest.raises(SystemExit):  # the test split is what the report scores: refused
+        module.main(["--pipeline", str(tmp_path / "p"), "--split", "test"])
+
+
+def test_the_figures_of_a_map_that_knows_the_error() -> None:
+    from zoo.evaluate.uncertainty import ImageParts, score
+
+    rng = np.random.default_rng(0)
+    hr = rng.random((40, 40))
+    bicubic = hr + 0.01
+    sr = hr + rng.normal(0, 0.02, hr.shape)
+    image = ImageParts("x", "CT", hr, sr, bicubic, {})
+    exact = score(image.error, image)
+    assert exact["ratio"] == pytest.approx(1.0) and exact["spearman"] == pytest.approx(1.0)
+    assert exact["lift"] > 2.0 and exact["auroc"] > 0.95
+    blind = score(np.full(hr.shape, float(image.error.mean())), image)  # a constant map ranks nothing
+    assert blind["ratio"] == pytest.approx(1.0) and blind["auroc"] == pytest.approx(0.5)

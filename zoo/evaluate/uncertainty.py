@@ -111,7 +111,7 @@ def score(uncertainty: np.ndarray, image: ImageParts) -> dict[str, float]:
     mean_e = float(e.mean())
     return {
         "ratio": float(u.mean() / mean_e) if mean_e > 0 else float("nan"),
-        "spearman": float(spearmanr(u, e).statistic),
+        "spearman": float(spearmanr(u, e).statistic) if np.ptp(u) > 0 and np.ptp(e) > 0 else float("nan"),
         "lift": float(e[top].mean() / mean_e) if mean_e > 0 else float("nan"),
         "auroc": _auroc(u, image.worse.ravel()),
         "worse_share": float(image.worse.mean()),
