@@ -134,3 +134,25 @@ def test_a_run_that_cannot_estimate_it_is_one_line_naming_the_options(tiny_pipel
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and "--self-ensemble" in lines[0] and "--uncertainty-samples" in lines[0]
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_eval_scores_the_maps_of_a_prepared_split(tiny_pipeline, tmp_path):
+    import json
+
+    import zoo
+
+    prepared = Path(zoo.__file__).resolve().parent / "assets" / "samples" / "prepared"
+    sr = tmp_path / "sr"
+    res = _sr([str(prepared), "--split", "val", "--out", str(sr), "--pipeline", str(tiny_pipeline), "--uncertainty",
+               *ENSEMBLE])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["eval", "--pred", str(sr), "--ref", str(prepared), "--out", str(tmp_path / "r"),
+                                    "--uncertainty", str(sr), "--no-figures", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)["summary"]
+    assert summary["unc_ratio"]["mean"] > 0 and 0.0 < summary["unc_lift"]["mean"] <= 10.0  # random weights
+    assert 0.0 <= summary["unc_auroc"]["mean"] <= 1.0 and -1.0 <= summary["unc_spearman"]["mean"] <= 1.0
+    (next(sr.glob("*.uncertainty.png"))).unlink()  # a prediction without its map: one line, exit 2
+    res = CliRunner().invoke(main, ["eval", "--pred", str(sr), "--ref", str(prepared), "--out", str(tmp_path / "r2"),
+                                    "--uncertainty", str(sr), "--no-figures"], catch_exceptions=False)
+    assert res.exit_code == 2 and "no map" in res.output and len(res.output.strip().splitlines()) == 1

@@ -23,7 +23,7 @@ import torch
 
 from zoo.uncertainty import FEATURES, baseline_map
 
-__all__ = ["ImageParts", "WORSE_BY", "collect", "fit_weights", "map_of", "score"]
+__all__ = ["ImageParts", "WORSE_BY", "collect", "fit_weights", "map_files", "map_of", "map_record", "score"]
 
 WORSE_BY = 1.0 / 255  # "zoo worse than bicubic" pixels: |SR - HR| - |bicubic - HR| above this
 TOP = 0.10  # the lift's share of pixels
@@ -37,7 +37,7 @@ class ImageParts:
     modality: str
     hr: np.ndarray
     sr: np.ndarray
-    bicubic: np.ndarray
+    bicubic: np.ndarray | None
     features: dict[str, np.ndarray]
 
     @property
@@ -45,8 +45,9 @@ class ImageParts:
         return np.abs(self.sr - self.hr)
 
     @property
-    def worse(self) -> np.ndarray:
-        return self.error - np.abs(self.bicubic - self.hr) > WORSE_BY
+    def worse(self) -> np.ndarray | None:
+        """Pixels where the SR is worse than bicubic by more than :data:`WORSE_BY` (None without bicubic)."""
+        return None if self.bicubic is None else self.error - np.abs(self.bicubic - self.hr) > WORSE_BY
 
     def baseline(self) -> np.ndarray:
         """The no-model map of :func:`zoo.uncertainty.baseline_map`."""
@@ -113,6 +114,32 @@ def score(uncertainty: np.ndarray, image: ImageParts) -> dict[str, float]:
         "ratio": float(u.mean() / mean_e) if mean_e > 0 else float("nan"),
         "spearman": float(spearmanr(u, e).statistic) if np.ptp(u) > 0 and np.ptp(e) > 0 else float("nan"),
         "lift": float(e[top].mean() / mean_e) if mean_e > 0 else float("nan"),
-        "auroc": _auroc(u, image.worse.ravel()),
-        "worse_share": float(image.worse.mean()),
+        "auroc": _auroc(u, image.worse.ravel()) if image.worse is not None else float("nan"),
+        "worse_share": float(image.worse.mean()) if image.worse is not None else float("nan"),
     }
+
+
+MAP_TAG = ".uncertainty."  # zoo sr --uncertainty: OUT/NAME.uncertainty.EXT beside OUT/NAME.EXT
+
+
+def map_files(folder: str | Any) -> dict[str, Any]:
+    """``id -> path`` of the maps in a ``zoo sr --uncertainty`` output folder (files ``ID.uncertainty.EXT``)."""
+    from pathlib import Path
+
+    found = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and MAP_TAG in path.name:
+            found[path.name.split(MAP_TAG)[0]] = path
+    return found
+
+
+def map_record(pred: np.ndarray, ref: np.ndarray, uncertainty: np.ndarray, lr: np.ndarray | None) -> dict[str, float]:
+    """``zoo eval --uncertainty``'s figures of one image (``unc_ratio``, ``unc_spearman``, ``unc_lift``,
+    ``unc_auroc``; the AUROC needs the LR, whose PIL bicubic upsampling is the reference)."""
+    from zoo.evaluate.heldout import upsample
+
+    if uncertainty.shape != pred.shape:
+        raise ValueError(f"uncertainty map of size {uncertainty.shape} differs from its prediction {pred.shape}")
+    bicubic = upsample(lr, pred.shape, "bicubic") if lr is not None else None
+    figures = score(uncertainty, ImageParts("", "", ref, pred, bicubic, {}))
+    return {f"unc_{k}": v for k, v in figures.items() if k != "worse_share"}
