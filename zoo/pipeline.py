@@ -611,7 +611,7 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
 
 def _error_array(error: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:
     """A C x H x W map in [0, 1] units -> float32 in ``fmt``'s units (its range's span) and layout."""
-    out = (error.double() * (fmt.hi - fmt.lo)).float().numpy()
+    out = (error.float() * float(fmt.hi - fmt.lo)).numpy()  # float32 throughout: no float64 copy of a large map
     return out[0] if fmt.layout == "HW" else np.moveaxis(out, 0, -1)
 
 
