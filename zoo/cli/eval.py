@@ -40,7 +40,7 @@ _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSErro
 @click.option("--lpips", is_flag=True, help="Also LPIPS-alex (needs torchvision and local AlexNet weights).")
 @click.option("--uncertainty", "uncertainty_dir", type=click.Path(path_type=Path),
               help="Folder of uncertainty maps ID.uncertainty.EXT (zoo sr --uncertainty): per image the ratio "
-                   "mean(map)/mean(|pred - ref|), Spearman, error lift of the top 10 %% map pixels and (with a "
+                   "mean(map)/mean(|pred - ref|), Spearman, error lift of the top 10 % map pixels and (with a "
                    "prepared --ref listing the LR) the AUROC for pixels worse than bicubic by > 1/255.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N ids (sorted).")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
