@@ -39,10 +39,12 @@ class EnsembleError(ZooError, ValueError):
 class EnsembleSpread:
     """What :func:`self_ensemble` measured besides its output (filled when passed as ``spread=``), B x C x H x W
     float32: ``std``, the per-pixel standard deviation of the transforms' SRs; ``gate``, ``|ungated - gated|``,
-    what the agreement gate removed (the mean departure from bicubic times ``1 - gain``)."""
+    what the agreement gate removed (the mean departure from bicubic times ``1 - gain``; measured only when
+    ``want_gate``, as it takes one more buffer of the output's size)."""
 
     std: torch.Tensor | None = None
     gate: torch.Tensor | None = None
+    want_gate: bool = True
 
 
 def check_count(count: object) -> int:
@@ -88,7 +90,7 @@ def self_ensemble(
     (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
     Memory: the bicubic reference (which becomes the output) and two float32 accumulators of the output's
     size besides ``run``'s own; the gate runs in bands of ``rows`` rows. ``spread``: an
-    :class:`EnsembleSpread` to fill (one more buffer of the output's size)."""
+    :class:`EnsembleSpread` to fill (the variance buffer becomes its ``std``; its ``gate`` takes one more)."""
     if check_count(count) == 1:
         return run(lr)
     out = mean = variance = None
@@ -105,7 +107,7 @@ def self_ensemble(
         del srs, sr, residual
     mean.div_(count)
     variance.div_(count).addcmul_(mean, mean, value=-1.0).clamp_(min=0.0)
-    removed = torch.empty_like(out) if spread is not None else None
+    removed = torch.empty_like(out) if spread is not None and spread.want_gate else None
     for top in range(0, out.shape[-2], rows):
         lo, hi = max(top - GATE_RADIUS, 0), min(top + rows + GATE_RADIUS, out.shape[-2])
         power, disagreement = _local_mean(mean[..., lo:hi, :].square()), _local_mean(variance[..., lo:hi, :])

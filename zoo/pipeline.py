@@ -59,7 +59,7 @@ from zoo.tiling import (
     run_tiled,
     tiled_denoise,
 )
-from zoo.uncertainty import UncertaintyParts, check_estimable, uncertainty_map
+from zoo.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
 
 __all__ = [
     "CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline", "build_pipeline", "load_pipeline",
@@ -435,10 +435,11 @@ class SRPipeline:
         ``uncertainty``: return ``(sr, map)``, the map of expected absolute error (:mod:`zoo.uncertainty`),
         same shape and [0, 1] units, weighted by ``options.uncertainty_weights``; see
         :meth:`uncertainty_parts` for ``uncertainty_samples``."""
-        if uncertainty:
-            parts = self.uncertainty_parts(lr01, tile, self_ensemble, uncertainty_samples, **kwargs)
-            weights = self.options.uncertainty_weights
-            return parts.sr, uncertainty_map(parts.sr, parts.bicubic, parts.std, parts.gate, weights)
+        if uncertainty:  # lean: no image-size bicubic buffer, the gate only where the weights use it
+            weights = self.options.uncertainty_weights or DEFAULT_WEIGHTS
+            parts = self.uncertainty_parts(lr01, tile, self_ensemble, uncertainty_samples, bicubic=False,
+                                           gate=weights["gate"] > 0, **kwargs)
+            return parts.sr, parts.map(weights)
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
         seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
@@ -446,25 +447,26 @@ class SRPipeline:
 
     def uncertainty_parts(
         self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
-        uncertainty_samples: int = 1, **kwargs: Any,
+        uncertainty_samples: int = 1, bicubic: bool = True, gate: bool = True, **kwargs: Any,
     ) -> UncertaintyParts:
         """The SR (as :meth:`super_resolve`) and what its uncertainty map is made of (:mod:`zoo.uncertainty`).
 
         ``uncertainty_samples`` seeds (``seed``, ``seed + 1000``, ...) add their spread to the orientations';
-        the SR stays that of ``seed``. Raises :class:`~zoo.uncertainty.UncertaintyError` (naming the option)
-        when there is neither more than one orientation nor more than one sample."""
+        the SR stays that of ``seed``. ``bicubic`` / ``gate``: keep the whole bicubic image / measure the gate
+        (each one buffer of the SR's size). Raises :class:`~zoo.uncertainty.UncertaintyError` (naming the
+        option) when there is neither more than one orientation nor more than one sample."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
         check_estimable(count, uncertainty_samples)
         seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
-        spread = EnsembleSpread()
+        spread = EnsembleSpread(want_gate=gate)
         sr = self._super_resolve_ensemble(lr01, plan, count, seeds, spread, **kwargs)
         if uncertainty_samples > 1:
             spread.std = self._seed_spread(lr01, plan, count, seeds, sr, spread, uncertainty_samples, **kwargs)
         sr = self._consistent(sr, lr01)
-        bicubic = bicubic_upsample(lr01.to(sr.device, torch.float32), self.scale).clamp_(0, 1)
-        gate = spread.gate if spread.gate is not None else torch.zeros_like(bicubic)
-        return UncertaintyParts(sr, bicubic, spread.std, gate)
+        lr = lr01.to(sr.device, torch.float32)
+        whole = bicubic_upsample(lr, self.scale).clamp_(0, 1) if bicubic else None
+        return UncertaintyParts(sr, lr, spread.std, spread.gate, whole)
 
     def _consistent(self, sr: torch.Tensor, lr01: torch.Tensor) -> torch.Tensor:
         """``sr`` after the ``data_consistency`` back-projection steps (tiled or not: on the whole image)."""

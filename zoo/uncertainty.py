@@ -25,6 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from zoo.errors import ZooError
+from zoo.resample import bicubic_upsample
 
 __all__ = [
     "DEFAULT_WEIGHTS", "FEATURES", "UncertaintyError", "UncertaintyParts", "baseline_map", "check_estimable",
@@ -43,17 +44,24 @@ class UncertaintyError(ZooError, ValueError):
 
 @dataclass
 class UncertaintyParts:
-    """An SR (B x C x H x W in [0, 1]) and what its map is made of: the bicubic upsampling of its LR, the spread
-    (std over orientations and seeds) and what the self-ensemble's gate removed (zeros without one)."""
+    """An SR (B x C x H x W in [0, 1]) and what its map is made of: its LR (B x C x h x w in [0, 1]), the spread
+    (std over orientations and seeds), what the self-ensemble's gate removed (None: not measured, zeros) and
+    the PIL-exact bicubic upsampling of the LR, clipped (None: computed band by band where needed)."""
 
     sr: torch.Tensor
-    bicubic: torch.Tensor
+    lr: torch.Tensor
     std: torch.Tensor
-    gate: torch.Tensor
+    gate: torch.Tensor | None = None
+    bicubic: torch.Tensor | None = None
 
     def features(self) -> dict[str, torch.Tensor]:
         """The four features of :data:`FEATURES` (whole image)."""
-        return features(self.sr, self.bicubic, self.std, self.gate)
+        bicubic = self.bicubic if self.bicubic is not None else bicubic_rows(self.lr, self.sr, 0, self.sr.shape[-2])
+        return features(self.sr, bicubic, self.std, self.gate)
+
+    def map(self, weights: Mapping[str, float] | None, rows: int = 512) -> torch.Tensor:
+        """:func:`uncertainty_map` of these parts."""
+        return uncertainty_map(self.sr, self.bicubic, self.std, self.gate, weights, rows, lr=self.lr)
 
 
 def check_weights(value: Any) -> dict[str, float] | None:
@@ -96,13 +104,23 @@ def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(gx * gx + gy * gy).reshape(x.shape)
 
 
+def bicubic_rows(lr: torch.Tensor, sr: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
+    """Rows ``y0:y1`` of the clipped PIL-exact bicubic upsampling of ``lr`` to ``sr``'s size, from the LR rows
+    that cover them plus 3 (its taps reach 2 LR rows): equal to the same rows of the whole upsampling."""
+    scale = sr.shape[-2] // lr.shape[-2]
+    a, b = max(0, y0 // scale - 3), min(lr.shape[-2], -(-y1 // scale) + 3)
+    up = bicubic_upsample(lr[..., a:b, :].to(sr.device, torch.float32), scale).clamp_(0, 1)
+    return up[..., y0 - a * scale : y1 - a * scale, :]
+
+
 def features(
-    sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor,
+    sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor | None,
 ) -> dict[str, torch.Tensor]:
-    """The four 5 x 5 local-mean features of :data:`FEATURES` (all B x C x H x W, [0, 1] units)."""
+    """The four 5 x 5 local-mean features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` None:
+    zeros)."""
     return {
         "spread": local_mean(spread),
-        "gate": local_mean(gate),
+        "gate": local_mean(gate) if gate is not None else torch.zeros_like(spread),
         "departure": local_mean((sr - bicubic).abs()),
         "gradient": local_mean(gradient_magnitude(bicubic)),
     }
@@ -114,17 +132,21 @@ def baseline_map(sr: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
 
 
 def uncertainty_map(
-    sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor,
-    weights: Mapping[str, float] | None, rows: int = 512,
+    sr: torch.Tensor, bicubic: torch.Tensor | None, spread: torch.Tensor, gate: torch.Tensor | None,
+    weights: Mapping[str, float] | None, rows: int = 512, lr: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Σ weight · feature (float32, B x C x H x W), computed in bands of ``rows`` rows (same result as whole)."""
+    """Σ weight · feature (float32, B x C x H x W), computed in bands of ``rows`` rows (same result as whole).
+
+    ``bicubic`` None: each band's bicubic rows come from ``lr`` (:func:`bicubic_rows`, no image-size buffer)."""
     weights = weights or DEFAULT_WEIGHTS
     out = torch.empty(sr.shape, dtype=torch.float32, device=sr.device)
     h = sr.shape[-2]
     for top in range(0, h, rows):
         lo, hi = max(top - HALO, 0), min(top + rows + HALO, h)
-        band = [t[..., lo:hi, :].float() for t in (sr, bicubic, spread, gate)]
-        total = sum(weights[name] * value for name, value in features(*band).items() if weights[name])
-        total = total if isinstance(total, torch.Tensor) else torch.zeros_like(band[0])
+        up = bicubic[..., lo:hi, :].float() if bicubic is not None else bicubic_rows(lr, sr, lo, hi)
+        removed = gate[..., lo:hi, :].float() if gate is not None else None
+        parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed)
+        total = sum(weights[name] * value for name, value in parts.items() if weights[name])
+        total = total if isinstance(total, torch.Tensor) else torch.zeros_like(up)
         out[..., top : top + rows, :] = total[..., top - lo : top - lo + min(rows, h - top), :]
     return out

@@ -95,12 +95,19 @@ def test_tiled_map_equals_the_whole_image_map(local_pipe) -> None:
 
 
 def test_a_map_in_bands_equals_the_whole_map() -> None:
+    from zoo.resample import bicubic_upsample
+
     g = torch.Generator().manual_seed(2)
-    sr, bicubic, spread, gate = (torch.rand(2, 1, 50, 40, generator=g) for _ in range(4))
+    lr = torch.rand(2, 1, 13, 10, generator=g)
+    sr, spread, gate = (torch.rand(2, 1, 52, 40, generator=g) for _ in range(3))
+    bicubic = bicubic_upsample(lr, 4).clamp(0, 1)
     weights = dict.fromkeys(FEATURES, 0.5)
     whole = uncertainty_map(sr, bicubic, spread, gate, weights, rows=512)
-    torch.testing.assert_close(uncertainty_map(sr, bicubic, spread, gate, weights, rows=7), whole, atol=1e-6,
-                               rtol=0)
+    for rows in (7, 16):  # bands, with the whole bicubic image or its rows computed band by band from the LR
+        torch.testing.assert_close(uncertainty_map(sr, bicubic, spread, gate, weights, rows=rows), whole, atol=1e-6,
+                                   rtol=0)
+        torch.testing.assert_close(uncertainty_map(sr, None, spread, gate, weights, rows=rows, lr=lr), whole,
+                                   atol=1e-6, rtol=0)
 
 
 def test_the_weights_are_an_option_saved_and_loaded(tmp_path: Path) -> None:
