@@ -612,8 +612,9 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
 
 
 def _error_array(error: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:
-    """A C x H x W map in [0, 1] units -> float32 in ``fmt``'s units (its range's span) and layout."""
-    out = (error.float() * float(fmt.hi - fmt.lo)).numpy()  # float32 throughout: no float64 copy of a large map
+    """A C x H x W map in [0, 1] units -> float32 in ``fmt``'s units (its range's span) and layout; ``error``
+    (a float32 map of this call, not used after) is scaled in place and shared."""
+    out = error.float().mul_(float(fmt.hi - fmt.lo)).numpy()  # in place, float32: no copy of a large map
     return out[0] if fmt.layout == "HW" else np.moveaxis(out, 0, -1)
 
 
