@@ -63,7 +63,10 @@ def evaluate_default(
     items = held_out(split)[:limit]
     result = DemoResult(str(folder), split, sampler or getattr(pipe.sampler, "name", "?"),
                         int(steps or pipe.num_steps), seed)
-    for item, sr in zip(items, zoo_sr(pipe, items, seed, steps=steps, sampler=sampler), strict=True):
+    with_map = int(pipe.options.self_ensemble) > 1  # a map needs a spread: the ensemble's orientations
+    runs = zoo_sr(pipe, items, seed, steps=steps, sampler=sampler, **({"uncertainty": True} if with_map else {}))
+    for item, run in zip(items, runs, strict=True):
+        sr, error_map = run if with_map else (run, None)
         hr = load_unit(item.hr).astype(np.float64)
         lr = load_unit(item.lr)
         bic = upsample(lr, hr.shape, "bicubic")
@@ -71,9 +74,19 @@ def evaluate_default(
             "id": item.id, "subject": item.subject, "modality": item.modality,
             "psnr_zoo": psnr(sr, hr), "psnr_bicubic": psnr(bic, hr),
             "ssim_zoo": float(ssim(sr, hr)), "ssim_bicubic": float(ssim(bic, hr)),
+            **(_map_figures(sr, hr, bic, error_map) if error_map is not None else {}),
         })
-        result.images.append({"lr": lr, "bicubic": bic, "zoo": sr, "hr": hr})
+        images = {"lr": lr, "bicubic": bic, "zoo": sr, "hr": hr}
+        result.images.append({**images, "uncertainty": error_map} if error_map is not None else images)
     return result
+
+
+def _map_figures(sr: np.ndarray, hr: np.ndarray, bicubic: np.ndarray, error_map: np.ndarray) -> dict[str, float]:
+    """The uncertainty map's calibration figures of one image (zoo.evaluate.uncertainty)."""
+    from zoo.evaluate.uncertainty import ImageParts, score
+
+    figures = score(error_map, ImageParts("", "", hr, sr, bicubic, {}))
+    return {f"map_{k}": figures[k] for k in ("ratio", "lift", "auroc")}
 
 
 def format_summary(result: DemoResult) -> str:
@@ -125,8 +138,10 @@ def _report(result: DemoResult, figure: str) -> str:
         f"zoo is better than bicubic in PSNR on {s['psnr_wins']}/{s['n']} images "
         f"(mean difference {s['psnr_zoo'] - s['psnr_bicubic']:+.2f} dB).",
         "",
-        f"![LR / bicubic / zoo / HR / |bicubic - HR| / |zoo - HR|, zoomed insets of fine detail]({figure})",
+        f"![LR / bicubic / zoo / HR / |bicubic - HR| / |zoo - HR|{' / uncertainty map' if _has_map(result) else ''}, "
+        f"zoomed insets of fine detail]({figure})",
         "",
+        *_map_lines(result),
         "| id | modality | PSNR zoo | PSNR bicubic | SSIM zoo | SSIM bicubic |",
         "|---|---|---|---|---|---|",
     ]
@@ -135,6 +150,22 @@ def _report(result: DemoResult, figure: str) -> str:
                      f"{r['ssim_zoo']:.4f} | {r['ssim_bicubic']:.4f} |")
     lines += ["", "PSNR: data range 1, whole image. SSIM: skimage defaults (7x7 uniform window), data range 1.", ""]
     return "\n".join(lines)
+
+
+def _has_map(result: DemoResult) -> bool:
+    return bool(result.records) and "map_ratio" in result.records[0]
+
+
+def _map_lines(result: DemoResult) -> list[str]:
+    """The uncertainty map's calibration figures (docs/uncertainty.md), where the run has maps."""
+    if not _has_map(result):
+        return []
+    ratios = np.array([r["map_ratio"] for r in result.records])
+    share = float(np.mean((ratios >= 0.67) & (ratios <= 1.5)))
+    return [f"Uncertainty map (expected |zoo - HR| per pixel, docs/uncertainty.md): mean(map) / mean(error) "
+            f"{np.median(ratios):.2f} (median; within [0.67, 1.5] on {share:.0%} of images), error lift of its top "
+            f"10 % pixels {result.mean('map_lift'):.2f}, AUROC for pixels where zoo is worse than bicubic "
+            f"{np.nanmean([r['map_auroc'] for r in result.records]):.3f}.", ""]
 
 
 def write_demo(result: DemoResult, out: str | Path) -> dict[str, Path]:

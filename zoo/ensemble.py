@@ -15,6 +15,7 @@ much as they add.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
@@ -22,7 +23,7 @@ from torch.nn import functional as F
 from zoo.errors import ZooError
 from zoo.resample import bicubic_upsample
 
-__all__ = ["COUNTS", "EnsembleError", "check_count", "dihedral", "self_ensemble", "undo_dihedral"]
+__all__ = ["COUNTS", "EnsembleError", "EnsembleSpread", "check_count", "dihedral", "self_ensemble", "undo_dihedral"]
 
 COUNTS = (1, 2, 4, 8)  # 2: + horizontal flip; 4: + vertical flip, 180°; 8: + the four transposed ones
 GATE_RADIUS = 2  # the gate's statistics are averaged over a 5 x 5 window: a steadier estimate than one pixel
@@ -32,6 +33,18 @@ _EPS = 1e-12
 
 class EnsembleError(ZooError, ValueError):
     """A self-ensemble count that is not 1, 2, 4 or 8."""
+
+
+@dataclass
+class EnsembleSpread:
+    """What :func:`self_ensemble` measured besides its output (filled when passed as ``spread=``), B x C x H x W
+    float32: ``std``, the per-pixel standard deviation of the transforms' SRs; ``gate``, ``|ungated - gated|``,
+    what the agreement gate removed (the mean departure from bicubic times ``1 - gain``; measured only when
+    ``want_gate``, as it takes one more buffer of the output's size)."""
+
+    std: torch.Tensor | None = None
+    gate: torch.Tensor | None = None
+    want_gate: bool = True
 
 
 def check_count(count: object) -> int:
@@ -66,7 +79,7 @@ def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 def self_ensemble(
     run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, count: int, rows: int = 512,
-    batch_pixels: int = BATCH_PIXELS,
+    batch_pixels: int = BATCH_PIXELS, spread: EnsembleSpread | None = None,
 ) -> torch.Tensor:
     """Gated mean of ``run`` over ``count`` dihedral transforms of ``lr`` (B x C x h x w in [0, 1]).
 
@@ -77,7 +90,8 @@ def self_ensemble(
     (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
     Memory: the bicubic reference (which becomes the output), two float32 accumulators and one residual of
     the output's size besides ``run``'s own (never written to: it may be a view); the gate runs in bands of
-    ``rows`` rows."""
+    ``rows`` rows. ``spread``: an :class:`EnsembleSpread` to fill (the variance buffer becomes its ``std``; its
+    ``gate`` takes one more)."""
     if check_count(count) == 1:
         return run(lr)
     out = mean = variance = None
@@ -94,11 +108,16 @@ def self_ensemble(
         del srs, sr, residual
     mean.div_(count)
     variance.div_(count).addcmul_(mean, mean, value=-1.0).clamp_(min=0.0)
+    removed = torch.empty_like(out) if spread is not None and spread.want_gate else None
     for top in range(0, out.shape[-2], rows):
         lo, hi = max(top - GATE_RADIUS, 0), min(top + rows + GATE_RADIUS, out.shape[-2])
-        power, spread = _local_mean(mean[..., lo:hi, :].square()), _local_mean(variance[..., lo:hi, :])
-        gain = power.div_(power + spread + _EPS)[..., top - lo : top - lo + rows, :]
+        power, disagreement = _local_mean(mean[..., lo:hi, :].square()), _local_mean(variance[..., lo:hi, :])
+        gain = power.div_(power + disagreement + _EPS)[..., top - lo : top - lo + rows, :]
+        if removed is not None:
+            removed[..., top : top + rows, :] = (mean[..., top : top + rows, :] * (1.0 - gain)).abs_()
         out[..., top : top + rows, :].addcmul_(mean[..., top : top + rows, :], gain).clamp_(0.0, 1.0)
+    if spread is not None:
+        spread.std, spread.gate = variance.sqrt_(), removed
     return out.to(lr.dtype)
 
 

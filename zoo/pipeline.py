@@ -32,12 +32,13 @@ import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
 from zoo.data.latents import upsample_lr
-from zoo.ensemble import check_count
+from zoo.ensemble import EnsembleSpread, check_count
 from zoo.ensemble import self_ensemble as self_ensemble_sr
 from zoo.errors import MissingWeightsError
 from zoo.geometry import Geometry
 from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
 from zoo.pipeline_config import CONDITIONINGS, CompatibilityError, PipelineConfig
+from zoo.resample import bicubic_upsample
 from zoo.samplers.noise import generators_for, randn, seed_list
 from zoo.samplers.parameterization import output_to_x0, training_target
 from zoo.sr_images import (
@@ -58,12 +59,14 @@ from zoo.tiling import (
     run_tiled,
     tiled_denoise,
 )
+from zoo.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
 
 __all__ = [
     "CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline", "build_pipeline", "load_pipeline",
     "open_saved_pipeline",
 ]
 _DEFAULTS = PipelineConfig()
+SEED_STRIDE = 1000  # uncertainty sample k of image i runs with seed seed_i + 1000 k
 
 
 def _name(component: Any, kind: str) -> str:
@@ -423,28 +426,86 @@ class SRPipeline:
     # SR call ----------------------------------------------------------------------------------
     def super_resolve(
         self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
-        **kwargs: Any,
-    ) -> torch.Tensor:
+        uncertainty: bool = False, uncertainty_samples: int = 1, **kwargs: Any,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input).
 
         ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`.
-        ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``)."""
+        ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``).
+        ``uncertainty``: return ``(sr, map)``, the map of expected absolute error (:mod:`zoo.uncertainty`),
+        same shape and [0, 1] units, weighted by ``options.uncertainty_weights``; see
+        :meth:`uncertainty_parts` for ``uncertainty_samples``."""
+        if uncertainty:  # lean: no image-size bicubic buffer, the gate only where the weights use it
+            weights = self.options.uncertainty_weights or DEFAULT_WEIGHTS
+            parts = self.uncertainty_parts(lr01, tile, self_ensemble, uncertainty_samples, bicubic=False,
+                                           gate=weights["gate"] > 0, **kwargs)
+            return parts.sr, parts.map(weights)
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
+        seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
+        return self._consistent(self._super_resolve_ensemble(lr01, plan, count, seeds, **kwargs), lr01)
+
+    def uncertainty_parts(
+        self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
+        uncertainty_samples: int = 1, bicubic: bool = True, gate: bool = True, **kwargs: Any,
+    ) -> UncertaintyParts:
+        """The SR (as :meth:`super_resolve`) and what its uncertainty map is made of (:mod:`zoo.uncertainty`).
+
+        ``uncertainty_samples`` seeds (``seed``, ``seed + 1000``, ...) add their spread to the orientations';
+        the SR stays that of ``seed``. ``bicubic`` / ``gate``: keep the whole bicubic image / measure the gate
+        (each one buffer of the SR's size). Raises :class:`~zoo.uncertainty.UncertaintyError` (naming the
+        option) when there is neither more than one orientation nor more than one sample."""
+        plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
+        count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
+        check_estimable(count, uncertainty_samples)
+        seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
+        spread = EnsembleSpread(want_gate=gate)
+        sr = self._super_resolve_ensemble(lr01, plan, count, seeds, spread, **kwargs)
+        if uncertainty_samples > 1:
+            spread.std = self._seed_spread(lr01, plan, count, seeds, sr, spread, uncertainty_samples, **kwargs)
+        sr = self._consistent(sr, lr01)
+        lr = lr01.to(sr.device, torch.float32)
+        whole = bicubic_upsample(lr, self.scale).clamp_(0, 1) if bicubic else None
+        return UncertaintyParts(sr, lr, spread.std, spread.gate, whole)
+
+    def _consistent(self, sr: torch.Tensor, lr01: torch.Tensor) -> torch.Tensor:
+        """``sr`` after the ``data_consistency`` back-projection steps (tiled or not: on the whole image)."""
+        if not self.options.data_consistency:
+            return sr
+        from zoo.consistency import project_to_lr
+
+        return project_to_lr(sr, lr01.to(sr.device), self.options.data_consistency)
+
+    def _super_resolve_ensemble(
+        self, lr01: torch.Tensor, plan: TilePlan | None, count: int, seeds: list[int],
+        spread: EnsembleSpread | None = None, **kwargs: Any,
+    ) -> torch.Tensor:
+        """The self-ensemble of ``count`` transforms (or one SR), image ``i`` with seed ``seeds[i]``, before
+        data consistency; ``spread`` is filled as :func:`zoo.ensemble.self_ensemble` does."""
         if count == 1:
-            sr = self._super_resolve_once(lr01, plan, **kwargs)
-        else:  # each transform of image i keeps image i's seed
-            seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
+            return self._super_resolve_once(lr01, plan, seed=seeds, **kwargs)
 
-            def run(x: torch.Tensor) -> torch.Tensor:
-                return self._super_resolve_once(x, plan, seed=seeds * (x.shape[0] // len(seeds)), **kwargs)
+        def run(x: torch.Tensor) -> torch.Tensor:  # each transform of image i keeps image i's seed
+            return self._super_resolve_once(x, plan, seed=seeds * (x.shape[0] // len(seeds)), **kwargs)
 
-            sr = self_ensemble_sr(run, lr01.to(self.device, torch.float32), count)
-        if self.options.data_consistency:  # tiled or not: the whole SR image agrees with its LR
-            from zoo.consistency import project_to_lr
+        return self_ensemble_sr(run, lr01.to(self.device, torch.float32), count, spread=spread)
 
-            sr = project_to_lr(sr, lr01.to(sr.device), self.options.data_consistency)
-        return sr
+    def _seed_spread(
+        self, lr01: torch.Tensor, plan: TilePlan | None, count: int, seeds: list[int], first: torch.Tensor,
+        spread: EnsembleSpread, samples: int, **kwargs: Any,
+    ) -> torch.Tensor:
+        """sqrt(orientation variance + variance over ``samples`` seeds) per pixel; ``first`` is seed ``seeds``'s SR."""
+        total, squares = first.float().clone(), first.float().square()
+        for k in range(1, samples):
+            other = self._super_resolve_ensemble(lr01, plan, count, [s + SEED_STRIDE * k for s in seeds], **kwargs)
+            total.add_(other.float())
+            squares.addcmul_(other.float(), other.float())
+            del other
+        mean = total.div_(samples)
+        variance = squares.div_(samples).addcmul_(mean, mean, value=-1.0).clamp_(min=0.0)
+        if spread.std is not None:
+            variance.addcmul_(spread.std, spread.std)
+        return variance.sqrt_()
 
     def _super_resolve_once(self, lr01: torch.Tensor, plan: TilePlan | None, **kwargs: Any) -> torch.Tensor:
         """One SR of ``lr01``, tiled by ``plan`` or whole, before data consistency."""
@@ -462,7 +523,8 @@ class SRPipeline:
         self, lr: torch.Tensor | Sequence[np.ndarray], seed: int | Sequence[int] = 0, steps: int | None = None,
         sampler: Any = None, progress: bool | None = None, tile: int | str | None = None,
         value_range: tuple[float, float] | None = None, self_ensemble: int | None = None,
-    ) -> torch.Tensor | list[np.ndarray]:
+        uncertainty: bool = False, uncertainty_samples: int = 1,
+    ) -> Any:
         """Super-resolve ``lr``: a float tensor B x C x h x w in [0, 1] (returns the same dtype), or a list of
         numpy arrays H x W / H x W x C of any dtype and range (returns a list, each in its input's range/dtype).
 
@@ -473,14 +535,23 @@ class SRPipeline:
         only): one intensity mapping for every array of the call, e.g. a volume's ``(min, max)`` from
         :meth:`volume_range`, instead of one per array. ``self_ensemble``: flips/rotations combined for this
         call (1, 2, 4 or 8; ``None``: the pipeline's ``self_ensemble`` option; see :mod:`zoo.ensemble`).
+        ``uncertainty``: return ``(sr, map)``, the map of each pixel's expected absolute error in the
+        output's units (a tensor like the SR; for arrays a list of float32 arrays in the input's units);
+        ``uncertainty_samples``: seeds whose spread it adds (see :mod:`zoo.uncertainty`).
         """
         intensity = getattr(getattr(self.vae, "card", None), "intensity", "minmax")
-        opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile, "self_ensemble": self_ensemble}
+        opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile, "self_ensemble": self_ensemble,
+                "uncertainty": uncertainty, "uncertainty_samples": uncertainty_samples}
         if isinstance(lr, torch.Tensor):
             unit, formats = tensor_to_unit(lr, intensity)
             seeds = seed_list(seed, unit.shape[0])
-            sr = self.super_resolve(unit, seed=seeds, **opts)
-            return tensor_from_unit(sr.cpu(), formats).to(lr.device)
+            result = self.super_resolve(unit, seed=seeds, **opts)
+            sr, error = result if uncertainty else (result, None)
+            sr = tensor_from_unit(sr.cpu(), formats).to(lr.device)
+            if not uncertainty:
+                return sr
+            spans = torch.tensor([f.hi - f.lo for f in formats], dtype=torch.float64).view(-1, 1, 1, 1)
+            return sr, (error.cpu().double() * spans).to(lr.dtype).to(lr.device)
         if not isinstance(lr, (list, tuple)) or not lr:
             raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
         converted = [array_to_unit(a, value_range) for a in lr]
@@ -489,13 +560,17 @@ class SRPipeline:
         for i, (unit, _) in enumerate(converted):
             groups.setdefault(tuple(unit.shape), []).append(i)
         out: list[np.ndarray | None] = [None] * len(converted)
+        maps: list[np.ndarray | None] = [None] * len(converted)
         for idx in groups.values():
             batch = torch.cat([converted[i][0] for i in idx])
-            sr = self.super_resolve(batch, seed=[seeds[i] for i in idx], **opts).cpu()
-            del batch
+            result = self.super_resolve(batch, seed=[seeds[i] for i in idx], **opts)
+            sr, error = (result[0].cpu(), result[1].cpu()) if uncertainty else (result.cpu(), None)
+            del batch, result
             for j, i in enumerate(idx):
                 out[i] = _array_from_unit_banded(sr[j : j + 1], converted[i][1])
-        return out
+                if error is not None:
+                    maps[i] = _error_array(error[j], converted[i][1])
+        return (out, maps) if uncertainty else out
 
     def volume_range(self, volume: np.ndarray) -> tuple[float, float]:
         """The one intensity range of a whole volume (all slices and frames) for ``value_range=``: what
@@ -534,6 +609,13 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
     return out
 
 
+
+
+def _error_array(error: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:
+    """A C x H x W map in [0, 1] units -> float32 in ``fmt``'s units (its range's span) and layout; ``error``
+    (a float32 map of this call, not used after) is scaled in place and shared."""
+    out = error.float().mul_(float(fmt.hi - fmt.lo)).numpy()  # in place, float32: no copy of a large map
+    return out[0] if fmt.layout == "HW" else np.moveaxis(out, 0, -1)
 
 
 def build_pipeline(

@@ -21,6 +21,7 @@ from zoo.errors import ZooError
 from zoo.folder_schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
 from zoo.latents import LatentStats
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
+from zoo.uncertainty import FEATURES, check_weights
 
 __all__ = ["CONDITIONINGS", "CompatibilityError", "PipelineConfig", "PipelineConfigError", "option_schemas"]
 
@@ -115,6 +116,10 @@ class PipelineConfig:
         Int(1, limit=8), default=1, parse=check_count,
         doc="flips/rotations of the LR whose SRs are combined where they agree, else bicubic (1, 2, 4 or 8; "
             "zoo.ensemble): each one more SR run")
+    uncertainty_weights: dict[str, float] | None = _option(
+        Obj(optional={name: Number(min=0) for name in FEATURES}, null=True), default=None, parse=check_weights,
+        doc="calibration of the uncertainty map: a nonnegative weight per feature (spread, gate, departure, "
+            "gradient; zoo.uncertainty), fitted by scripts/fit_uncertainty.py (None: uncalibrated defaults)")
     dtype: torch.dtype = _option(
         Str(DTYPES, null=True), default=torch.float32, parse=parse_dtype,
         to_json=lambda d: str(d).removeprefix("torch."),

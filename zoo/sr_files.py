@@ -58,6 +58,8 @@ __all__ = [
 
 MANIFEST = "manifest.csv"
 COLUMNS = ["id", "input", "output", "sha256"]
+MAP_COLUMNS = ["uncertainty", "uncertainty_sha256"]  # written when a run writes uncertainty maps
+UNCERTAINTY = ".uncertainty"  # OUT/NAME.uncertainty.EXT beside OUT/NAME.EXT
 _GLOB_CHARS = set("*?[")
 # Slices super-resolved per pipeline call are capped so that a call holds about this many HR pixels.
 BATCH_PIXEL_BUDGET = 4 * 1024 * 1024
@@ -125,6 +127,11 @@ class Job:
     source: Path
     output: Path
 
+    @property
+    def uncertainty(self) -> Path:
+        """Where ``--uncertainty`` writes the output's map: ``OUT/<id>.uncertainty<suffix of the output>``."""
+        return self.output.with_name(f"{self.ident}{UNCERTAINTY}{self.output.name[len(self.ident):]}")
+
 
 def plan_jobs(
     inputs: Iterable[str], out: str | os.PathLike, split: str = "all",
@@ -152,7 +159,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def check_outputs(
     jobs: Sequence[Job], out: str | os.PathLike, inputs: Iterable[str] = (), *, overwrite: bool = False,
-    resume: bool = False,
+    resume: bool = False, uncertainty: bool = False,
 ) -> None:
     """Refuse (:class:`OutputGuardError`) before any work when the run would destroy data or cannot write.
 
@@ -160,12 +167,14 @@ def check_outputs(
       become inputs of the next run), whatever ``overwrite`` says;
     - without ``overwrite`` or ``resume``: an output file or ``manifest.csv`` already exists in ``out``;
     - ``out`` (or the folder that would hold it) is not writable.
+
+    With ``uncertainty`` each job's map (:attr:`Job.uncertainty`) counts as one more output.
     """
     out = Path(out).resolve()
     sources = {j.source.resolve() for j in jobs}
-    for job in jobs:
-        if job.output.resolve() in sources:
-            raise OutputGuardError(f"--out {out}: the output {job.output.name} would replace the input {job.source}; "
+    for job, output in _outputs_of(jobs, uncertainty):
+        if output.resolve() in sources:
+            raise OutputGuardError(f"--out {out}: the output {output.name} would replace the input {job.source}; "
                                    "choose another --out")
     for item in inputs:
         path = Path(item)
@@ -173,7 +182,7 @@ def check_outputs(
             raise OutputGuardError(f"--out {out} is inside the input folder {path}: outputs would mix with the "
                                    "inputs; choose an --out outside it")
     if not (overwrite or resume):
-        existing = [j.output for j in jobs if j.output.exists()]
+        existing = [output for _, output in _outputs_of(jobs, uncertainty) if output.exists()]
         if _manifest_blocks(out / MANIFEST):
             existing.insert(0, out / MANIFEST)
         if existing:
@@ -197,6 +206,11 @@ def _manifest_blocks(path: Path) -> bool:
     return lines != [",".join(COLUMNS)]
 
 
+def _outputs_of(jobs: Sequence[Job], uncertainty: bool) -> list[tuple[Job, Path]]:
+    """(job, file) for each file the jobs write: the outputs, and their maps with ``uncertainty``."""
+    return [(j, p) for j in jobs for p in ((j.output, j.uncertainty) if uncertainty else (j.output,))]
+
+
 # manifest -------------------------------------------------------------------------------------------
 def read_manifest_rows(path: Path) -> dict[str, dict[str, str]]:
     """Rows of a manifest (or a part) by id; a missing or unreadable file gives none, a torn row is skipped."""
@@ -215,10 +229,12 @@ def _part(out: Path, rank: int) -> Path:
 def _write_rows(path: Path, rows: Iterable[dict[str, str]]) -> None:
     from zoo.atomic import write_text
 
+    rows = sorted(rows, key=lambda r: r["id"])
+    columns = COLUMNS + MAP_COLUMNS if any(r.get(MAP_COLUMNS[0]) for r in rows) else COLUMNS
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer = csv.DictWriter(buf, columns, lineterminator="\n", extrasaction="ignore", restval="")
     writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: r["id"]))
+    writer.writerows(rows)
     write_text(path, buf.getvalue(), errors="surrogateescape")  # a file name's bytes, whatever the locale
 
 
@@ -273,25 +289,37 @@ def expected_shape(shape: Sequence[int], layout: str, scale: int) -> tuple[int, 
     return tuple(shape)
 
 
-def complete_rows(jobs: Sequence[Job], out: Path, scale: int, axis: int | str = "auto") -> dict[str, dict[str, str]]:
-    """Rows (by id) of the jobs whose outputs are complete (see the module docstring)."""
+def complete_rows(
+    jobs: Sequence[Job], out: Path, scale: int, axis: int | str = "auto", uncertainty: bool = False,
+) -> dict[str, dict[str, str]]:
+    """Rows (by id) of the jobs whose outputs are complete (see the module docstring); with ``uncertainty``
+    a job is complete only when its map is too (recorded with its sha256, or readable with the shape)."""
     rows = known_rows(out)
     done: dict[str, dict[str, str]] = {}
     for job in jobs:
-        if not job.output.is_file():
+        if not job.output.is_file() or (uncertainty and not job.uncertainty.is_file()):
             continue
         row = rows.get(job.ident)
         if row and row["output"] == job.output.name and row["input"] == str(job.source):
-            if row["sha256"] == sha256_file(job.output):
+            if row["sha256"] == sha256_file(job.output) and (not uncertainty or _map_recorded(row, job)):
                 done[job.ident] = row
                 continue
-        if _readable_with_shape(job, scale, axis):
-            done[job.ident] = _row(job)
+        if _readable_with_shape(job, scale, axis) and (
+                not uncertainty or _readable_with_shape(Job(job.ident, job.source, job.uncertainty), scale, axis)):
+            done[job.ident] = _row(job, uncertainty)
     return done
 
 
-def _row(job: Job) -> dict[str, str]:
-    return {"id": job.ident, "input": str(job.source), "output": job.output.name, "sha256": sha256_file(job.output)}
+def _map_recorded(row: dict[str, str], job: Job) -> bool:
+    """The row records the job's map file as it is on disk."""
+    return row.get(MAP_COLUMNS[0]) == job.uncertainty.name and row.get(MAP_COLUMNS[1]) == sha256_file(job.uncertainty)
+
+
+def _row(job: Job, uncertainty: bool = False) -> dict[str, str]:
+    row = {"id": job.ident, "input": str(job.source), "output": job.output.name, "sha256": sha256_file(job.output)}
+    if uncertainty:
+        row.update(zip(MAP_COLUMNS, (job.uncertainty.name, sha256_file(job.uncertainty)), strict=True))
+    return row
 
 
 # one file -------------------------------------------------------------------------------------------
@@ -308,6 +336,8 @@ class SROptions:
     pipeline_id: str = ""  # identifies the pipeline in DICOM derivation tags and derived series UIDs
     axis: int | str = "auto"  # NIfTI slice axis in the file's voxel order; auto: across the acquisition plane
     progress: bool = False  # bars within a file: its slices/frames and each SR pass's sampler steps
+    uncertainty: bool = False  # also write each output's uncertainty map (Job.uncertainty)
+    uncertainty_samples: int = 1  # seeds whose spread the map adds (zoo.uncertainty)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -316,7 +346,8 @@ class SROptions:
         self.axis = parse_slice_axis(self.axis)  # a bad axis fails here, once, not on every file
 
 
-def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, out_dir: Path | None = None) -> Path:
+def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, out_dir: Path | None = None,
+                       uncertainty_output: Path | None = None) -> Path:
     """Read ``path``, super-resolve every slice of every frame, write ``output`` in the input's format.
 
     A volume (NIfTI 3D/4D, multi-frame DICOM, TIFF stack) gets one intensity mapping for all its
@@ -324,43 +355,79 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
     treated alike. A NIfTI keeps its voxel order and is super-resolved in its acquisition plane (slices
     along ``options.axis``); its sform/qform are scaled to the new grid over the same extent, codes kept.
     A DICOM output is a derived series (new Series/SOP Instance UIDs, see
-    :class:`zoo.data.writers.DerivedSeries`).
+    :class:`zoo.data.writers.DerivedSeries`). With ``options.uncertainty`` the map of expected absolute
+    error goes to ``uncertainty_output`` in the same format and value scale (NIfTI: float32; DICOM: its own
+    derived series whose SourceImageSequence names the SR image first), written after the output.
     """
-    from zoo.data.writers import DerivedSeries, derived_series_uid, write_like
+    from zoo.data.writers import write_like
 
     image = _read_input(path, lambda source, frame=None: read_volume(source, options.axis))
+    result, maps = _super_resolve_slices(pipe, image, path, options)
+    derived = _derived_series(pipe, image, path, options, out_dir) if image.format == "dicom" else None
+    written = write_like(output, result, image, derived=derived)
+    if maps is not None and uncertainty_output is not None:
+        map_series = _map_series(pipe, image, written, options, out_dir) if derived is not None else None
+        write_like(uncertainty_output, maps, image, derived=map_series, float_nifti=True)
+    return written
+
+
+def _super_resolve_slices(pipe: Any, image: Any, path: Path,
+                          options: SROptions) -> tuple[np.ndarray, np.ndarray | None]:
+    """The SR of every slice of ``image`` (stacked like it) and, with ``options.uncertainty``, their maps."""
     value_range = pipe.volume_range(image.array) if image.is_volume else None
     n = image.num_slices
     h, w = image.array.shape[-3:-1] if image.layout.endswith("C") else image.array.shape[-2:]
     hr_pixels = h * w * pipe.scale**2
     batch = max(1, min(options.batch_size, BATCH_PIXEL_BUDGET // max(1, hr_pixels)))
+    extra = {"uncertainty": True, "uncertainty_samples": options.uncertainty_samples} if options.uncertainty else {}
     result: np.ndarray | None = None
+    maps: np.ndarray | None = None
     for start in _slice_starts(path, n, batch, options.progress):
         chunk = [image.slice(i) for i in range(start, min(n, start + batch))]
         outs = pipe(chunk, seed=[options.seed] * len(chunk), steps=options.steps, sampler=options.sampler,
                     progress=options.progress, tile=options.tile, value_range=value_range,
-                    self_ensemble=options.self_ensemble)
+                    self_ensemble=options.self_ensemble, **extra)
+        outs, errs = outs if options.uncertainty else (outs, None)
         if not image.is_volume:
-            result = outs[0]
-            break
+            return outs[0], (errs[0] if errs else None)
         if result is None:
             result = np.empty((n, *outs[0].shape), dtype=outs[0].dtype)
+            maps = np.empty((n, *errs[0].shape), dtype=np.float32) if errs else None
         result[start : start + len(outs)] = np.stack(outs)
-        del outs
-    derived = None
-    if image.format == "dicom":
-        import zoo
+        if errs:
+            maps[start : start + len(errs)] = np.stack(errs)
+        del outs, errs
+    return result, maps
 
-        ds = image.extra["dataset"]
-        series = str(ds.get("SeriesInstanceUID", "") or path)
-        context = [str(out_dir.resolve()) if out_dir else "", options.pipeline_id, str(pipe.scale)]
-        derived = DerivedSeries(
-            series_uid=derived_series_uid(series, *context),
-            description=(f"Super-resolved x{pipe.scale} by zoo {zoo.__version__} "
-                         f"(pipeline {options.pipeline_id or 'default'}, seed {options.seed})"),
-            suffix=f" SR x{pipe.scale}",
-        )
-    return write_like(output, result, image, derived=derived)
+
+def _derived_series(pipe: Any, image: Any, path: Path, options: SROptions, out_dir: Path | None,
+                    what: str = "", sources: tuple[tuple[str, str], ...] = ()) -> Any:
+    """The DICOM derived series of an SR output (``what``: "" for the SR, else a map's name)."""
+    import zoo
+    from zoo.data.writers import DerivedSeries, derived_series_uid
+
+    ds = image.extra["dataset"]
+    series = str(ds.get("SeriesInstanceUID", "") or path)
+    context = [str(out_dir.resolve()) if out_dir else "", options.pipeline_id, str(pipe.scale)]
+    context += [what] if what else []
+    done = f"Super-resolved x{pipe.scale} by zoo {zoo.__version__} (pipeline {options.pipeline_id or 'default'}, " \
+           f"seed {options.seed})"
+    return DerivedSeries(
+        series_uid=derived_series_uid(series, *context),
+        description=f"{what} of the image {done[0].lower()}{done[1:]}" if what else done,
+        suffix=f" SR x{pipe.scale}" + (f" {what.split()[0].lower()}" if what else ""),
+        sources=sources,
+    )
+
+
+def _map_series(pipe: Any, image: Any, sr_file: Path, options: SROptions, out_dir: Path | None) -> Any:
+    """The derived series of an SR output's uncertainty map: its own UIDs, deriving from the SR image."""
+    import pydicom
+
+    sr = pydicom.dcmread(sr_file, stop_before_pixels=True)
+    what = "Uncertainty map (expected absolute error per pixel, in the image's units)"
+    sources = ((str(sr.SOPClassUID), str(sr.SOPInstanceUID)),)
+    return _derived_series(pipe, image, sr_file, options, out_dir, what, sources)
 
 
 def _slice_starts(path: Path, n: int, batch: int, progress: bool) -> Iterable[int]:
@@ -459,7 +526,7 @@ def run_jobs(
     out.mkdir(parents=True, exist_ok=True)
     mine = [job for i, job in enumerate(jobs) if i % world == rank]
     result = RunResult()
-    rows = complete_rows(mine, out, int(pipe.scale), options.axis) if resume else {}
+    rows = complete_rows(mine, out, int(pipe.scale), options.axis, options.uncertainty) if resume else {}
     result.skipped = [j for j in mine if j.ident in rows]
     if world == 1:  # one process writes manifest.csv itself, keeping rows of ids this run does not touch
         ids = {j.ident for j in jobs}
@@ -471,8 +538,9 @@ def run_jobs(
     try:
         for job in progress(todo) if progress else todo:
             try:
-                super_resolve_file(pipe, job.source, job.output, options, out_dir=out)
-                rows[job.ident] = _row(job)
+                super_resolve_file(pipe, job.source, job.output, options, out_dir=out,
+                                   uncertainty_output=job.uncertainty)
+                rows[job.ident] = _row(job, options.uncertainty)
             except errors as err:
                 reason = _reason(err, job.source)
                 result.failed.append((str(job.source), reason))

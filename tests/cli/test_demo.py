@@ -32,6 +32,9 @@ def test_demo_with_the_embedded_default(tmp_path: Path) -> None:
     held_out = {r.id for r in filter_split(read_manifest(prepared_samples()), "test")}
     assert {r["id"] for r in rows} == held_out
     assert all(10 < float(r["psnr_zoo"]) < 60 and 10 < float(r["psnr_bicubic"]) < 60 for r in rows)
+    # the default's self-ensemble gives an uncertainty map: a figure column and its calibration figures
+    assert "/ uncertainty map" in report and "Uncertainty map (expected |zoo - HR| per pixel" in report
+    assert all(float(r["map_ratio"]) > 0 and float(r["map_lift"]) > 1 for r in rows)
 
 
 def test_demo_json_with_another_pipeline(tiny_pipeline: Path, tmp_path: Path) -> None:

@@ -38,12 +38,16 @@ _EVAL_ERRORS = (ValueError, FileNotFoundError, LookupError, RuntimeError, OSErro
               help="AE reconstructions by id: per-image hallucination threshold tau = mean + 2 std of |AE-HR|.")
 @click.option("--tau", type=float, help="Fixed, VAE-independent hallucination threshold instead of --noise-floor.")
 @click.option("--lpips", is_flag=True, help="Also LPIPS-alex (needs torchvision and local AlexNet weights).")
+@click.option("--uncertainty", "uncertainty_dir", type=click.Path(path_type=Path),
+              help="Folder of uncertainty maps ID.uncertainty.EXT (zoo sr --uncertainty): per image the ratio "
+                   "mean(map)/mean(|pred - ref|), Spearman, error lift of the top 10 % map pixels and (with a "
+                   "prepared --ref listing the LR) the AUROC for pixels worse than bicubic by > 1/255.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N ids (sorted).")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae, weights, untrained, device, mask_dir,
-             floor_dir, tau, lpips, limit, no_figures, as_json) -> None:
+             floor_dir, tau, lpips, uncertainty_dir, limit, no_figures, as_json) -> None:
     """Evaluate SR outputs with the paper's metrics, pairing files strictly by id.
 
     \b
@@ -73,14 +77,14 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
     from zoo.evaluate.report import EVAL_REPORT_FILES, to_jsonable, write_eval_report
     from zoo.output_guard import prepare_output
 
-    prepare_output(out, inputs=[pred, ref, mask_dir, floor_dir, weights], overwrite=overwrite,
+    prepare_output(out, inputs=[pred, ref, mask_dir, floor_dir, weights, uncertainty_dir], overwrite=overwrite,
                    will_write=EVAL_REPORT_FILES)
     try:
         reference_fn = None
         if protocol == "self-referential":
             reference_fn = _self_reference(vae, weights, untrained, device)
         result = evaluate_folders(pred, ref, reference_fn=reference_fn, mask_dir=mask_dir, floor_dir=floor_dir,
-                                  tau=tau, limit=limit, split=split, lpips=lpips,
+                                  tau=tau, limit=limit, split=split, lpips=lpips, uncertainty_dir=uncertainty_dir,
                                   progress=not as_json and show_progress())
         result = {"protocol": protocol, "vae": vae, "weights": weights, "untrained": untrained, **result}
         write_eval_report(result, out, figures=not no_figures)
@@ -91,8 +95,8 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
         click.echo(json.dumps(to_jsonable({"out": str(out), "n": result["n"], "protocol": protocol, "vae": vae,
                                            "summary": summary, "notes": result["notes"]}), indent=2))
         return
-    keys = [k for k in ("psnr", "ssim", "ms_ssim", "lpips", "roi_psnr", "roi_ssim", "hallu_rate", "loss_rate")
-            if k in summary]
+    keys = [k for k in ("psnr", "ssim", "ms_ssim", "lpips", "roi_psnr", "roi_ssim", "hallu_rate", "loss_rate",
+                        "unc_ratio", "unc_spearman", "unc_lift", "unc_auroc") if k in summary]
     print_table(["metric", "mean", "std", "n"],
                 [[k, f"{summary[k]['mean']:.4f}", f"{summary[k]['std']:.4f}", summary[k]["n"]] for k in keys])
     click.echo(f"{result['n']} pairs ({protocol}); report written to {out}")

@@ -51,15 +51,28 @@ def _sampler(name: str | None):
         fail(f"--sampler {name!r}: {err}")
 
 
-def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, resume: bool) -> None:
-    """:func:`zoo.sr_files.check_outputs` as one line, exit 2."""
+def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, resume: bool, uncertainty: bool) -> None:
+    """:func:`zoo.sr_files.check_outputs` (the maps too with ``uncertainty``) as one line, exit 2."""
     from zoo.cli.output import fail
     from zoo.sr_files import OutputGuardError, check_outputs
 
     try:
-        check_outputs(jobs, out, inputs, overwrite=overwrite, resume=resume)
+        check_outputs(jobs, out, inputs, overwrite=overwrite, resume=resume, uncertainty=uncertainty)
     except OutputGuardError as err:
         fail(f"{err}; nothing written")
+
+
+def _check_uncertainty(pipe, self_ensemble: str | None, samples: int) -> None:
+    """--uncertainty with nothing to measure a spread over: one line naming the options, before any work."""
+    from zoo.cli.output import fail
+    from zoo.uncertainty import UncertaintyError, check_estimable
+
+    count = int(self_ensemble) if self_ensemble is not None else int(pipe.options.self_ensemble)
+    try:
+        check_estimable(count, samples)
+    except UncertaintyError:
+        fail(f"--uncertainty needs --self-ensemble 2, 4 or 8 or --uncertainty-samples 2 or more (this run has "
+             f"self-ensemble {count} and {samples} sample); nothing written")
 
 
 @click.command("sr")
@@ -83,6 +96,14 @@ def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, re
               help="Flips/rotations of each image whose SRs are combined where they agree, falling back to "
                    "bicubic where they do not (default: the pipeline's; the embedded default uses 8). "
                    "1 is the fastest (one run per image); more is slower and safer.")
+@click.option("--uncertainty", is_flag=True,
+              help="Also write each output's uncertainty map, OUT/NAME.uncertainty.EXT: the expected absolute "
+                   "error of every pixel in the output's format and value scale (PNG/TIFF: grey levels of the "
+                   "output; NIfTI: float32; DICOM: its own derived series). Needs --self-ensemble 2, 4 or 8 "
+                   "(the embedded default's 8) or --uncertainty-samples 2 or more. See docs/uncertainty.md.")
+@click.option("--uncertainty-samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --uncertainty: seeds whose spread the map adds (each one more SR run; for stochastic "
+                   "samplers). The output stays that of --seed.")
 @click.option("--axis", default="auto", show_default=True, metavar="[auto|0|1|2]",
               help="NIfTI slice axis, in the file's voxel order: auto super-resolves the acquisition plane "
                    "(the two finest voxel axes; the axis with the largest voxel size, ties the last, is kept), "
@@ -100,8 +121,9 @@ def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, re
 @click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "val", "test"]),
               help="For a prepared folder (zoo prepare) given as INPUT: super-resolve the LR images of this split.")
 def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, sampler: str | None, steps: int | None,
-           seed: int, batch_size: int, tile: str, self_ensemble: str | None, axis: str, resume: bool, overwrite: bool,
-           device: str, backend: str | None, split: str) -> None:
+           seed: int, batch_size: int, tile: str, self_ensemble: str | None, uncertainty: bool,
+           uncertainty_samples: int, axis: str, resume: bool, overwrite: bool, device: str, backend: str | None,
+           split: str) -> None:
     """Super-resolve files, folders or globs; each output is written in its input's format.
 
     \b
@@ -115,6 +137,8 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     SourceImageSequence to the input), so a viewer shows it beside the original.
     Large images are tiled (--tile): memory stays bounded and time grows with the pixels.
     OUT/manifest.csv lists id,input,output,sha256 and is rewritten atomically as files complete.
+    --uncertainty adds OUT/NAME.uncertainty.EXT beside each output (columns uncertainty,
+    uncertainty_sha256 in manifest.csv; --resume and --overwrite treat it like the output).
 
     \b
     Safety: an input is never written over (--out inside an input folder is refused); existing
@@ -137,6 +161,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
       zoo sr sagittal.nii.gz --out sr/ --axis 0      # slice along voxel axis 0 whatever the spacing
       zoo sr data/brats --split val --out sr/brats   # a prepared folder: its val LR images
       zoo sr lr_pngs/ --out sr/ --backend openvino    # OpenVINO (bf16 where the CPU has it)
+      zoo sr scan.dcm --out sr/ --uncertainty        # + sr/scan.uncertainty.dcm, expected error per pixel
     """
     from accelerate import PartialState
     from tqdm.auto import tqdm
@@ -165,7 +190,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         for item, reason in errors:
             click.echo(f"zoo: error: {item}: {reason}", err=True)
         fail("no input file could be used; nothing written")
-    _check_outputs(jobs, out, inputs, overwrite, resume)
+    _check_outputs(jobs, out, inputs, overwrite, resume, uncertainty)
     folder = pipeline_dir if is_hub_spec(pipeline_dir) else Path(pipeline_dir) if pipeline_dir else DEFAULT_PIPELINE_DIR
     try:
         pipe = load_pipeline(folder, device=device, backend=backend)
@@ -175,9 +200,11 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         pipe.tile_plan((1 << 16, 1 << 16), None if tile_value == "auto" else tile_value)
     except ZooError as err:
         fail(f"--tile {tile}: {err}")
+    if uncertainty:
+        _check_uncertainty(pipe, self_ensemble, uncertainty_samples)
     if state.is_main_process:  # every option is checked: lock --out (created now), then check it under the lock
         lock_output(out)
-        _check_outputs(jobs, out, inputs, overwrite, resume)
+        _check_outputs(jobs, out, inputs, overwrite, resume, uncertainty)
     state.wait_for_everyone()  # no process writes before every process has checked --out
     if state.is_main_process:
         for item, reason in errors:
@@ -186,7 +213,8 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
                         tile=None if tile_value == "auto" else tile_value,
                         self_ensemble=None if self_ensemble is None else int(self_ensemble),
                         pipeline_id=str(pipeline_dir or "zoo-default"), axis=axis_value,
-                        progress=state.is_main_process and show_progress())
+                        progress=state.is_main_process and show_progress(),
+                        uncertainty=uncertainty, uncertainty_samples=uncertainty_samples)
 
     def report(path: str, reason: str) -> None:
         click.echo(f"zoo: error: {path}: {reason}", err=True)

@@ -241,6 +241,7 @@ class DerivedSeries:
     description: str
     suffix: str = " SR"
     series_number_offset: int = 1000
+    sources: tuple[tuple[str, str], ...] = ()  # (SOP Class, SOP Instance UID) of images it derives from, first
 
     def apply(self, ds, source) -> None:
         """Set the derived-series tags of ``ds`` (a copy of ``source``, the input dataset)."""
@@ -250,12 +251,16 @@ class DerivedSeries:
         ds.SeriesInstanceUID = self.series_uid
         kept = [str(v) for v in (source.get("ImageType") or [])][2:]
         ds.ImageType = ["DERIVED", "SECONDARY", *kept]
+        refs = []
+        for sop_class, sop_instance in self.sources:
+            refs.append(Dataset())
+            refs[-1].ReferencedSOPClassUID, refs[-1].ReferencedSOPInstanceUID = sop_class, sop_instance
         ref = Dataset()
         if "SOPClassUID" in source:
             ref.ReferencedSOPClassUID = source.SOPClassUID
         if "SOPInstanceUID" in source:
             ref.ReferencedSOPInstanceUID = source.SOPInstanceUID
-        ds.SourceImageSequence = Sequence([ref])
+        ds.SourceImageSequence = Sequence([*refs, ref])
         ds.DerivationDescription = self.description[:1024]
         base = str(source.get("SeriesDescription", "") or "")
         ds.SeriesDescription = (base[: 64 - len(self.suffix)] + self.suffix).strip()
@@ -346,11 +351,12 @@ def _decimal_string(value: float) -> str:
 
 
 def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImage,
-               derived: DerivedSeries | None = None) -> Path:
+               derived: DerivedSeries | None = None, float_nifti: bool = False) -> Path:
     """Write ``array`` (same layout as ``template.array``, any size) in the template's format.
 
-    Values are cast back to the template's stored dtype for PNG/TIFF/NIfTI; geometry (NIfTI affine,
-    DICOM PixelSpacing, TIFF resolution) is scaled by the size ratio. Returns the path written.
+    Values are cast back to the template's stored dtype for PNG/TIFF/NIfTI (``float_nifti``: a NIfTI as
+    float32, unscaled, e.g. an uncertainty map); geometry (NIfTI affine, DICOM PixelSpacing, TIFF
+    resolution) is scaled by the size ratio. Returns the path written.
     """
     path = Path(path)
     array = np.asarray(array)
@@ -377,8 +383,10 @@ def write_like(path: str | os.PathLike, array: np.ndarray, template: MedicalImag
         rows, cols = (a for a in (0, 1, 2) if a != axis)
         zoom[rows], zoom[cols] = ratio
         affine = resampled_affine(template.extra["affine"], tuple(zoom))
-        write_nifti(path, nifti_values(array, template), affine, template.extra.get("header"), slice_axis=axis,
-                    dtype=template.dtype, frames=int(template.extra.get("frames", 1) or 1),
+        values, dtype = (array.astype(np.float32), np.float32) if float_nifti else (nifti_values(array, template),
+                                                                                  template.dtype)
+        write_nifti(path, values, affine, template.extra.get("header"), slice_axis=axis,
+                    dtype=dtype, frames=int(template.extra.get("frames", 1) or 1),
                     forms=resampled_forms(template, tuple(zoom)))
     elif fmt == "dicom":
         write_dicom(path, array, template, derived=derived)

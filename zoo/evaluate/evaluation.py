@@ -59,6 +59,7 @@ def evaluate_folders(
     progress: bool = False,
     lpips: bool = False,
     n_examples: int = 3,
+    uncertainty_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score every prediction against its reference (same id) and summarise as the paper does.
 
@@ -67,6 +68,9 @@ def evaluate_folders(
     ``n_examples`` pairs are kept as arrays under ``examples`` (for figures; not JSON).
     ``split`` restricts a prepared reference folder to one split (see
     :func:`~zoo.evaluate.pairing.select_split`; ``auto`` matches the predictions' ids).
+    ``uncertainty_dir``: maps ``ID.uncertainty.EXT`` (``zoo sr --uncertainty``) scored against each
+    prediction's error (:func:`zoo.evaluate.uncertainty.map_record`; the AUROC where ``ref_dir`` is a
+    prepared folder listing the LR images).
     """
     from tqdm import tqdm
 
@@ -79,6 +83,7 @@ def evaluate_folders(
         if extra is not None:
             matched_ids(preds.paths, extra.paths, (f"pred {preds.root}", f"{label} {extra.root}"))
     ids = ids[:limit] if limit else ids
+    maps, lrs = _uncertainty_inputs(uncertainty_dir, ref_dir, ids) if uncertainty_dir else (None, None)
     lpips_fn = None
     if lpips:
         from zoo.evaluate.metrics import lpips as lpips_value
@@ -114,6 +119,11 @@ def evaluate_folders(
             t = hal.noise_floor(read_image(floors.paths[ident]), ref) if floors is not None else float(tau)
             record["tau"] = t
             record.update(hal.hallucination(pred, ref, t))
+        if maps is not None:
+            from zoo.evaluate.uncertainty import map_record
+
+            lr = read_image(lrs.paths[ident]) if lrs is not None and ident in lrs.paths else None
+            record.update(map_record(pred, ref, read_image(maps[ident]), lr))
         profiles_pred.append(radial_profile(pred))
         profiles_ref.append(radial_profile(ref))
         records.append(record)
@@ -137,6 +147,23 @@ def evaluate_folders(
         "per_image": records,
         "examples": examples,
     }
+
+
+def _uncertainty_inputs(folder: str | Path, ref_dir: str | Path, ids: list[str]) -> tuple[dict[str, Path], Any]:
+    """The maps by id (every id must have one) and the reference folder's LR images where it lists them."""
+    from zoo.evaluate.pairing import PairingError
+    from zoo.evaluate.uncertainty import map_files
+
+    maps = map_files(folder)
+    missing = [i for i in ids if i not in maps]
+    if missing:
+        raise PairingError(f"--uncertainty {folder}: no map {missing[0]}.uncertainty.* for id {missing[0]!r} "
+                           f"({len(missing)} missing)")
+    try:
+        lrs = image_set(ref_dir, ("lr",))
+    except PairingError:
+        lrs = None
+    return maps, (lrs if lrs is not None and lrs.source == "manifest.csv:lr" else None)
 
 
 def _notes(shapes: set[tuple[int, ...]], lpips_done: bool) -> list[str]:

@@ -136,7 +136,8 @@ def detail_window(image: np.ndarray, side: int) -> tuple[int, int]:
 
 
 def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
-    """SR examples, one row each: LR, bicubic, zoo, HR, |bicubic - HR|, |zoo - HR|.
+    """SR examples, one row each: LR, bicubic, zoo, HR, |bicubic - HR|, |zoo - HR| (and the ``uncertainty`` map
+    where the rows have one, on the error maps' colour scale: it estimates |zoo - HR|).
 
     A row holds the images (``lr``, ``bicubic``, ``zoo``, ``hr`` in [0, 1]), ``id``, ``modality`` and
     ``psnr_*``/``ssim_*`` of bicubic and zoo (shown on their panels). Each panel carries a zoomed inset
@@ -147,6 +148,7 @@ def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
 
     plt = _pyplot()
     cols = ("lr", "bicubic", "zoo", "hr", "err_bicubic", "err_zoo")
+    cols += ("err_uncertainty",) if all(row.get("uncertainty") is not None for row in rows) else ()
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.2 * len(cols), 2.35 * len(rows)), squeeze=False)
     for ax_row, row in zip(axes, rows, strict=True):
         hr = row["hr"]
@@ -154,6 +156,8 @@ def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
         top, left = detail_window(hr, side)
         errors = {k: np.abs(row[k] - hr) for k in ("bicubic", "zoo")}
         vmax = max(float(np.percentile(e, 99.5)) for e in errors.values()) or 1.0
+        if "err_uncertainty" in cols:
+            errors["uncertainty"] = row["uncertainty"]
         for ax, key in zip(ax_row, cols, strict=True):
             image = errors[key[4:]] if key.startswith("err_") else row[key]
             style = {"cmap": "magma", "vmin": 0, "vmax": vmax} if key.startswith("err_") else \
@@ -181,6 +185,8 @@ def _panel_title(key: str, row: dict[str, Any], image: np.ndarray) -> str:
         return f"LR {image.shape[1]}x{image.shape[0]}"
     if key == "hr":
         return f"HR {image.shape[1]}x{image.shape[0]}"
+    if key == "err_uncertainty":
+        return f"uncertainty map, mean {image.mean():.4f}"
     if key.startswith("err_"):
         return f"|{key[4:]} - HR|, mean {image.mean():.4f}"
     return f"{key} {row[f'psnr_{key}']:.2f} dB, SSIM {row[f'ssim_{key}']:.3f}"

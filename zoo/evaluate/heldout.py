@@ -92,16 +92,19 @@ def upsample(lr: np.ndarray, shape: tuple[int, int], method: str) -> np.ndarray:
 
 def zoo_sr(pipe: Any, items: Sequence[HeldOut], seed: int = 0, batch_size: int = 8, **options: Any) -> list[np.ndarray]:
     """SR of each item's LR file as ``zoo sr`` computes it, in [0, 1] (the file's stored values / 65535);
-    ``options`` (``steps``, ``sampler``) go to the pipeline call."""
+    ``options`` (``steps``, ``sampler``) go to the pipeline call. With ``uncertainty=True`` each element is
+    ``(sr, map)``, the map in the same [0, 1] units."""
     from zoo.data.readers import read_image
 
-    out: list[np.ndarray] = []
+    out: list[Any] = []
     for start in range(0, len(items), batch_size):
         images = [read_image(item.lr) for item in items[start : start + batch_size]]
-        srs = pipe([im.array for im in images], seed=[seed] * len(images), progress=False, **options)
-        for image, sr in zip(images, srs, strict=True):
+        result = pipe([im.array for im in images], seed=[seed] * len(images), progress=False, **options)
+        srs, maps = result if options.get("uncertainty") else (result, None)
+        for k, (image, sr) in enumerate(zip(images, srs, strict=True)):
             full = float(np.iinfo(image.array.dtype).max) if image.array.dtype.kind == "u" else 1.0
-            out.append(np.asarray(sr, np.float64) / full)
+            unit = np.asarray(sr, np.float64) / full
+            out.append(unit if maps is None else (unit, np.asarray(maps[k], np.float64) / full))
     return out
 
 

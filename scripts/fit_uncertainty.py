@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Fit a pipeline's uncertainty-map weights on the validation split and store them with the pipeline.
+
+    python scripts/fit_uncertainty.py                      # the embedded default, bundled val split: print
+    python scripts/fit_uncertainty.py --write              # ... and store them in its zoo_pipeline.json
+
+The weights (``uncertainty_weights``, see zoo/uncertainty.py) are the nonnegative least-squares fit of
+|SR - HR| on the map's four features over every pixel of the split, scaled so that the mean map equals
+the mean error there. Only ``val`` or ``train`` may be used: the test split is what the report scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def fit(folder: Path, split: str, data: str | None, seed: int, samples: int) -> tuple[dict[str, float], list]:
+    """The fitted weights and the collected images."""
+    import torch
+
+    from zoo.data.pngio import load_unit
+    from zoo.evaluate.heldout import held_out
+    from zoo.evaluate.uncertainty import collect, fit_weights
+    from zoo.pipeline import load_pipeline
+
+    pipe = load_pipeline(folder)
+    images = []
+    for item in held_out(split, data):
+        lr = torch.from_numpy(load_unit(item.lr).astype("float32"))[None, None]
+        images.append(collect(pipe, lr, load_unit(item.hr), item.id, item.modality, seed, samples))
+    return fit_weights(images), images
+
+
+def store(folder: Path, weights: dict[str, float]) -> Path:
+    """Write ``weights`` as the ``uncertainty_weights`` option of ``folder``'s zoo_pipeline.json (atomically)."""
+    from zoo.atomic import write_text
+    from zoo.pipeline_files import PIPELINE_FILE
+
+    path = folder / PIPELINE_FILE
+    data = json.loads(path.read_text())
+    keys = list(data)
+    data["uncertainty_weights"] = {k: round(v, 6) for k, v in weights.items()}
+    order = keys if "uncertainty_weights" in keys else [*keys[: keys.index("dtype")], "uncertainty_weights",
+                                                        *keys[keys.index("dtype"):]]
+    write_text(path, json.dumps({k: data[k] for k in order}, indent=2) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline", default=None, help="saved pipeline folder (default: the embedded default)")
+    parser.add_argument("--data", default=None, help="prepared dataset folder (default: the bundled samples)")
+    parser.add_argument("--split", default="val", choices=["val", "train"], help="split to fit on (never test)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=1, help="uncertainty_samples of each call")
+    parser.add_argument("--write", action="store_true", help="store the weights in the pipeline's zoo_pipeline.json")
+    args = parser.parse_args(argv)
+
+    from zoo.assets import DEFAULT_PIPELINE_DIR
+
+    folder = Path(args.pipeline) if args.pipeline else DEFAULT_PIPELINE_DIR
+    weights, images = fit(folder, args.split, args.data, args.seed, args.samples)
+    print(json.dumps({"split": args.split, "images": [im.id for im in images], "uncertainty_weights": weights}))
+    if args.write:
+        print(f"wrote {store(folder, weights)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

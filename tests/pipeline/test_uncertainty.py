@@ -1,0 +1,173 @@
+"""The uncertainty map (zoo.uncertainty, ``pipe(..., uncertainty=True)``): shape, units, tiles, calibration option."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from zoo.errors import ZooError
+from zoo.pipeline_config import PipelineConfig, PipelineConfigError
+from zoo.pipeline_files import PIPELINE_FILE
+from zoo.uncertainty import FEATURES, UncertaintyError, uncertainty_map
+
+from .conftest import tiny_pipeline
+
+SAMPLE_LR = Path(zoo.__file__).resolve().parent / "assets" / "samples" / "prepared" / "lr" / "nema-ct-small_full.png"
+
+
+@pytest.fixture(scope="module")
+def default_pipe():
+    from zoo.assets import DEFAULT_PIPELINE_DIR
+
+    return zoo.load_pipeline(DEFAULT_PIPELINE_DIR)
+
+
+@pytest.fixture(scope="module")
+def local_pipe():
+    """A local denoiser (exact tiles) on the lossless first stage, as in test_tiling."""
+    torch.manual_seed(0)
+    pipe = zoo.build_pipeline("zoo-s2d-f4", "resconv", steps=2, pretrained=False, conditioning="bicubic-latent",
+                              residual=True, pixel_skip=True, data_consistency=2, denoiser_config={"preset": "tiny"})
+    with torch.no_grad():
+        pipe.denoiser.noisy_gate.bias.fill_(0.5)
+    return pipe
+
+
+def sample_lr(size: int = 32) -> np.ndarray:
+    """A crop of a bundled LR slice (uint16)."""
+    from zoo.data.readers import read_image
+
+    return read_image(SAMPLE_LR).array[16 : 16 + size, 16 : 16 + size]
+
+
+def test_the_map_has_the_sr_shape_and_the_output_units(default_pipe) -> None:
+    lr = sample_lr()
+    (sr,), (error,) = default_pipe([lr], uncertainty=True, progress=False)
+    assert error.shape == sr.shape == (128, 128) and error.dtype == np.float32 and (error >= 0).all()
+    np.testing.assert_array_equal(sr, default_pipe([lr], progress=False)[0])  # the SR does not change
+    unit = torch.from_numpy((lr.astype(np.float32) - lr.min()) / float(lr.max() - lr.min()))[None, None]
+    sr_t, error_t = default_pipe(unit, uncertainty=True, progress=False)
+    assert error_t.shape == sr_t.shape == (1, 1, 128, 128) and error_t.dtype == torch.float32
+    # arrays: the same map in the input's units (its min..max span per unit of the tensor map)
+    np.testing.assert_allclose(error, error_t[0, 0].numpy() * float(lr.max() - lr.min()), rtol=1e-4, atol=1e-2)
+    assert 0 < float(error_t.mean()) < 0.2
+
+
+def test_rgb_arrays_keep_their_layout(default_pipe) -> None:
+    lr = np.stack([sample_lr(16)] * 3, axis=-1)  # two seeds, one orientation (RGB ensembles: issue 26)
+    (sr,), (error,) = default_pipe([lr], uncertainty=True, progress=False, self_ensemble=1, uncertainty_samples=2)
+    assert error.shape == sr.shape == (64, 64, 3)
+
+
+def test_one_orientation_and_one_sample_is_one_error_naming_the_options(default_pipe) -> None:
+    with pytest.raises(UncertaintyError) as err:
+        default_pipe([sample_lr(16)], uncertainty=True, self_ensemble=1, progress=False)
+    message = str(err.value)
+    assert isinstance(err.value, ZooError) and "\n" not in message
+    assert "self_ensemble" in message and "uncertainty_samples" in message
+
+
+def test_seeds_give_a_map_without_the_ensemble() -> None:
+    pipe = tiny_pipeline("medvae-4-3", "unet", "ddpm")  # stochastic: seeds differ
+    lr = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    plain = pipe(lr, seed=3, progress=False, self_ensemble=1)
+    sr, error = pipe(lr, seed=3, progress=False, self_ensemble=1, uncertainty=True, uncertainty_samples=3)
+    torch.testing.assert_close(sr, plain, atol=0, rtol=0)  # the SR is that of the first seed
+    assert float(error.min()) >= 0 and float(error.mean()) > 0
+    more = pipe(lr, seed=3, progress=False, self_ensemble=2, uncertainty=True, uncertainty_samples=2)[1]
+    assert float(more.mean()) > 0
+
+
+def test_tiled_map_equals_the_whole_image_map(local_pipe) -> None:
+    lr = torch.rand(1, 1, 64, 72, generator=torch.Generator().manual_seed(1))  # HR 256 x 288
+    run = {"seed": 0, "progress": False, "self_ensemble": 2, "uncertainty": True}
+    with torch.inference_mode():
+        sr, whole = local_pipe.super_resolve(lr, tile="off", **run)
+        tiled_sr, tiled = local_pipe.super_resolve(lr, tile=128, **run)
+    torch.testing.assert_close(tiled_sr, sr, atol=2e-4, rtol=0)
+    torch.testing.assert_close(tiled, whole, atol=2e-4, rtol=0)
+    assert float(whole.mean()) > 1e-3  # not trivially equal
+
+
+def test_a_map_in_bands_equals_the_whole_map() -> None:
+    from zoo.resample import bicubic_upsample
+
+    g = torch.Generator().manual_seed(2)
+    lr = torch.rand(2, 1, 13, 10, generator=g)
+    sr, spread, gate = (torch.rand(2, 1, 52, 40, generator=g) for _ in range(3))
+    bicubic = bicubic_upsample(lr, 4).clamp(0, 1)
+    weights = dict.fromkeys(FEATURES, 0.5)
+    whole = uncertainty_map(sr, bicubic, spread, gate, weights, rows=512)
+    for rows in (7, 16):  # bands, with the whole bicubic image or its rows computed band by band from the LR
+        torch.testing.assert_close(uncertainty_map(sr, bicubic, spread, gate, weights, rows=rows), whole, atol=1e-6,
+                                   rtol=0)
+        torch.testing.assert_close(uncertainty_map(sr, None, spread, gate, weights, rows=rows, lr=lr), whole,
+                                   atol=1e-6, rtol=0)
+
+
+def test_the_weights_are_an_option_saved_and_loaded(tmp_path: Path) -> None:
+    pipe = tiny_pipeline("medvae-4-1", steps=1)
+    pipe.uncertainty_weights = {"spread": 2.0, "departure": 0.5}
+    assert pipe.uncertainty_weights == {"spread": 2.0, "gate": 0.0, "departure": 0.5, "gradient": 0.0}
+    pipe.save_pretrained(tmp_path / "p")
+    again = zoo.load_pipeline(tmp_path / "p")
+    assert again.uncertainty_weights == pipe.uncertainty_weights
+    data = json.loads((tmp_path / "p" / PIPELINE_FILE).read_text())
+    data.pop("uncertainty_weights")  # a folder written before the option: loads, uncalibrated
+    (tmp_path / "p" / PIPELINE_FILE).write_text(json.dumps(data))
+    assert zoo.load_pipeline(tmp_path / "p").uncertainty_weights is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [({"spread": -1.0}, "pipeline options: uncertainty_weights: weights must be finite and >= 0"),
+     ({"noise": 1.0}, "uncertainty_weights: unknown feature 'noise'"),
+     ([1.0], "uncertainty_weights: expected a dict")],
+)
+def test_wrong_weights_are_one_error_naming_the_option(value: object, message: str) -> None:
+    with pytest.raises(PipelineConfigError) as err:
+        PipelineConfig(uncertainty_weights=value)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_embedded_default_carries_weights_fitted_on_val(default_pipe) -> None:
+    weights = default_pipe.uncertainty_weights
+    assert set(weights) == set(FEATURES) and sum(weights.values()) > 0
+
+
+def test_the_fit_script_fits_on_val_and_stores_weights_that_load(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "fit_uncertainty.py"
+    spec = importlib.util.spec_from_file_location("fit_uncertainty", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pipe = tiny_pipeline("medvae-4-1", steps=1, self_ensemble=2)
+    pipe.save_pretrained(tmp_path / "p")
+    assert module.main(["--pipeline", str(tmp_path / "p"), "--write"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert printed["split"] == "val" and printed["images"] == ["nema-ct-small_full"]
+    weights = zoo.load_pipeline(tmp_path / "p").uncertainty_weights
+    assert weights == pytest.approx(printed["uncertainty_weights"], abs=1e-6) and sum(weights.values()) > 0
+    with pytest.raises(SystemExit):  # the test split is what the report scores: refused
+        module.main(["--pipeline", str(tmp_path / "p"), "--split", "test"])
+
+
+def test_the_figures_of_a_map_that_knows_the_error() -> None:
+    from zoo.evaluate.uncertainty import ImageParts, score
+
+    rng = np.random.default_rng(0)
+    hr = rng.random((40, 40))
+    bicubic = hr + 0.01
+    sr = hr + rng.normal(0, 0.02, hr.shape)
+    image = ImageParts("x", "CT", hr, sr, bicubic, {})
+    exact = score(image.error, image)
+    assert exact["ratio"] == pytest.approx(1.0) and exact["spearman"] == pytest.approx(1.0)
+    assert exact["lift"] > 2.0 and exact["auroc"] > 0.95
+    blind = score(np.full(hr.shape, float(image.error.mean())), image)  # a constant map ranks nothing
+    assert blind["ratio"] == pytest.approx(1.0) and blind["auroc"] == pytest.approx(0.5)

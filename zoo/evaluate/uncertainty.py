@@ -1,0 +1,145 @@
+"""How well an uncertainty map predicts the SR's error: the calibration fit and the report's figures.
+
+For one image with SR error ``e = |SR - HR|`` and a map ``u`` (both in the image's [0, 1] units):
+
+* ``ratio``: mean(u) / mean(e), 1 when calibrated on average;
+* ``spearman``: the rank correlation of u and e over pixels;
+* ``lift``: mean e over the 10 % of pixels with the highest u, divided by mean e (1: no better than chance);
+* ``auroc``: how well u ranks the pixels where zoo is worse than bicubic by more than 1/255 above the
+  others (0.5: chance; NaN when an image has none or only such pixels).
+
+The model's map is compared with :func:`zoo.uncertainty.baseline_map` (no model needed).
+:func:`fit_weights` fits the map's weights (nonnegative least squares of e on the features).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.uncertainty import FEATURES, baseline_map
+
+__all__ = ["ImageParts", "WORSE_BY", "collect", "fit_weights", "map_files", "map_of", "map_record", "score"]
+
+WORSE_BY = 1.0 / 255  # "zoo worse than bicubic" pixels: |SR - HR| - |bicubic - HR| above this
+TOP = 0.10  # the lift's share of pixels
+
+
+@dataclass
+class ImageParts:
+    """One image: its id and modality, HR, SR and bicubic (H x W float64, [0, 1]) and the map's features."""
+
+    id: str
+    modality: str
+    hr: np.ndarray
+    sr: np.ndarray
+    bicubic: np.ndarray | None
+    features: dict[str, np.ndarray]
+
+    @property
+    def error(self) -> np.ndarray:
+        return np.abs(self.sr - self.hr)
+
+    @property
+    def worse(self) -> np.ndarray | None:
+        """Pixels where the SR is worse than bicubic by more than :data:`WORSE_BY` (None without bicubic)."""
+        return None if self.bicubic is None else self.error - np.abs(self.bicubic - self.hr) > WORSE_BY
+
+    def baseline(self) -> np.ndarray:
+        """The no-model map of :func:`zoo.uncertainty.baseline_map`."""
+        t = [torch.from_numpy(a)[None, None] for a in (self.sr, self.bicubic)]
+        return baseline_map(*t)[0, 0].numpy()
+
+
+def collect(pipe: Any, lr: torch.Tensor, hr: np.ndarray, ident: str = "", modality: str = "", seed: int = 0,
+            samples: int = 1) -> ImageParts:
+    """SR, bicubic and features of one LR (1 x 1 x h x w in [0, 1]) whose HR is ``hr`` (H x W, [0, 1]), mapped
+    as ``pipe(lr)`` maps a tensor (the autoencoder card's intensity policy)."""
+    from zoo.sr_images import tensor_to_unit
+
+    intensity = getattr(getattr(pipe.vae, "card", None), "intensity", "minmax")
+    unit, (fmt,) = tensor_to_unit(lr, intensity)
+    with torch.inference_mode():
+        parts = pipe.uncertainty_parts(unit, seed=[seed], progress=False, uncertainty_samples=samples)
+    span = fmt.hi - fmt.lo
+
+    def plain(t: torch.Tensor, offset: float = 0.0) -> np.ndarray:
+        return t[0, 0].double().cpu().numpy() * span + offset
+
+    return ImageParts(ident, modality, np.asarray(hr, np.float64), plain(parts.sr, fmt.lo),
+                      plain(parts.bicubic, fmt.lo), {name: plain(v) for name, v in parts.features().items()})
+
+
+def map_of(image: ImageParts, weights: dict[str, float]) -> np.ndarray:
+    """Σ weight · feature of one image."""
+    return sum(weights.get(name, 0.0) * image.features[name] for name in FEATURES)
+
+
+def fit_weights(images: Sequence[ImageParts]) -> dict[str, float]:
+    """Nonnegative least squares of |SR - HR| on the features over every pixel of ``images``, then one
+    common factor so that mean(map) = mean(error) over them."""
+    from scipy.optimize import nnls
+
+    a = np.concatenate([np.stack([im.features[n].ravel() for n in FEATURES], 1) for im in images])
+    b = np.concatenate([im.error.ravel() for im in images])
+    coef, _ = nnls(a, b)
+    fitted = a @ coef
+    factor = float(b.mean() / fitted.mean()) if fitted.mean() > 0 else 1.0
+    return {name: float(c * factor) for name, c in zip(FEATURES, coef, strict=True)}
+
+
+def _auroc(score_: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``score_`` for the ``positive`` pixels (ties count half)."""
+    from scipy.stats import rankdata
+
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score_)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def score(uncertainty: np.ndarray, image: ImageParts) -> dict[str, float]:
+    """The four figures of ``uncertainty`` against ``image``'s error (see the module docstring)."""
+    from scipy.stats import spearmanr
+
+    u, e = uncertainty.ravel(), image.error.ravel()
+    top = np.argsort(u)[-max(1, int(round(TOP * u.size))):]
+    mean_e = float(e.mean())
+    return {
+        "ratio": float(u.mean() / mean_e) if mean_e > 0 else float("nan"),
+        "spearman": float(spearmanr(u, e).statistic) if np.ptp(u) > 0 and np.ptp(e) > 0 else float("nan"),
+        "lift": float(e[top].mean() / mean_e) if mean_e > 0 else float("nan"),
+        "auroc": _auroc(u, image.worse.ravel()) if image.worse is not None else float("nan"),
+        "worse_share": float(image.worse.mean()) if image.worse is not None else float("nan"),
+    }
+
+
+MAP_TAG = ".uncertainty."  # zoo sr --uncertainty: OUT/NAME.uncertainty.EXT beside OUT/NAME.EXT
+
+
+def map_files(folder: str | Any) -> dict[str, Any]:
+    """``id -> path`` of the maps in a ``zoo sr --uncertainty`` output folder (files ``ID.uncertainty.EXT``)."""
+    from pathlib import Path
+
+    found = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and MAP_TAG in path.name:
+            found[path.name.split(MAP_TAG)[0]] = path
+    return found
+
+
+def map_record(pred: np.ndarray, ref: np.ndarray, uncertainty: np.ndarray, lr: np.ndarray | None) -> dict[str, float]:
+    """``zoo eval --uncertainty``'s figures of one image (``unc_ratio``, ``unc_spearman``, ``unc_lift``,
+    ``unc_auroc``; the AUROC needs the LR, whose PIL bicubic upsampling is the reference)."""
+    from zoo.evaluate.heldout import upsample
+
+    if uncertainty.shape != pred.shape:
+        raise ValueError(f"uncertainty map of size {uncertainty.shape} differs from its prediction {pred.shape}")
+    bicubic = upsample(lr, pred.shape, "bicubic") if lr is not None else None
+    figures = score(uncertainty, ImageParts("", "", ref, pred, bicubic, {}))
+    return {f"unc_{k}": v for k, v in figures.items() if k != "worse_share"}

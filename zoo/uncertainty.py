@@ -1,0 +1,152 @@
+"""Per-pixel uncertainty: the expected absolute error of each SR pixel, estimated from the LR alone.
+
+The map is a nonnegative weighted sum of four per-pixel features, each averaged over a 5 x 5 window
+(:data:`RADIUS`), all in the SR's [0, 1] units:
+
+* ``spread``: the standard deviation of the SRs that the pipeline combined: the self-ensemble's
+  flips/rotations (:mod:`zoo.ensemble`) and, with ``uncertainty_samples=N``, N seeds;
+* ``gate``: what the self-ensemble's agreement gate removed, ``|ungated - gated|``;
+* ``departure``: ``|SR - bicubic|``, how much the output adds to the interpolation of the LR;
+* ``gradient``: the gradient magnitude of the bicubic image (edges are where any SR errs most).
+
+The weights are the pipeline option ``uncertainty_weights`` (fitted by ``scripts/fit_uncertainty.py``
+on the validation split); ``None`` uses :data:`DEFAULT_WEIGHTS`. Every feature is local (a few pixels),
+so a map computed in bands of rows, or from a tiled SR equal to the whole-image SR, equals the
+whole-image map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from zoo.errors import ZooError
+from zoo.resample import bicubic_upsample
+
+__all__ = [
+    "DEFAULT_WEIGHTS", "FEATURES", "UncertaintyError", "UncertaintyParts", "baseline_map", "check_estimable",
+    "check_weights", "features", "uncertainty_map",
+]
+
+FEATURES = ("spread", "gate", "departure", "gradient")
+DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0}  # uncalibrated: model terms only
+RADIUS = 2  # 5 x 5 windows
+HALO = RADIUS + 1  # rows a band needs on each side: the window and the central differences
+
+
+class UncertaintyError(ZooError, ValueError):
+    """The pipeline cannot estimate an uncertainty map with these options, or its weights are wrong."""
+
+
+@dataclass
+class UncertaintyParts:
+    """An SR (B x C x H x W in [0, 1]) and what its map is made of: its LR (B x C x h x w in [0, 1]), the spread
+    (std over orientations and seeds), what the self-ensemble's gate removed (None: not measured, zeros) and
+    the PIL-exact bicubic upsampling of the LR, clipped (None: computed band by band where needed)."""
+
+    sr: torch.Tensor
+    lr: torch.Tensor
+    std: torch.Tensor
+    gate: torch.Tensor | None = None
+    bicubic: torch.Tensor | None = None
+
+    def features(self) -> dict[str, torch.Tensor]:
+        """The four features of :data:`FEATURES` (whole image)."""
+        bicubic = self.bicubic if self.bicubic is not None else bicubic_rows(self.lr, self.sr, 0, self.sr.shape[-2])
+        return features(self.sr, bicubic, self.std, self.gate)
+
+    def map(self, weights: Mapping[str, float] | None, rows: int = 512) -> torch.Tensor:
+        """:func:`uncertainty_map` of these parts."""
+        return uncertainty_map(self.sr, self.bicubic, self.std, self.gate, weights, rows, lr=self.lr)
+
+
+def check_weights(value: Any) -> dict[str, float] | None:
+    """``value`` as a dict with a nonnegative weight for each of :data:`FEATURES` (missing ones 0), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a dict of weights for {', '.join(FEATURES)}, got {type(value).__name__}")
+    unknown = sorted(set(value) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"unknown feature {unknown[0]!r} (known: {', '.join(FEATURES)})")
+    weights = {name: float(value.get(name, 0.0)) for name in FEATURES}
+    if any(not (w >= 0.0 and w < float("inf")) for w in weights.values()):
+        raise ValueError(f"weights must be finite and >= 0, got {value!r}")
+    return weights
+
+
+def check_estimable(self_ensemble: int, samples: int) -> None:
+    """One line naming the option to change when there is nothing to measure the spread over."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise UncertaintyError(f"uncertainty_samples must be an integer >= 1, got {samples!r}")
+    if self_ensemble == 1 and samples < 2:
+        raise UncertaintyError(
+            "uncertainty needs a spread to measure: set self_ensemble to 2, 4 or 8, or uncertainty_samples >= 2 "
+            "(this call has self_ensemble=1 and one sample)")
+
+
+def local_mean(x: torch.Tensor, radius: int = RADIUS) -> torch.Tensor:
+    """Mean over the (2 radius + 1)² window around each pixel of B x C x H x W (edges replicated)."""
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    pooled = F.avg_pool2d(F.pad(flat, (radius,) * 4, mode="replicate"), 2 * radius + 1, stride=1)
+    return pooled.reshape(x.shape)
+
+
+def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """|∇x| by central differences (edges replicated) of B x C x H x W."""
+    flat = F.pad(x.reshape(-1, 1, *x.shape[-2:]), (1, 1, 1, 1), mode="replicate")
+    gx = (flat[..., 1:-1, 2:] - flat[..., 1:-1, :-2]) * 0.5
+    gy = (flat[..., 2:, 1:-1] - flat[..., :-2, 1:-1]) * 0.5
+    return torch.sqrt(gx * gx + gy * gy).reshape(x.shape)
+
+
+def bicubic_rows(lr: torch.Tensor, sr: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
+    """Rows ``y0:y1`` of the clipped PIL-exact bicubic upsampling of ``lr`` to ``sr``'s size, from the LR rows
+    that cover them plus 3 (its taps reach 2 LR rows): equal to the same rows of the whole upsampling."""
+    scale = sr.shape[-2] // lr.shape[-2]
+    a, b = max(0, y0 // scale - 3), min(lr.shape[-2], -(-y1 // scale) + 3)
+    up = bicubic_upsample(lr[..., a:b, :].to(sr.device, torch.float32), scale).clamp_(0, 1)
+    return up[..., y0 - a * scale : y1 - a * scale, :]
+
+
+def features(
+    sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
+    """The four 5 x 5 local-mean features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` None:
+    zeros)."""
+    return {
+        "spread": local_mean(spread),
+        "gate": local_mean(gate) if gate is not None else torch.zeros_like(spread),
+        "departure": local_mean((sr - bicubic).abs()),
+        "gradient": local_mean(gradient_magnitude(bicubic)),
+    }
+
+
+def baseline_map(sr: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
+    """The map anyone gets without the model: 5x5 mean of |SR - bicubic| + half the 5x5 mean of |∇ bicubic|."""
+    return local_mean((sr - bicubic).abs()) + 0.5 * local_mean(gradient_magnitude(bicubic))
+
+
+def uncertainty_map(
+    sr: torch.Tensor, bicubic: torch.Tensor | None, spread: torch.Tensor, gate: torch.Tensor | None,
+    weights: Mapping[str, float] | None, rows: int = 512, lr: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Σ weight · feature (float32, B x C x H x W), computed in bands of ``rows`` rows (same result as whole).
+
+    ``bicubic`` None: each band's bicubic rows come from ``lr`` (:func:`bicubic_rows`, no image-size buffer)."""
+    weights = weights or DEFAULT_WEIGHTS
+    out = torch.empty(sr.shape, dtype=torch.float32, device=sr.device)
+    h = sr.shape[-2]
+    for top in range(0, h, rows):
+        lo, hi = max(top - HALO, 0), min(top + rows + HALO, h)
+        up = bicubic[..., lo:hi, :].float() if bicubic is not None else bicubic_rows(lr, sr, lo, hi)
+        removed = gate[..., lo:hi, :].float() if gate is not None else None
+        parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed)
+        total = sum(weights[name] * value for name, value in parts.items() if weights[name])
+        total = total if isinstance(total, torch.Tensor) else torch.zeros_like(up)
+        out[..., top : top + rows, :] = total[..., top - lo : top - lo + min(rows, h - top), :]
+    return out
