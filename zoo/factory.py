@@ -67,11 +67,22 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
     if overrides:  # the card says what was built: a saved folder rebuilds it from the card's config
         card = dataclasses.replace(card, config=config)
     model = as_autoencoder(load_factory(card)(**config), card)
+    if overrides:
+        model.card = _card_with_geometry(model.card, model)
     if source is not None:
         from zoo.autoencoders.state import load_autoencoder_weights
 
         load_autoencoder_weights(model, source.source, source.sha256)
     return model.eval()
+
+
+def _card_with_geometry(card: Any, model: Any) -> Any:
+    """``card`` with the channel counts and downsample factor of the module built from overridden config
+    (``in_channels: 1`` on a 3-channel card builds a 1-channel VAE; its inputs must not be replicated)."""
+    fields = ("in_channels", "latent_channels", "downsample_factor")
+    built = {f: int(getattr(model, f)) for f in fields if getattr(model, f, None) is not None}
+    changed = {f: v for f, v in built.items() if getattr(card, f) != v}
+    return dataclasses.replace(card, **changed) if changed else card
 
 
 def _is_path(name: Any) -> bool:
