@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from zoo.cards import Card
 from zoo.errors import MissingWeightsError
+from zoo.random_init import mark_random_init
 from zoo.registry import get_card, load_factory
 
 __all__ = [
@@ -73,6 +74,8 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
         from zoo.autoencoders.state import load_autoencoder_weights
 
         load_autoencoder_weights(model, source.source, source.sha256)
+    else:
+        mark_random_init(model)
     return model.eval()
 
 
@@ -118,6 +121,8 @@ def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **co
         from zoo.weights import load_state_dict
 
         model.load_state_dict(load_state_dict(source.source, source.sha256), strict=True)
+    else:
+        mark_random_init(model)
     return model.eval()
 
 
