@@ -19,7 +19,7 @@ __all__ = ["Block", "extract_blocks", "run_blocks"]
 
 LANGUAGES = ("bash", "python")
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
-SKIP = re.compile(r"<!--\s*doc-test:\s*skip\s*\((?P<reason>[^)]+)\)\s*-->\s*\Z")
+SKIP = re.compile(r"<!--\s*doc-test:\s*skip\s*\((?P<reason>[^\n]+)\)\s*-->\s*\Z")
 
 
 @dataclass(frozen=True)
