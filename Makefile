@@ -1,5 +1,7 @@
 # Thin wrappers; every target sets up .venv first (torch 2.13.0 CPU wheel, then zoo, zoo-export and
-# the example plugin). Override PYTHON to use another interpreter.
+# the example plugin). Override PYTHON to use another interpreter. torchvision 0.28.0 (the pair of torch
+# 2.13.0) comes from PyTorch's CPU index for a CPU torch, else from PyPI: timm imports it, and the
+# `accelerate` CLI imports timm; one that does not load is removed (zoo's timm layers work without it).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,6 +15,10 @@ $(STAMP): pyproject.toml export/pyproject.toml plugins/zoo-example-vae/pyproject
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]' -e './export[openvino]' -e ./plugins/zoo-example-vae
 	$(BIN)/pip install --quiet --no-deps -r requirements-test.txt
+	$(BIN)/python -c "import torchvision" 2>/dev/null || $(BIN)/pip install --quiet --no-deps torchvision==0.28.0 \
+	    $$($(BIN)/python -c "import torch; print('' if torch.version.cuda else '--index-url https://download.pytorch.org/whl/cpu')") \
+	    || echo "make: no torchvision for this torch: use 'python -m accelerate.commands.launch' (docs/install.md)"
+	$(BIN)/python -c "import torchvision" 2>/dev/null || $(BIN)/pip uninstall --quiet --yes torchvision
 	touch $(STAMP)
 
 install: $(STAMP)
