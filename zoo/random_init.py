@@ -24,8 +24,10 @@ def _fingerprint(module: Any) -> tuple[float, ...]:
 
 
 def mark_random_init(module: Any) -> None:
-    """Remember that ``module`` was just built with random weights."""
-    object.__setattr__(module, _ATTR, _fingerprint(module))
+    """Remember that ``module`` was just built with random weights (a module without parameters has none)."""
+    fingerprint = _fingerprint(module)
+    if fingerprint:
+        object.__setattr__(module, _ATTR, fingerprint)
 
 
 def is_random_init(module: Any) -> bool:
