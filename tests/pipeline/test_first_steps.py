@@ -65,8 +65,8 @@ def test_a_trained_component_is_no_longer_untrained(tmp_path: Path):
     assert parts["denoiser"].get("weights") != UNTRAINED and parts["autoencoder"]["weights"] == UNTRAINED
 
 
-def test_a_component_without_parameters_is_not_called_untrained(tmp_path: Path):
-    """The embedded default's first stage (space-to-depth) has no weights at all: nothing to call random."""
+def test_the_embedded_defaults_card_is_not_called_untrained(tmp_path: Path):
+    """Components loaded from a saved folder hold that folder's weights, never "untrained"."""
     zoo.default_pipeline().save_pretrained(tmp_path / "run")
     parts = front_matter((tmp_path / "run" / "README.md").read_text())["zoo"]["components"]
     assert parts["autoencoder"].get("weights") != UNTRAINED and parts["denoiser"].get("weights") != UNTRAINED
