@@ -46,7 +46,7 @@ def _environment() -> dict[str, str]:
 def test_every_skip_marker_names_a_reason_and_precedes_a_block():
     """A marker that is not right before a bash/python block would silently skip nothing (or the wrong block)."""
     for page in PAGES:
-        markers = len(re.findall(r"<!--\s*doc-test:", page.read_text(encoding="utf-8")))
+        markers = len(re.findall(r"^<!--\s*doc-test:", page.read_text(encoding="utf-8"), re.M))
         skipped = [block for block in extract_blocks(page) if block.skip is not None]
         assert markers == len(skipped), f"{page.name}: {markers} doc-test markers, {len(skipped)} skipped blocks"
         assert all(block.skip.strip() for block in skipped), page.name
