@@ -33,9 +33,13 @@ def _page_param(page: Path):
     return pytest.param(page, id=page.name, marks=marks)
 
 
-def _environment() -> dict[str, str]:
-    """This interpreter's environment with the checkout first on the path and the hub offline."""
+def _environment(tmp_path: Path) -> dict[str, str]:
+    """This interpreter's environment with the checkout first on the path, the hub offline and caches in
+    ``tmp_path`` (an example that exports into a cache leaves nothing behind)."""
     env = dict(os.environ)
+    for name in ("TMPDIR", "XDG_CACHE_HOME", "ZOO_CACHE"):
+        env[name] = str(tmp_path / ".cache" / name.lower())
+        Path(env[name]).mkdir(parents=True)
     paths = [str(ROOT), str(ROOT / "export"), str(ROOT / "plugins" / "zoo-example-vae")]
     env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -63,6 +67,6 @@ def test_page_examples_run(page: Path, tmp_path: Path):
         (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     run = subprocess.run(
         [sys.executable, "-m", "tests.docs.doc_blocks", str(page)],
-        cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=900,
+        cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=900,
     )
     assert run.returncode == 0, f"{page.name}:\n{run.stdout[-4000:]}\n{run.stderr[-6000:]}"
