@@ -67,6 +67,6 @@ def test_page_examples_run(page: Path, tmp_path: Path):
         (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     run = subprocess.run(
         [sys.executable, "-m", "tests.docs.doc_blocks", str(page)],
-        cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=900,
+        cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=1800,
     )
     assert run.returncode == 0, f"{page.name}:\n{run.stdout[-4000:]}\n{run.stderr[-6000:]}"
