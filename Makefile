@@ -1,5 +1,7 @@
 # Thin wrappers; every target sets up .venv first (torch 2.13.0 CPU wheel, then zoo, zoo-export and
-# the example plugin). Override PYTHON to use another interpreter.
+# the example plugin). Override PYTHON to use another interpreter. Only the package index is used: the
+# `accelerate` console script then needs a torchvision that loads with this torch (docs/install.md); the
+# same launcher runs as `python -m accelerate.commands.launch` without one.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -31,6 +31,7 @@ _LAZY = {
     "PipelineConfig": "zoo.pipeline_config",
     "build_pipeline": "zoo.pipeline",
     "load_pipeline": "zoo.pipeline",
+    "default_pipeline": "zoo.pipeline",
     "ZooError": "zoo.errors",
     "MissingWeightsError": "zoo.errors",
 }

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from zoo.cards import Card, DenoiserCard
 from zoo.errors import MissingWeightsError
+from zoo.random_init import mark_random_init
 from zoo.registry import get_card, load_factory
 
 __all__ = [
@@ -68,6 +69,8 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
     if overrides:  # the card says what was built: a saved folder rebuilds it from the card's config
         card = dataclasses.replace(card, config=config)
     model = as_autoencoder(load_factory(card)(**config), card)
+    if overrides:
+        model.card = _card_with_geometry(model.card, model)
     if source is not None:
         from zoo.autoencoders.state import StateDictMismatchError, load_autoencoder_weights
 
@@ -77,7 +80,18 @@ def build_autoencoder(name: Any, weights: Any = None, pretrained: bool = True, *
             if weights is not None or not overrides:
                 raise
             raise StateDictMismatchError(f"autoencoder {card.name!r}: {_OVERRIDE_HINT} ({err})") from None
+    else:
+        mark_random_init(model)
     return model.eval()
+
+
+def _card_with_geometry(card: Any, model: Any) -> Any:
+    """``card`` with the channel counts and downsample factor of the module built from overridden config
+    (``in_channels: 1`` on a 3-channel card builds a 1-channel VAE; its inputs must not be replicated)."""
+    fields = ("in_channels", "latent_channels", "downsample_factor")
+    built = {f: int(getattr(model, f)) for f in fields if getattr(model, f, None) is not None}
+    changed = {f: v for f, v in built.items() if getattr(card, f) != v}
+    return dataclasses.replace(card, **changed) if changed else card
 
 
 def _is_path(name: Any) -> bool:
@@ -135,6 +149,8 @@ def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **co
 
         load_strict(model, load_state_dict(source.source, source.sha256),
                     _weights_label(card, source, weights, bool(config)))
+    else:
+        mark_random_init(model)
     return model.eval()
 
 

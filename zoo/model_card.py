@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.random_init import UNTRAINED, is_random_init
 
 __all__ = ["CARD_FILE", "ModelCardError", "front_matter", "model_card", "requirements", "write_model_card"]
 
@@ -58,7 +59,9 @@ def _component(component: Any, ref: dict[str, Any]) -> dict[str, Any]:
         entry["distribution_version"] = ref.get("distribution_version", "")
     if card.license:
         entry["license"] = card.license
-    if getattr(card, "weights", None):
+    if is_random_init(component):
+        entry["weights"] = UNTRAINED
+    elif getattr(card, "weights", None):
         entry["weights"] = card.weights
     if card.source:
         entry["source"] = dict(card.source)

@@ -62,8 +62,8 @@ from zoo.tiling import (
 from zoo.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
 
 __all__ = [
-    "CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline", "build_pipeline", "load_pipeline",
-    "open_saved_pipeline",
+    "CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline", "build_pipeline", "default_pipeline",
+    "load_pipeline", "open_saved_pipeline",
 ]
 _DEFAULTS = PipelineConfig()
 SEED_STRIDE = 1000  # uncertainty sample k of image i runs with seed seed_i + 1000 k
@@ -687,6 +687,14 @@ def open_saved_pipeline(
     pipe = SRPipeline(saved.vae, saved.denoiser, saved.sampler, saved.options, backend, device)
     pipe.build_runtime()
     return pipe
+
+
+def default_pipeline(device: torch.device | str = "cpu", backend: Any = None) -> SRPipeline:
+    """The embedded default pipeline (``zoo.assets.DEFAULT_PIPELINE_DIR``: 4x, 64² -> 256² and larger, trained on
+    the bundled samples); what ``zoo sr`` and ``zoo demo`` run without ``--pipeline``. No network needed."""
+    from zoo.assets import DEFAULT_PIPELINE_DIR
+
+    return load_pipeline(DEFAULT_PIPELINE_DIR, device, backend)
 
 
 def load_pipeline(

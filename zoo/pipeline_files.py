@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -170,9 +171,20 @@ _EXPORT_HEADER = Obj(optional={"backend": _NAME}, others=True)
 """What zoo reads of an export's ``manifest.json`` (the backend named there checks the rest)."""
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@[\w./-]+)?")
+
+
+def _hub_hint(folder: Path) -> str:
+    """A hint for a missing folder whose name reads like a hub id (``owner/repo``): hub ids take ``hf:``."""
+    text = str(folder)
+    if _HUB_ID.fullmatch(text) and not text.startswith("."):
+        return f" (for the Hugging Face hub, write 'hf:{text}')"
+    return ""
+
+
 def _read_json(folder: Path) -> tuple[Path, dict[str, Any]]:
     if not folder.is_dir():
-        raise PipelineFileError(f"{folder}: pipeline folder not found")
+        raise PipelineFileError(f"{folder}: pipeline folder not found{_hub_hint(folder)}")
     file = folder / PIPELINE_FILE
     if not os.path.lexists(file) and os.path.lexists(folder / EXPORT_MANIFEST):
         raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "

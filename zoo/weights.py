@@ -19,6 +19,7 @@ from typing import Any
 from zoo.errors import ZooError
 
 __all__ = [
+    "HubUnreachableError",
     "HFSource",
     "WeightsError",
     "cached_path",
@@ -142,6 +143,56 @@ def _offline_hint(src: HFSource) -> str:
             "here (or point HF_HUB_CACHE at a copy), or download the file and pass weights=PATH")
 
 
+class HubUnreachableError(WeightsError):
+    """The hub could not be reached for a source missing from the cache (no network, firewall, DNS)."""
+
+
+_UNREACHABLE: dict[str, str] = {}
+"""Hub endpoints found unreachable in this process (endpoint -> reason): later sources fail at once."""
+
+
+def _hub_timeout() -> float:
+    """Seconds to wait for the hub's TCP connection (``ZOO_HUB_TIMEOUT``, default 5)."""
+    try:
+        return max(0.1, float(os.environ.get("ZOO_HUB_TIMEOUT", "5")))
+    except ValueError:
+        return 5.0
+
+
+def _hub_unreachable() -> str | None:
+    """Why the hub endpoint cannot be reached (one TCP connection, once per process), or None if it can."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    endpoint = constants.ENDPOINT
+    if endpoint not in _UNREACHABLE:
+        url = urlsplit(endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            socket.create_connection((url.hostname or "", port), timeout=_hub_timeout()).close()
+            return None
+        except OSError as err:
+            _UNREACHABLE[endpoint] = f"{url.hostname}: {getattr(err, 'strerror', None) or err}"[:80]
+    return _UNREACHABLE[endpoint]
+
+
+def _download(source: str, src: HFSource) -> Path:
+    """Download a hub source into the cache; an unreachable hub is one short line, found once per process."""
+    reason = _hub_unreachable()
+    if reason is not None:
+        raise HubUnreachableError(f"{source}: the Hugging Face hub is unreachable ({reason}); set HF_HUB_OFFLINE=1 "
+                                  "to use only the cache, or pass --weights PATH")
+    try:
+        return _hf_fetch(src, local_only=False)
+    except Exception as err:
+        raise WeightsError(
+            f"cannot download {source}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+            f"(no network? {_offline_hint(src)})"
+        ) from err
+
+
 def resolve(source: str | os.PathLike, sha256: str | None = None) -> Path:
     """Local path of a weight source (downloading hub sources into the cache), sha256-verified if given."""
     if isinstance(source, str) and source.startswith("hf:"):
@@ -151,13 +202,7 @@ def resolve(source: str | os.PathLike, sha256: str | None = None) -> Path:
             if _offline():
                 raise WeightsError(f"{source} is not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
                                    f"is set; {_offline_hint(src)}")
-            try:
-                path = _hf_fetch(src, local_only=False)
-            except Exception as err:
-                raise WeightsError(
-                    f"cannot download {source}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-                    f"(no network? {_offline_hint(src)})"
-                ) from err
+            path = _download(source, src)
     else:
         path = _local(source)
         if not path.exists():

@@ -148,3 +148,13 @@ def test_a_grey_output_for_colour_is_a_tensor_of_its_own():
     assert rgb.shape == (1, 3, 3, 4) and torch.equal(rgb[:, 0], rgb[:, 2])
     rgb[:, 0].add_(0.5)  # an expanded view would write one memory location three times, or refuse
     assert not torch.equal(rgb[:, 0], rgb[:, 1])
+
+
+def test_channel_overrides_reach_the_card_so_inputs_are_not_replicated():
+    """configs/demo-autoencoder.yaml builds kl-f4 (a 3-channel card) with ``in_channels: 1``: the card must say 1,
+    else the model input is replicated to 3 channels and the 1-channel conv refuses it (docs/training.md)."""
+    ae = build_autoencoder("kl-f4", pretrained=False, in_channels=1, out_channels=1, latent_channels=2,
+                           block_out_channels=[8, 8], norm_num_groups=4)
+    assert (ae.card.in_channels, ae.card.latent_channels, ae.card.downsample_factor) == (1, 2, 2)
+    x = to_model_input(torch.rand(1, 1, 8, 8), ae.card)
+    assert x.shape == (1, 1, 8, 8) and ae.decode(ae.encode(x)).shape == (1, 1, 8, 8)

@@ -21,6 +21,18 @@ def _key_values(values: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
+def _nothing_built(failed: dict[str, str]) -> str:
+    """One line for a screen where no autoencoder could be built: an unreachable hub is said once, not per VAE."""
+    from zoo.weights import HubUnreachableError
+
+    if failed and all(v.startswith(HubUnreachableError.__name__) for v in failed.values()):
+        names = list(failed)
+        listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return (f"the Hugging Face hub is unreachable for the weights of {listed}; "
+                "set HF_HUB_OFFLINE=1 to use only the cache, or pass --weights NAME=PATH")
+    return "no autoencoder could be built: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
+
+
 def _parse_override(value: str):
     try:
         return json.loads(value)
@@ -80,7 +92,7 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
                         device=resolve_device(device), overrides=override_values,
                         progress=not as_json and show_progress())
         if not result["rows"]:
-            fail("no autoencoder could be built: " + "; ".join(f"{k}: {v}" for k, v in result["failed"].items()))
+            fail(_nothing_built(result["failed"]))
         if sr_results:
             result["regression"] = sr_regression(result["rows"], {str(p): load_report(p) for p in sr_results})
         if out is not None:

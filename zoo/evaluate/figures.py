@@ -142,8 +142,17 @@ def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
     A row holds the images (``lr``, ``bicubic``, ``zoo``, ``hr`` in [0, 1]), ``id``, ``modality`` and
     ``psnr_*``/``ssim_*`` of bicubic and zoo (shown on their panels). Each panel carries a zoomed inset
     of the window (1/``zoom`` of the side) with the most fine detail in the HR image, outlined on it;
-    both error maps of a row share one colour scale.
+    both error maps of a row share one colour scale, shown by a colour bar beside the row.
     """
+    return _save(sr_panels_figure(rows, zoom), path)
+
+
+ERROR_UNITS = "|SR − HR| (fraction of the\nimage's intensity range)"
+"""Label of the error maps' colour bar: the images are in [0, 1], their full range."""
+
+
+def sr_panels_figure(rows: list[dict[str, Any]], zoom: int = 4):
+    """The matplotlib figure of :func:`sr_panels` (not saved)."""
     from matplotlib.patches import Rectangle
 
     plt = _pyplot()
@@ -164,7 +173,7 @@ def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
                 {"cmap": "gray", "vmin": 0, "vmax": 1}
             f = image.shape[0] / hr.shape[0]  # the LR panel's scale
             box = (int(top * f), int(left * f), max(int(side * f), 1))
-            ax.imshow(image, interpolation="nearest", **style)
+            shown = ax.imshow(image, interpolation="nearest", **style)
             ax.add_patch(Rectangle((box[1] - 0.5, box[0] - 0.5), box[2], box[2], fill=False, color="yellow", lw=0.8))
             inset = ax.inset_axes((0.58, 0.0, 0.42, 0.42))
             inset.imshow(image[box[0] : box[0] + box[2], box[1] : box[1] + box[2]], interpolation="nearest", **style)
@@ -176,8 +185,17 @@ def sr_panels(rows: list[dict[str, Any]], path: Path, zoom: int = 4) -> Path:
             ax.set_yticks([])
             ax.set_title(_panel_title(key, row, image), fontsize=7)
         ax_row[0].set_ylabel(f"{row['modality']}\n{row['id']}", fontsize=6)
+        _error_colorbar(fig, ax_row[-1], shown)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+def _error_colorbar(fig, ax, mappable) -> None:
+    """A colour bar right of ``ax`` for the row's shared error scale, labelled with its units."""
+    cax = ax.inset_axes((1.04, 0.0, 0.07, 1.0))
+    bar = fig.colorbar(mappable, cax=cax)
+    bar.set_label(ERROR_UNITS, fontsize=5)
+    bar.ax.tick_params(labelsize=5)
 
 
 def _panel_title(key: str, row: dict[str, Any], image: np.ndarray) -> str:

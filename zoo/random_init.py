@@ -1,0 +1,36 @@
+"""Which built components still hold the random weights they were built with (``pretrained=False``).
+
+The factory fingerprints a randomly initialised module; a module whose parameters still match it (not loaded,
+not trained) is reported as untrained, e.g. in a model card, instead of naming its card's default weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["UNTRAINED", "is_random_init", "mark_random_init"]
+
+UNTRAINED = "untrained (random initialisation, pretrained=False)"
+_ATTR = "_zoo_random_init_fingerprint"
+
+
+def _fingerprint(module: Any) -> tuple[float, ...]:
+    """Sum and sum of squares of every parameter (float64): changes with any load or training step."""
+    import torch
+
+    with torch.no_grad():
+        values = [(p.double().sum().item(), p.double().square().sum().item()) for p in module.parameters()]
+    return tuple(v for pair in values for v in pair)
+
+
+def mark_random_init(module: Any) -> None:
+    """Remember that ``module`` was just built with random weights (a module without parameters has none)."""
+    fingerprint = _fingerprint(module)
+    if fingerprint:
+        object.__setattr__(module, _ATTR, fingerprint)
+
+
+def is_random_init(module: Any) -> bool:
+    """True if ``module`` was built random and its parameters have not changed since."""
+    mark = getattr(module, _ATTR, None)
+    return mark is not None and mark == _fingerprint(module)
