@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.atomic import atomic_path, write_bytes, write_text
 from zoo.data.errors import DataError
 from zoo.data.manifest import Record, read_manifest
 from zoo.data.pngio import load_unit
+from zoo.folders.atomic import atomic_path, write_bytes, write_text
 
 KEYS = ("hr", "lr", "lr_up")
 CACHE_FILES = ("cache.json", "manifest.csv", "shards")  # what encode_dataset writes into its folder
@@ -126,7 +126,7 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
     from tqdm.auto import tqdm
 
     from zoo.autoencoders.preprocess import to_model_input
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
 
     data, out = Path(data), Path(out)
     prepare_output(out, inputs=[data, weights if isinstance(weights, str | os.PathLike) else None],
@@ -242,7 +242,7 @@ def read_cache(cache: str | os.PathLike) -> dict:
 
 def _read_folder_json(path: Path) -> dict:
     """A JSON object of a prepared folder or latent cache (a plain, size- and depth-capped file; else one line)."""
-    from zoo.folder_schema import FolderSchemaError, read_json
+    from zoo.folders.schema import FolderSchemaError, read_json
 
     try:
         data = read_json(path)

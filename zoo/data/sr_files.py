@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
-from zoo.output_guard import OutputError, check_writable
+from zoo.folders.guard import OutputError, check_writable
 from zoo.weights import sha256_file
 
 __all__ = [
@@ -65,7 +65,7 @@ BATCH_PIXEL_BUDGET = 4 * 1024 * 1024
 
 class OutputGuardError(OutputError, ValueError):
     """``zoo sr`` refuses to write: the output would replace an input or an earlier output, or ``--out``
-    is not writable (:func:`zoo.output_guard.check_writable`). Raised before any work."""
+    is not writable (:func:`zoo.folders.guard.check_writable`). Raised before any work."""
 
 
 # inputs ---------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def _part(out: Path, rank: int) -> Path:
 
 
 def _write_rows(path: Path, rows: Iterable[dict[str, str]]) -> None:
-    from zoo.atomic import write_text
+    from zoo.folders.atomic import write_text
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from zoo.atomic import atomic_dir, write_text
+from zoo.folders.atomic import atomic_dir, write_text
 
 REPORT_JSON = "report.json"
 EVAL_REPORT_FILES = (REPORT_JSON, "report.md", "per_image.csv", "figures")  # what write_eval_report writes

@@ -132,7 +132,7 @@ def atomic_dir(path: str | os.PathLike, replace_all: bool = False) -> Iterator[P
     A new ``path`` is the temporary folder renamed in one step. An existing ``path`` keeps everything
     the block did not write: each top-level entry written (a file, or a sub-folder as a whole)
     replaces the entry of the same name, sub-folders first and ``manifest*`` files last; other
-    entries are left alone (commands replace only their own files, see :mod:`zoo.output_guard`).
+    entries are left alone (commands replace only their own files, see :mod:`zoo.folders.guard`).
     ``replace_all=True`` swaps the whole folder instead (for folders a command owns entirely, such
     as a training checkpoint). Every file written in it gets the usual permissions (the same as a
     JSON written with ``open``).

@@ -7,7 +7,7 @@ Every command that writes a folder (``zoo eval``, ``eval compare``, ``screen``, 
   holds an input (an output folder inside an input folder is fine: nothing there is replaced);
 - an existing non-empty folder (or, with ``existing="files"``, an existing output file) is refused
   unless ``overwrite``; even then only what the command itself writes is replaced
-  (:func:`zoo.atomic.atomic_dir` moves the command's own entries in and keeps everything else);
+  (:func:`zoo.folders.atomic.atomic_dir` moves the command's own entries in and keeps everything else);
 - the folder (or the nearest existing folder above it) must be writable, checked by really
   creating and removing a file there, before any expensive work;
 - inside a command run (:func:`locking`, which every ``zoo`` and ``zoo-export`` command opens), the
@@ -198,7 +198,7 @@ def prepare_output_file(
 
     The file may not be, or lie inside, one of ``inputs`` (files and folders the command reads: its
     pipeline, weights, data), even with ``overwrite``; an existing file is refused unless ``overwrite``,
-    an existing folder always. Write it afterwards with :func:`zoo.atomic.write_text`.
+    an existing folder always. Write it afterwards with :func:`zoo.folders.atomic.write_text`.
     """
     path = Path(path)
     real = _real(path)

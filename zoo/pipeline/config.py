@@ -1,7 +1,7 @@
 """``PipelineConfig``: every option of an :class:`~zoo.pipeline.SRPipeline`, checked, in one frozen record.
 
 The options and their defaults are written here once. Each field carries the schema of its JSON
-value (:mod:`zoo.folder_schema`): :meth:`PipelineConfig.to_dict` / :meth:`~PipelineConfig.from_dict`
+value (:mod:`zoo.folders.schema`): :meth:`PipelineConfig.to_dict` / :meth:`~PipelineConfig.from_dict`
 give the options stored in ``zoo_pipeline.json`` and in an export's ``pipeline.json``, and
 :func:`option_schemas` the schema of those files. A new option is one new field here (files that
 lack it load with its default) plus the code that uses it.
@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from zoo.ensemble import check_count
 from zoo.errors import ZooError
-from zoo.folder_schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
-from zoo.latents import LatentStats
+from zoo.folders.schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
+from zoo.ops.ensemble import check_count
+from zoo.ops.latents import LatentStats
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
 
 __all__ = ["CONDITIONINGS", "CompatibilityError", "PipelineConfig", "PipelineConfigError", "option_schemas"]
@@ -110,11 +110,11 @@ class PipelineConfig:
         doc="bicubic-latent only: SR = bicubic + decode(SR latent) - decode(conditioning latent)")
     data_consistency: int = _option(
         Int(0, limit=MAX_DATA_CONSISTENCY), default=0,
-        doc="back-projection steps that make the SR image agree with its LR (zoo.consistency)")
+        doc="back-projection steps that make the SR image agree with its LR (zoo.ops.consistency)")
     self_ensemble: int = _option(
         Int(1, limit=8), default=1, parse=check_count,
         doc="flips/rotations of the LR whose SRs are combined where they agree, else bicubic (1, 2, 4 or 8; "
-            "zoo.ensemble): each one more SR run")
+            "zoo.ops.ensemble): each one more SR run")
     dtype: torch.dtype = _option(
         Str(DTYPES, null=True), default=torch.float32, parse=parse_dtype,
         to_json=lambda d: str(d).removeprefix("torch."),

@@ -52,7 +52,7 @@ def _first_line(err: Exception) -> str:
 def open_hub_pipeline(spec: str, open_folder: Callable[[Path], T]) -> T:
     """``open_folder`` (``load_pipeline`` of a local folder) on the cached snapshot of the hub pipeline ``spec``,
     whose files (symlinks into the repository's ``blobs/``, made by huggingface_hub) may resolve into that store."""
-    from zoo.folder_paths import linked_store
+    from zoo.folders.paths import linked_store
 
     folder = pipeline_folder(spec)
     snapshot = next((p for p in (folder, *folder.parents) if p.parent.name == "snapshots"), None)
@@ -84,7 +84,7 @@ def _checked_store(spec: str, snapshot: Path) -> Path:
 
 def pipeline_folder(spec: str) -> Path:
     """The local folder of the hub pipeline ``spec`` (``hf:owner/repo[/subfolder][@rev]``), cache first."""
-    from zoo.folder_paths import inside
+    from zoo.folders.paths import inside
 
     try:
         src = parse_hf(spec)
