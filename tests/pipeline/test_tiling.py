@@ -61,7 +61,7 @@ def test_tiled_denoise_of_a_local_operator_matches_outside_the_context_margin():
 
 
 def test_bicubic_region_equals_the_crop_of_the_whole_upsampling():
-    from zoo.data.encode import upsample_lr
+    from zoo.ops.resample import upsample_lr
 
     lr = torch.rand(1, 1, 23, 31)
     whole = upsample_lr(lr, (92, 124))

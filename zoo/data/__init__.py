@@ -35,7 +35,7 @@ _LAZY = {
     "encode_dataset": "zoo.data.encode",
     "load_latents": "zoo.data.encode",
     "read_cache": "zoo.data.encode",
-    "upsample_lr": "zoo.data.encode",
+    "upsample_lr": "zoo.ops.resample",
     "PairedImageDataset": "zoo.data.dataset",
     "LatentPairDataset": "zoo.data.dataset",
     "sample_dir": "zoo.data.samples",

@@ -33,14 +33,6 @@ CACHE_FILES = ("cache.json", "manifest.csv", "shards")  # what encode_dataset wr
 UPSAMPLE = "torch bicubic (align_corners=False, antialias=False) of the [0, 1] LR to the HR size, clamped to [0, 1]"
 
 
-def upsample_lr(lr01, size: tuple[int, int]):
-    """Bicubic upsampling of a B x C x h x w [0, 1] tensor to ``size``: the ``bicubic-latent`` conditioning
-    image. The pipeline must use this same function at inference."""
-    import torch.nn.functional as F
-
-    return F.interpolate(lr01, size=size, mode="bicubic", align_corners=False).clamp(0.0, 1.0)
-
-
 def weights_fingerprint(weights: str | os.PathLike | None, untrained: bool) -> str | None:
     """sha256 of the weights file ('untrained' for random weights; a folder hashes its single weights file)."""
     if untrained:
@@ -184,6 +176,8 @@ def _check_size(path: Path, shape: tuple[int, ...], f: int, what: str) -> None:
 def encode_batch(batch: list[Record], data: Path, vae, f: int, device: str, to_model_input) -> dict:
     """Latents of one batch: ``{"<id>/hr": C x H/f x W/f, "<id>/lr": ..., "<id>/lr_up": ...}`` (fp32, CPU)."""
     import torch
+
+    from zoo.ops.resample import upsample_lr
 
     hrs, lrs = [], []
     for rec in batch:

@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
-from zoo.data.encode import upsample_lr
 from zoo.ops.ensemble import check_count
 from zoo.ops.ensemble import self_ensemble as self_ensemble_sr
 from zoo.ops.geometry import Geometry
@@ -43,6 +42,7 @@ from zoo.ops.intensity import (
     value_range_of,
 )
 from zoo.ops.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
+from zoo.ops.resample import upsample_lr
 from zoo.ops.tiling import (
     DEFAULT_TILE,
     MAX_AUTO_TILE,

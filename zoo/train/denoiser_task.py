@@ -158,8 +158,8 @@ class DenoiserTask:
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         """Pixel PSNR (dB) of the pipeline's SR and of bicubic upsampling on the held-out images."""
-        from zoo.data.encode import upsample_lr
         from zoo.evaluate.metrics import psnr
+        from zoo.ops.resample import upsample_lr
 
         if not self.val:
             return {}
