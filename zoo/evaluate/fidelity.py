@@ -65,10 +65,9 @@ def measure_fidelity(pipeline: str | Path | None = None, split: str = "test", da
     ``work`` keeps the outputs and the ``zoo eval`` / ``zoo eval compare`` folders (default: a temporary folder).
     """
     from zoo.assets import DEFAULT_PIPELINE_DIR
-    from zoo.bench.quality import _shown
     from zoo.evaluate.compare import compare_reports, write_compare_report
     from zoo.evaluate.evaluation import evaluate_folders
-    from zoo.evaluate.report import write_eval_report
+    from zoo.evaluate.report import shown_path, write_eval_report
     from zoo.pipeline.build import load_pipeline
     from zoo.weights import folder_fingerprint
 
@@ -92,7 +91,7 @@ def measure_fidelity(pipeline: str | Path | None = None, split: str = "test", da
     return {
         "pipeline": "embedded default" if folder == DEFAULT_PIPELINE_DIR else str(folder),
         "pipeline_sha256": folder_fingerprint(folder), "split": split, "seed": seed,
-        "data": _shown(items[0].hr.parent.parent), "geometry": _geometry(items),
+        "data": shown_path(items[0].hr.parent.parent), "geometry": _geometry(items),
         "machine": f"{platform.machine()} {platform.processor() or platform.system()}, {_cpus()} CPU(s)",
         "methods": {m: LABELS[m] for m in METHODS}, "per_image": per_image,
         "per_modality": _per_modality(per_image), "overall": _group(per_image), "zoo_vs_bicubic": compare,

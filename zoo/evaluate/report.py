@@ -19,6 +19,14 @@ REPORT_JSON = "report.json"
 EVAL_REPORT_FILES = (REPORT_JSON, "report.md", "per_image.csv", "figures")  # what write_eval_report writes
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (reports stay machine-independent)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def to_jsonable(value: Any) -> Any:
     """Replace NaN/inf floats with None, recursively, and numpy scalars with Python numbers."""
     if isinstance(value, dict):
