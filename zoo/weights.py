@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "WeightsError",
     "cached_path",
     "hub_cache",
+    "hub_fetch",
     "load_state_dict",
     "package_path",
     "parse_hf",
@@ -86,6 +88,26 @@ def _hf_fetch(src: HFSource, local_only: bool) -> Path:
     return Path(huggingface_hub.snapshot_download(src.repo_id, allow_patterns=patterns, **common))
 
 
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+def hub_fetch(spec: str, fetch: Callable[[bool], Path], error: type[ZooError], how_to_get: str) -> Path:
+    """zoo's one way to the hub: ``fetch(True)`` (the cache, no network) first, else ``fetch(False)`` (a download)
+    unless ``HF_HUB_OFFLINE`` is set; a failure is one ``error`` line naming ``spec`` and ``how_to_get`` it."""
+    try:
+        return fetch(True)
+    except Exception as cached_err:  # huggingface_hub raises several kinds for "not in the cache"
+        if _offline():
+            raise error(f"{spec}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE is set; "
+                        f"{how_to_get}") from cached_err
+    try:
+        return fetch(False)
+    except Exception as err:
+        raise error(f"{spec}: cannot download ({_first_line(err)}); no network? {how_to_get}") from err
+
+
 def cached_path(source: str | os.PathLike) -> Path | None:
     """The local path of ``source`` if it is available without network access, else ``None``."""
     if isinstance(source, str) and source.startswith("hf:"):
@@ -146,18 +168,7 @@ def resolve(source: str | os.PathLike, sha256: str | None = None) -> Path:
     """Local path of a weight source (downloading hub sources into the cache), sha256-verified if given."""
     if isinstance(source, str) and source.startswith("hf:"):
         src = parse_hf(source)
-        path = cached_path(source)
-        if path is None:
-            if _offline():
-                raise WeightsError(f"{source} is not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
-                                   f"is set; {_offline_hint(src)}")
-            try:
-                path = _hf_fetch(src, local_only=False)
-            except Exception as err:
-                raise WeightsError(
-                    f"cannot download {source}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-                    f"(no network? {_offline_hint(src)})"
-                ) from err
+        path = hub_fetch(source, lambda local_only: _hf_fetch(src, local_only), WeightsError, _offline_hint(src))
     else:
         path = _local(source)
         if not path.exists():
