@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("zoo.weights", "zoo.denoisers"),
     ("zoo.autoencoders",),
     ("zoo.factory",),
-    ("zoo.backends", "zoo.autoencoders.describe"),  # describe reports what the factory would build
+    ("zoo.backends",),
     ("zoo.data", "zoo.pipeline"),  # side by side: the pipeline never imports zoo.data, nor data the pipeline
     ("zoo.evaluate", "zoo.testing"),
     ("zoo.bench", "zoo.train"),
