@@ -423,8 +423,13 @@ class SRPipeline:
         """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input).
 
         ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.ops.tiling.TilePlan`.
-        ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``)."""
+        ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``).
+
+        The numbered steps are those of docs/architecture.md's "One SR call" (steps 1 and 8, into [0, 1] and back, are
+        :meth:`__call__`'s; steps 4-6 are :meth:`_super_resolve_once`'s)."""
+        # 3. tiles or whole
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
+        # 2. self-ensemble: steps 3-6 on each flip/rotation, combined where they agree
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
         if count == 1:
             sr = self._super_resolve_once(lr01, plan, **kwargs)
@@ -435,7 +440,8 @@ class SRPipeline:
                 return self._super_resolve_once(x, plan, seed=seeds * (x.shape[0] // len(seeds)), **kwargs)
 
             sr = self_ensemble_sr(run, lr01.to(self.device, torch.float32), count)
-        if self.options.data_consistency:  # tiled or not: the whole SR image agrees with its LR
+        # 7. data consistency: tiled or not, the whole SR image agrees with its LR
+        if self.options.data_consistency:
             from zoo.ops.consistency import project_to_lr
 
             sr = project_to_lr(sr, lr01.to(sr.device), self.options.data_consistency)
@@ -443,11 +449,14 @@ class SRPipeline:
 
     def _super_resolve_once(self, lr01: torch.Tensor, plan: TilePlan | None, **kwargs: Any) -> torch.Tensor:
         """One SR of ``lr01``, tiled by ``plan`` or whole, before data consistency."""
-        if plan is not None:
+        if plan is not None:  # 3. tiles: steps 4-6 tile by tile, blended
             return self._super_resolve_tiled(lr01, plan, **kwargs)
+        # 4. conditioning latent
         cond = self.conditioning_latent(lr01)
+        # 5. sampling, 6. decode
         x = self.decode(self.sample(cond, **kwargs))
-        if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
+        # 6. pixel skip: bicubic + what the denoiser added to the bicubic latent, in pixel space
+        if self.pixel_skip:
             bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
             x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
         return from_model_output(x, channels=lr01.shape[1])
