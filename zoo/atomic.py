@@ -1,3 +1,7 @@
 """Deprecated path of :mod:`zoo.folders.atomic` (documented before #24 moved it); import from there."""
 
-from zoo.folders.atomic import *  # noqa: F403  # deprecated shim: kept one release for code that imports zoo.atomic
+import sys
+
+from zoo.folders import atomic
+
+sys.modules[__name__] = atomic  # deprecated shim: zoo.atomic is zoo.folders.atomic itself

@@ -1,3 +1,7 @@
 """Deprecated path of :mod:`zoo.data.sr_files` (documented before #24 moved it); import from there."""
 
-from zoo.data.sr_files import *  # noqa: F403  # deprecated shim: kept one release for code that imports zoo.sr_files
+import sys
+
+from zoo.data import sr_files
+
+sys.modules[__name__] = sr_files  # deprecated shim: zoo.sr_files is zoo.data.sr_files itself
