@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def zoo_loggers_as_they_were():
     """A CLI run (-v/-q) sets the level and handler of zoo's loggers for the process; undo it after each test."""
-    from zoo.verbosity import LOGGERS
+    from zoo.utils.verbosity import LOGGERS
 
     saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers)) for name in LOGGERS}
     yield

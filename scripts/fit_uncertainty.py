@@ -4,7 +4,7 @@
     python scripts/fit_uncertainty.py                      # the embedded default, bundled val split: print
     python scripts/fit_uncertainty.py --write              # ... and store them in its zoo_pipeline.json
 
-The weights (``uncertainty_weights``, see zoo/uncertainty.py) are the nonnegative least-squares fit of
+The weights (``uncertainty_weights``, see zoo/ops/uncertainty.py) are the nonnegative least-squares fit of
 |SR - HR| on the map's four features over every pixel of the split, scaled so that the mean map equals
 the mean error there. Only ``val`` or ``train`` may be used: the test split is what the report scores.
 """
@@ -36,8 +36,8 @@ def fit(folder: Path, split: str, data: str | None, seed: int, samples: int) -> 
 
 def store(folder: Path, weights: dict[str, float]) -> Path:
     """Write ``weights`` as the ``uncertainty_weights`` option of ``folder``'s zoo_pipeline.json (atomically)."""
-    from zoo.atomic import write_text
-    from zoo.pipeline_files import PIPELINE_FILE
+    from zoo.folders.atomic import write_text
+    from zoo.pipeline.saved import PIPELINE_FILE
 
     path = folder / PIPELINE_FILE
     data = json.loads(path.read_text())

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     code, summary = (None, "") if args.skip_tests else run_gpu_tests()
     reports = run_benchmarks(args.runs, args.warmup, args.backends, args.cache_dir)
 
-    from zoo.atomic import write_text
+    from zoo.folders.atomic import write_text
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts {sorted(unknown)}")
 
-    from zoo.atomic import write_text
+    from zoo.folders.atomic import write_text
 
     out = Path(args.out)
     report = json.loads(out.read_text()) if out.is_file() else {}

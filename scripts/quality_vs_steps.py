@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
-    from zoo.atomic import write_text
     from zoo.bench.machine import describe_machine, summary
     from zoo.bench.markdown import quality_section
     from zoo.bench.quality import quality_report
     from zoo.bench.runner import BenchConfig
+    from zoo.folders.atomic import write_text
 
     steps = tuple(sorted({int(s) for s in args.steps.split(",")}))
     cfg = BenchConfig(pipeline=args.pipeline, quality_steps=steps, quality_images=args.images, quality_data=args.data)

@@ -47,7 +47,7 @@ def synthetic_images() -> dict[str, torch.Tensor]:
 def gain(pipe, lr: torch.Tensor, hr: torch.Tensor, self_ensemble: int) -> float:
     """PSNR of the pipeline's SR minus that of PIL-exact bicubic, against ``hr``."""
     from zoo.evaluate.metrics import psnr
-    from zoo.resample import bicubic_upsample
+    from zoo.ops.resample import bicubic_upsample
 
     sr = pipe(lr, seed=0, progress=False, self_ensemble=self_ensemble)[0, 0].double().numpy()
     ref = hr.double().numpy()
@@ -56,9 +56,9 @@ def gain(pipe, lr: torch.Tensor, hr: torch.Tensor, self_ensemble: int) -> float:
 
 def report(folder: str) -> list[str]:
     import zoo
-    from zoo.consistency import lanczos_downsample
     from zoo.data.pngio import load_unit
     from zoo.evaluate.heldout import held_out
+    from zoo.ops.consistency import lanczos_downsample
 
     def pair(item):
         return (torch.from_numpy(load_unit(item.lr).astype("float32"))[None, None],

@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from zoo.assets import ASSETS_DIR, DEFAULT_PIPELINE_DIR, ZOO_S2D_F4
-    from zoo.atomic import atomic_dir
     from zoo.autoencoders.loading import save_autoencoder
     from zoo.factory import build_autoencoder
+    from zoo.folders.atomic import atomic_dir
     from zoo.train.config import load_config
     from zoo.train.loop import train
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             path.chmod(0o755 if path.is_dir() else 0o644)
     print(f"zoo: default pipeline -> {DEFAULT_PIPELINE_DIR.relative_to(ROOT)} ({(time.time() - start) / 60:.1f} min)")
 
-    from zoo.demo import evaluate_default, format_summary
+    from zoo.evaluate.demo import evaluate_default, format_summary
 
     summary = evaluate_default()
     print(format_summary(summary))

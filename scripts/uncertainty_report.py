@@ -68,8 +68,8 @@ def synthetic_rows(pipe) -> list[dict[str, Any]]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from synthetic_report import synthetic_images
 
-    from zoo.consistency import lanczos_downsample
     from zoo.evaluate.uncertainty import collect, map_of
+    from zoo.ops.consistency import lanczos_downsample
 
     rows = []
     for name, hr in synthetic_images().items():

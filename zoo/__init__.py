@@ -7,7 +7,7 @@ Importing ``zoo`` is cheap: names are loaded on first use (PEP 562), so ``import
 
 from __future__ import annotations
 
-from zoo.lazy import lazy_exports
+from zoo.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -27,11 +27,11 @@ _LAZY = {
     "build_backend": "zoo.factory",
     "default_denoiser": "zoo.factory",
     "Autoencoder": "zoo.autoencoders.base",
-    "SRPipeline": "zoo.pipeline",
-    "PipelineConfig": "zoo.pipeline_config",
-    "build_pipeline": "zoo.pipeline",
-    "load_pipeline": "zoo.pipeline",
-    "default_pipeline": "zoo.pipeline",
+    "SRPipeline": "zoo.pipeline.sr_pipeline",
+    "PipelineConfig": "zoo.pipeline.config",
+    "build_pipeline": "zoo.pipeline.build",
+    "load_pipeline": "zoo.pipeline.build",
+    "default_pipeline": "zoo.pipeline.build",
     "ZooError": "zoo.errors",
     "MissingWeightsError": "zoo.errors",
 }

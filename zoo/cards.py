@@ -23,6 +23,7 @@ __all__ = [
     "DenoiserCard",
     "SamplerCard",
     "KINDS",
+    "denoiser_arguments",
 ]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -197,6 +198,17 @@ class DenoiserCard(Card):
         _check_sha256(self)
         if self.latent_channels is not None:
             _positive_int(self, "latent_channels", "4")
+
+
+def denoiser_arguments(card: DenoiserCard, **config: Any) -> dict[str, Any]:
+    """The keyword arguments :func:`zoo.factory.build_denoiser` calls the card's factory with: ``prediction_type``
+    (the card's), ``latent_channels`` (the card's, when it states it), then the card's ``config``, then ``config``.
+    ``sample_size`` is passed only by :func:`zoo.factory.default_denoiser`, which knows the autoencoder and
+    ``hr_size``."""
+    known = {"prediction_type": card.prediction_type}
+    if card.latent_channels is not None:
+        known["latent_channels"] = card.latent_channels
+    return {**known, **card.config, **config}
 
 
 @dataclass(frozen=True)

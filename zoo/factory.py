@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-from zoo.cards import Card, DenoiserCard
+from zoo.cards import Card, DenoiserCard, denoiser_arguments
 from zoo.errors import MissingWeightsError
-from zoo.random_init import mark_random_init
 from zoo.registry import get_card, load_factory
+from zoo.utils.random_init import mark_random_init
 
 __all__ = [
     "WeightSource", "build_autoencoder", "build_backend", "build_denoiser", "build_sampler", "default_denoiser",
@@ -111,16 +111,6 @@ def _is_path(name: Any) -> bool:
         return False
     except UnknownComponentError:
         return os.path.exists(name)
-
-
-def denoiser_arguments(card: DenoiserCard, **config: Any) -> dict[str, Any]:
-    """The keyword arguments :func:`build_denoiser` calls the card's factory with: ``prediction_type`` (the
-    card's), ``latent_channels`` (the card's, when it states it), then the card's ``config``, then ``config``.
-    ``sample_size`` is passed only by :func:`default_denoiser`, which knows the autoencoder and ``hr_size``."""
-    known = {"prediction_type": card.prediction_type}
-    if card.latent_channels is not None:
-        known["latent_channels"] = card.latent_channels
-    return {**known, **card.config, **config}
 
 
 def build_denoiser(name: Any, weights: Any = None, pretrained: bool = True, **config: Any):

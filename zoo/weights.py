@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "WeightsError",
     "cached_path",
     "hub_cache",
+    "hub_fetch",
     "load_state_dict",
     "package_path",
     "parse_hf",
@@ -85,6 +87,35 @@ def _hf_fetch(src: HFSource, local_only: bool) -> Path:
         return Path(huggingface_hub.hf_hub_download(src.repo_id, src.filename, **common))
     patterns = ["*.json", "*.safetensors"]
     return Path(huggingface_hub.snapshot_download(src.repo_id, allow_patterns=patterns, **common))
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+def hub_fetch(spec: str, fetch: Callable[[bool], Path], error: type[ZooError], how_to_get: str,
+              instead: str = "pass a local path") -> Path:
+    """zoo's one way to the hub: ``fetch(True)`` (the cache, no network) first, else ``fetch(False)`` (a download)
+    unless ``HF_HUB_OFFLINE`` is set; a failure is one ``error`` line naming ``spec`` and ``how_to_get`` it. An
+    unreachable hub (one TCP connection, tried once per process: :func:`_hub_unreachable`) fails at once in one
+    short line (a :class:`HubUnreachableError` where ``error`` is a :class:`WeightsError`) suggesting
+    ``HF_HUB_OFFLINE=1`` or ``instead``."""
+    try:
+        return fetch(True)
+    except Exception as cached_err:  # huggingface_hub raises several kinds for "not in the cache"
+        if _offline():
+            raise error(f"{spec}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE is set; "
+                        f"{how_to_get}") from cached_err
+    reason = _hub_unreachable()
+    if reason is not None:
+        unreachable = HubUnreachableError if issubclass(HubUnreachableError, error) else error
+        raise unreachable(f"{spec}: the Hugging Face hub is unreachable ({reason}); set HF_HUB_OFFLINE=1 to use "
+                          f"only the cache, or {instead}")
+    try:
+        return fetch(False)
+    except Exception as err:
+        raise error(f"{spec}: cannot download ({_first_line(err)}); no network? {how_to_get}") from err
 
 
 def cached_path(source: str | os.PathLike) -> Path | None:
@@ -178,31 +209,12 @@ def _hub_unreachable() -> str | None:
     return _UNREACHABLE[endpoint]
 
 
-def _download(source: str, src: HFSource) -> Path:
-    """Download a hub source into the cache; an unreachable hub is one short line, found once per process."""
-    reason = _hub_unreachable()
-    if reason is not None:
-        raise HubUnreachableError(f"{source}: the Hugging Face hub is unreachable ({reason}); set HF_HUB_OFFLINE=1 "
-                                  "to use only the cache, or pass --weights PATH")
-    try:
-        return _hf_fetch(src, local_only=False)
-    except Exception as err:
-        raise WeightsError(
-            f"cannot download {source}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-            f"(no network? {_offline_hint(src)})"
-        ) from err
-
-
 def resolve(source: str | os.PathLike, sha256: str | None = None) -> Path:
     """Local path of a weight source (downloading hub sources into the cache), sha256-verified if given."""
     if isinstance(source, str) and source.startswith("hf:"):
         src = parse_hf(source)
-        path = cached_path(source)
-        if path is None:
-            if _offline():
-                raise WeightsError(f"{source} is not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
-                                   f"is set; {_offline_hint(src)}")
-            path = _download(source, src)
+        path = hub_fetch(source, lambda local_only: _hf_fetch(src, local_only), WeightsError, _offline_hint(src),
+                         instead="pass --weights PATH")
     else:
         path = _local(source)
         if not path.exists():

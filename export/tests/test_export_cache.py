@@ -14,7 +14,7 @@ from zoo_export.backends import cache_fingerprint, export_cache_folder
 from zoo_export.options import export_options_for
 
 import zoo
-from zoo.cache_dir import CacheDirError, cache_dir, cache_root
+from zoo.folders.cache import CacheDirError, cache_dir, cache_root
 
 
 def _mode(path) -> int:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from zoo_export.manifest import ManifestError, sha256_file
 
 import zoo
-from zoo.folder_paths import FolderPathError
+from zoo.folders.paths import FolderPathError
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore:Constant folding")  # the TorchScript exporter's, harmless

@@ -15,7 +15,7 @@ from zoo_export.stages import STAGE_IO, EncoderStage, stage_modules
 from zoo_export.validate import compare_stage
 
 import zoo
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 BUILTIN_VAES = sorted(i.name for i in zoo.list_components("autoencoder") if i.ok and i.distribution == "zoo")
 

@@ -15,7 +15,7 @@ from zoo_export.exporter import ExportValidationError
 from zoo_export.validate import psnr
 
 import zoo
-from zoo.pipeline_files import PipelineFileError
+from zoo.pipeline.saved import PipelineFileError
 
 openvino = pytest.importorskip("openvino")
 pytestmark = pytest.mark.slow  # each test exports or compiles a pipeline on a shared 2-core CPU

@@ -12,7 +12,7 @@ from zoo_export.trt import (
     stage_profile,
 )
 
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")

@@ -5,7 +5,7 @@ Light to import: the heavy modules (torch, onnx, onnxruntime, tensorrt) load on 
 
 from __future__ import annotations
 
-from zoo.lazy import lazy_exports
+from zoo.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

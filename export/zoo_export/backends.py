@@ -1,7 +1,7 @@
 """The backends zoo-export adds to ``zoo.backends``: ``onnxruntime``, ``openvino`` and ``tensorrt``.
 
 The top layer of zoo-export: ``backend.runtime(pipeline)`` exports the pipeline (validated, into a
-per-user cache, :mod:`zoo.cache_dir`, keyed by its weights, options and versions, every entry
+per-user cache, :mod:`zoo.folders.cache`, keyed by its weights, options and versions, every entry
 verified before use) and opens a runtime on the files;
 ``backend.load(folder)`` opens an export folder as an ``SRPipeline``. The cards that point here are
 :mod:`zoo_export.cards`. The exporter (onnx, onnxscript) is imported only when an export is made.
@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from zoo.atomic import TEMP_PREFIX, clean_stale_temps, temp_name
-from zoo.cache_dir import cache_dir as zoo_cache_dir
-from zoo.cache_dir import ensure_private_dir
 from zoo.errors import ZooError
+from zoo.folders.atomic import TEMP_PREFIX, clean_stale_temps, temp_name
+from zoo.folders.cache import cache_dir as zoo_cache_dir
+from zoo.folders.cache import ensure_private_dir
 from zoo_export.manifest import MANIFEST, manifest_geometry, package_versions, verify_export
 from zoo_export.options import export_options_for, pipeline_record
 from zoo_export.pipelines import pipeline_from_export
@@ -36,7 +36,7 @@ from zoo_export.validate import ExportValidationError, compare_stage
 log = logging.getLogger(__name__)
 OPENVINO_VALIDATION_BATCHES = (1, 2)
 CACHE_SUBDIR = "exports"
-"""Sub-folder of zoo's per-user cache (:func:`zoo.cache_dir.cache_dir`) holding the backends' exports."""
+"""Sub-folder of zoo's per-user cache (:func:`zoo.folders.cache.cache_dir`) holding the backends' exports."""
 KEY_FIELD = "cache_key"
 """The manifest's ``source`` field that records the fingerprint an entry was made for."""
 _KEY_VERSIONS = ("zoo", "zoo-export", "torch", "onnx", "onnxruntime", "onnxconverter-common")
@@ -66,7 +66,7 @@ def cache_fingerprint(pipeline: Any, options: Any, *key: Any) -> str:
 
 
 def export_cache_folder(cache_dir: str | Path | None) -> Path:
-    """``cache_dir`` (checked private) or ``<zoo cache>/exports``; see :mod:`zoo.cache_dir`."""
+    """``cache_dir`` (checked private) or ``<zoo cache>/exports``; see :mod:`zoo.folders.cache`."""
     if cache_dir:
         return ensure_private_dir(cache_dir, "export cache folder")
     return zoo_cache_dir(CACHE_SUBDIR)

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from zoo.verbosity import add_verbosity_options, apply_verbosity
+from zoo.utils.verbosity import add_verbosity_options, apply_verbosity
 
 EXIT_BAD_INPUT = 2
 EXIT_VALIDATION = 1
@@ -45,14 +45,14 @@ class DefaultGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """A :class:`zoo.errors.ZooError` (or running out of memory) is one line and exit code 2."""
-        from zoo.console import run_reporting_errors
+        from zoo.utils.console import run_reporting_errors
 
         apply_verbosity(ctx)
         return run_reporting_errors(lambda: self._checked_invoke(ctx), "zoo-export")
 
     def _checked_invoke(self, ctx: click.Context):
         """Check zoo's environment variables (one line, exit 2, before any work), then run the subcommand."""
-        from zoo.env_vars import check_environment
+        from zoo.utils.env_vars import check_environment
 
         check_environment()
         return super().invoke(ctx)
@@ -150,7 +150,7 @@ def export_cmd(**kw: Any) -> None:
     if kw["pipeline_dir"] is not None and kw["weights"]:
         fail("--weights applies to --vae NAME exports; a --pipeline folder carries its own weights")
     if kw["timing_cache"]:  # a cache TensorRT reads and rewrites: never one of the pipeline's files or weights
-        from zoo.output_guard import prepare_output_file
+        from zoo.folders.guard import prepare_output_file
 
         prepare_output_file(kw["timing_cache"], inputs=[kw["pipeline_dir"], kw["weights"], kw["out"]], overwrite=True,
                             option="--timing-cache")
@@ -163,8 +163,8 @@ def export_cmd(**kw: Any) -> None:
             fail(str(err))
     vae_config = _parse_json(kw["vae_config"], "--vae-config")
     den_config = _parse_json(kw["denoiser_config"], "--denoiser-config")
-    from zoo.console import show_progress
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
+    from zoo.utils.console import show_progress
     from zoo_export.exporter import export_pipeline
     from zoo_export.options import ExportOptions, export_files
     from zoo_export.validate import ExportValidationError
@@ -236,7 +236,7 @@ def _print_manifest(manifest: dict[str, Any], root: Path, as_json: bool) -> None
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
         return
-    from zoo.console import print_table
+    from zoo.utils.console import print_table
 
     src = manifest.get("source", {})
     click.echo(f"{root}: {manifest['backend']} export of {src.get('vae')} + {src.get('denoiser')} "
@@ -287,7 +287,7 @@ def validate_cmd(folder: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        from zoo.console import print_table
+        from zoo.utils.console import print_table
 
         print_table(["check", "result"], [[k, v] for k, v in report["checks"].items()])
         click.echo(f"status: {'ok' if report['ok'] else 'FAILED'}")

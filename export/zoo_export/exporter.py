@@ -1,7 +1,7 @@
 """Export the encoder, denoiser and decoder into a validated folder (ONNX, optionally TensorRT engines).
 
 Everything is written into a temporary folder beside the target and renamed over it only when
-the whole export is done (``zoo.atomic.atomic_dir``): a failed export leaves nothing behind.
+the whole export is done (``zoo.folders.atomic.atomic_dir``): a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from zoo.backends.base import Runtime
-from zoo.folder_paths import files_under
-from zoo.geometry import Geometry
+from zoo.folders.paths import files_under
+from zoo.ops.geometry import Geometry
 from zoo_export.manifest import (
     PIPELINE_JSON,
     PIPELINE_SUBDIR,
@@ -168,8 +168,8 @@ def export_stages(
     ``out`` is refused unless ``overwrite``; then only the export's own entries (stage folders,
     ``pipeline/``, ``pipeline.json``, ``manifest.json``) are replaced and everything else is kept.
     """
-    from zoo.atomic import atomic_dir
-    from zoo.output_guard import prepare_output
+    from zoo.folders.atomic import atomic_dir
+    from zoo.folders.guard import prepare_output
 
     options.validate()
     out = prepare_output(out, inputs=[pipeline_dir], overwrite=overwrite, will_write=export_files())
@@ -187,7 +187,7 @@ def export_stages(
         if pipeline_dir is not None:
             _copy_pipeline_config(Path(pipeline_dir), tmp / PIPELINE_SUBDIR)
         if record is not None:
-            from zoo.atomic import write_text
+            from zoo.folders.atomic import write_text
 
             write_text(tmp / PIPELINE_JSON, json.dumps(record, indent=2) + "\n")
         manifest = _finish(tmp, stages, modules, geometry, options)
@@ -252,8 +252,8 @@ def _failure_summary(manifest: dict) -> str:
 
 def _copy_pipeline_config(src: Path, dst: Path) -> None:
     """Copy the pipeline's ``zoo_pipeline.json`` (weights live in the exported stages)."""
-    from zoo.folder_paths import inside
-    from zoo.pipeline_files import PIPELINE_FILE
+    from zoo.folders.paths import inside
+    from zoo.pipeline.saved import PIPELINE_FILE
 
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(inside(src, PIPELINE_FILE, PIPELINE_FILE, src), dst / PIPELINE_FILE)

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.folder_paths import files_under, inside
-from zoo.folder_schema import Bool, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
-from zoo.geometry import Geometry
+from zoo.folders.paths import files_under, inside
+from zoo.folders.schema import Bool, Int, Json, ListOf, MapOf, Number, Obj, Str, read_json, validate
+from zoo.ops.geometry import Geometry
 from zoo.weights import sha256_file
 from zoo_export import __version__
 
@@ -95,7 +95,7 @@ def geometry_record(geometry: Geometry) -> dict[str, Any]:
 
 
 def manifest_geometry(manifest: dict[str, Any]) -> Geometry:
-    """The :class:`~zoo.geometry.Geometry` an export was made and validated at."""
+    """The :class:`~zoo.ops.geometry.Geometry` an export was made and validated at."""
     g = manifest["geometry"]
     return Geometry(g["in_channels"], g["latent_channels"], g["downsample_factor"], g["size"], g["scale"],
                     g.get("conditioning", "lr-latent"))
@@ -107,7 +107,7 @@ def hash_files(root: Path, files: list[Path]) -> dict[str, str]:
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
-    from zoo.atomic import write_text
+    from zoo.folders.atomic import write_text
 
     path = Path(root) / MANIFEST
     write_text(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")

@@ -12,9 +12,9 @@ from typing import Any
 
 from zoo.autoencoders.saved import card_schema
 from zoo.errors import ZooError
-from zoo.folder_schema import Architecture, Int, Obj, Str
-from zoo.geometry import Geometry
-from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS
+from zoo.folders.schema import Architecture, Int, Obj, Str
+from zoo.ops.geometry import Geometry
+from zoo.pipeline.saved import OPTIONAL_OPTIONS, OPTIONS
 from zoo.registry import is_distribution_name, is_version
 from zoo_export.manifest import MANIFEST, PIPELINE_JSON, PIPELINE_SUBDIR
 from zoo_export.stages import STAGES

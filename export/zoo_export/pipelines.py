@@ -20,8 +20,8 @@ from zoo.autoencoders.base import Autoencoder
 from zoo.backends.base import Runtime
 from zoo.cards import AutoencoderCard, CardError
 from zoo.denoisers.base import Denoiser
-from zoo.folder_paths import inside
-from zoo.folder_schema import read_json
+from zoo.folders.paths import inside
+from zoo.folders.schema import read_json
 from zoo_export.manifest import PIPELINE_JSON, ManifestError
 from zoo_export.options import RECORD_SCHEMA
 
@@ -85,8 +85,8 @@ def _card_from_dict(data: dict[str, Any], where: Path) -> AutoencoderCard:
 def pipeline_from_export(root: str | Path, runtime: Runtime, backend_name: str = "onnxruntime") -> Any:
     """An ``SRPipeline`` running ``runtime`` (opened on ``root``) with the options in ``root/pipeline.json``."""
     from zoo.factory import build_sampler
-    from zoo.pipeline import SRPipeline
-    from zoo.pipeline_config import PipelineConfig
+    from zoo.pipeline.config import PipelineConfig
+    from zoo.pipeline.sr_pipeline import SRPipeline
     from zoo.registry import Provider, installed_card
 
     path = Path(root) / PIPELINE_JSON

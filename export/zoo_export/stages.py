@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 STAGES = ("encoder", "denoiser", "decoder")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 from zoo_export.stages import STAGE_IO, stage_shapes
 
 MIN_TRT_MAJOR = 10
@@ -122,7 +122,7 @@ def build_engine(
         raise RuntimeError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
     engine_path.write_bytes(bytes(plan))
     if timing_cache is not None:
-        from zoo.atomic import write_bytes
+        from zoo.folders.atomic import write_bytes
 
         write_bytes(timing_cache, bytes(config.get_timing_cache().serialize()))
     return {
@@ -136,8 +136,8 @@ def build_engine(
 
 
 def default_timing_cache() -> Path:
-    """Per-GPU, per-TensorRT timing cache in zoo's private per-user cache (:mod:`zoo.cache_dir`)."""
-    from zoo.cache_dir import cache_dir
+    """Per-GPU, per-TensorRT timing cache in zoo's private per-user cache (:mod:`zoo.folders.cache`)."""
+    from zoo.folders.cache import cache_dir
 
     env = current_environment()
     gpu = "".join(c if c.isalnum() else "-" for c in env["gpu_name"])

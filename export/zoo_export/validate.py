@@ -23,7 +23,7 @@ from torch import nn
 
 from zoo.backends.base import Runtime
 from zoo.errors import ZooError
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 from zoo.samplers.noise import randn
 from zoo.samplers.sampling import sample_ddim
 from zoo.samplers.schedules import linear_schedule
@@ -31,7 +31,7 @@ from zoo_export.runtime_ort import ort_runner
 from zoo_export.stages import STAGE_IO
 
 if TYPE_CHECKING:
-    from zoo.pipeline import SRPipeline
+    from zoo.pipeline.sr_pipeline import SRPipeline
 
 STAGE_TOLERANCE = {
     "fp32": {"encoder": 1e-4, "denoiser": 1e-4, "decoder": 1e-4},

@@ -112,6 +112,28 @@ def test_hub_sources_use_the_hub_cache_offline(tmp_path):
     assert "not in the Hugging Face cache" in other.stderr
 
 
+def test_weights_and_hub_pipelines_say_a_failed_download_in_one_way(tmp_path):
+    """Not cached, not offline, no network: weights and hub pipelines fail through the one hub function,
+    with the same line (the source, the reason, how to get it)."""
+    code = (
+        "import sys\n"
+        "from zoo.weights import resolve\n"
+        "from zoo.pipeline.hub import pipeline_folder\n"
+        "for fetch, spec in ((resolve, 'hf:someone/other-vae/vae.safetensors'),\n"
+        "                    (pipeline_folder, 'hf:someone/pipe')):\n"
+        "    try:\n"
+        "        fetch(spec)\n"
+        "    except Exception as err:\n"
+        "        print(type(err).__name__, str(err).splitlines()[0])\n"
+    )
+    out = _zoo_in(code, HF_HOME=str(tmp_path / "hf-home"))
+    lines = out.stdout.splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["WeightsError", "HubPipelineError"], out.stderr
+    for line, spec in zip(lines, ("hf:someone/other-vae/vae.safetensors", "hf:someone/pipe"), strict=True):
+        assert line.split(" ", 1)[1].startswith(f"{spec}: cannot download ("), line
+        assert "; no network? " in line and "hf download " in line
+
+
 def test_package_source_resolves_inside_an_installed_package(tmp_path):
     pkg = tmp_path / "site" / "my_weights_pkg"
     (pkg / "weights").mkdir(parents=True)

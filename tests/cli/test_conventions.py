@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from zoo_export.cli import main as export_main
 
 from zoo.cli import COMMANDS, main
-from zoo.devices import DEVICE_HELP, DeviceError, resolve_device
+from zoo.utils.devices import DEVICE_HELP, DeviceError, resolve_device
 
 # command path -> (arguments that make a valid command line without --out, the parameter --out fills)
 WRITERS = {
@@ -118,7 +118,7 @@ def test_v_shows_debug_messages_and_q_hides_info(tiny_pipeline: Path, inputs: di
     base = ["sr", str(inputs["png8"]), "--pipeline", str(tiny_pipeline), "--device", "auto"]
     loud = runner.invoke(main, ["-v", *base, "--out", str(tmp_path / "a")])
     assert loud.exit_code == 0, loud.output
-    assert "zoo: debug: zoo.devices: device auto -> " in loud.stderr
+    assert "zoo: debug: zoo.utils.devices: device auto -> " in loud.stderr
     assert f"to {tmp_path / 'a'}" in loud.stdout  # the result stays on stdout
     quiet = runner.invoke(main, [*base, "-q", "--out", str(tmp_path / "b")])
     assert quiet.exit_code == 0 and quiet.stderr == "" and f"to {tmp_path / 'b'}" in quiet.stdout

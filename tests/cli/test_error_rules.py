@@ -125,8 +125,8 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_bars_only_on_a_terminal_and_not_under_q(monkeypatch):
-    from zoo.console import show_progress
-    from zoo.verbosity import configure_logging
+    from zoo.utils.console import show_progress
+    from zoo.utils.verbosity import configure_logging
 
     configure_logging()
     monkeypatch.setattr(sys, "stderr", io.StringIO())
@@ -153,7 +153,7 @@ def test_progress_advances_within_one_file(tiny_pipeline, tmp_path, capsys):
     import nibabel as nib
 
     import zoo
-    from zoo.sr_files import SROptions, super_resolve_file
+    from zoo.data.sr_files import SROptions, super_resolve_file
 
     src = tmp_path / "vol.nii.gz"
     volume = (np.random.default_rng(0).random((12, 16, 3)) * 1000).astype(np.int16)
@@ -166,7 +166,8 @@ def test_progress_advances_within_one_file(tiny_pipeline, tmp_path, capsys):
 
 
 # the output folder is locked by the run writing it ---------------------------------------------------------
-HOLD = "import sys\nfrom zoo.output_guard import lock_output\nlock_output(sys.argv[1])\nprint('locked', flush=True)\n" \
+HOLD = "import sys\nfrom zoo.folders.guard import lock_output\nlock_output(sys.argv[1])\n" \
+       "print('locked', flush=True)\n" \
        "sys.stdin.read()\n"
 
 
@@ -217,7 +218,7 @@ def test_two_real_zoo_sr_processes_into_one_folder(inputs, tiny_pipeline, tmp_pa
     assert codes == [0, 2], results
     (refusal,) = [err for code, err in results if code == 2]
     assert len(refusal.strip().splitlines()) == 1 and (locked or "already holds" in refusal)
-    from zoo.sr_files import read_manifest_rows
+    from zoo.data.sr_files import read_manifest_rows
     from zoo.weights import sha256_file
 
     rows = read_manifest_rows(out / "manifest.csv")
@@ -225,7 +226,7 @@ def test_two_real_zoo_sr_processes_into_one_folder(inputs, tiny_pipeline, tmp_pa
 
 
 def test_prepare_output_locks_only_inside_a_command_run(tmp_path):
-    from zoo.output_guard import LOCK_FILE, locking, prepare_output
+    from zoo.folders.guard import LOCK_FILE, locking, prepare_output
 
     out = tmp_path / "new"
     prepare_output(out)  # a plain library call creates nothing

@@ -327,7 +327,7 @@ def test_sr_under_accelerate_with_two_cpu_processes_writes_every_file_once(tiny_
 
 def test_sr_files_library_api_without_the_cli(tiny_pipeline, tmp_path):
     import zoo
-    from zoo.sr_files import SROptions, check_outputs, plan_jobs, run_jobs
+    from zoo.data.sr_files import SROptions, check_outputs, plan_jobs, run_jobs
 
     src = _png(tmp_path / "a.png", 0)
     jobs, errors = plan_jobs([str(src)], tmp_path / "o")

@@ -17,7 +17,7 @@ from safetensors import safe_open
 
 import zoo
 from zoo.data import LatentPairDataset, PairedImageDataset, encode_dataset, load_latents, read_manifest
-from zoo.data.latents import shard_files
+from zoo.data.encode import shard_files
 from zoo.data.prepare import PrepareConfig, prepare
 from zoo.data.samples import sample_paths
 

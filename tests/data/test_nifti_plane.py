@@ -37,7 +37,7 @@ def test_parse_slice_axis_refuses_anything_but_auto_0_1_2(bad):
 
 
 def test_sr_options_check_the_axis_once():
-    from zoo.sr_files import SROptions
+    from zoo.data.sr_files import SROptions
 
     assert SROptions().axis == "auto" and SROptions(axis="1").axis == 1
     with pytest.raises(ValueError, match="slice axis must be auto, 0, 1 or 2, got 3"):

@@ -18,7 +18,7 @@ from zoo.cli import main
 from zoo.data.errors import DataError
 from zoo.data.readers import read_image
 from zoo.data.writers import write_png
-from zoo.env_vars import EnvVarError
+from zoo.utils.env_vars import EnvVarError
 
 TINY = ["--override", "block_out_channels=[8,8,8]", "--override", "layers_per_block=1",
         "--override", "norm_num_groups=4"]
@@ -168,7 +168,7 @@ def test_encode_keeps_a_folder_that_is_not_its_cache(tmp_path, tiny_prepared):
 
 
 def test_truncated_files_are_one_line_errors_naming_the_file(tmp_path, small_cache, tiny_prepared):
-    from zoo.data.latents import load_latents, shard_files
+    from zoo.data.encode import load_latents, shard_files
 
     shard = shard_files(small_cache)[0]
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])

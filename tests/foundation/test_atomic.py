@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from zoo.atomic import TEMP_PREFIX, atomic_dir, atomic_path, temp_name
+from zoo.folders.atomic import TEMP_PREFIX, atomic_dir, atomic_path, temp_name
 
 
 def _mode(path: Path) -> int:

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from zoo.cli import main
 from zoo.data.limits import DEFAULT_MAX_PIXELS, max_image_pixels
-from zoo.env_vars import EnvVarError, env_int, parse_positive_int
+from zoo.utils.env_vars import EnvVarError, env_int, parse_positive_int
 
 
 @pytest.mark.parametrize("text, value", [("1", 1), ("268435456", 268435456), ("1_000", 1000), ("1e8", 10**8),

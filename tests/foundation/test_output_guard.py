@@ -1,4 +1,4 @@
-"""zoo.output_guard and zoo.atomic.atomic_dir: an output folder never costs the user data."""
+"""zoo.folders.guard and zoo.folders.atomic.atomic_dir: an output folder never costs the user data."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo.atomic import atomic_dir
 from zoo.errors import ZooError
-from zoo.output_guard import OutputError, OutputExistsError, OutputNotWritableError, prepare_output
+from zoo.folders.atomic import atomic_dir
+from zoo.folders.guard import OutputError, OutputExistsError, OutputNotWritableError, prepare_output
 
 
 def _user_folder(path: Path) -> Path:

@@ -58,7 +58,7 @@ def test_opening_it_without_the_plugins_names_the_distribution(saved, tmp_path):
 def test_built_in_components_record_zoo_and_need_no_requirement(tmp_path):
     import zoo
     from tests.pipeline.conftest import tiny_pipeline
-    from zoo.model_card import front_matter
+    from zoo.pipeline.model_card import front_matter
 
     tiny_pipeline("medvae-4-3", "resconv", "ddim").save_pretrained(tmp_path / "p")
     data = json.loads((tmp_path / "p" / "zoo_pipeline.json").read_text())
@@ -83,7 +83,7 @@ def test_an_export_records_its_samplers_distribution(guide_site):
     code = """
 import json, zoo
 from zoo_export.options import RECORD_SCHEMA, pipeline_record
-from zoo.folder_schema import validate
+from zoo.folders.schema import validate
 pipe = zoo.build_pipeline(vae="example-conv-ae", denoiser="example-resnet", sampler="euler-ancestral",
                           steps=2, scale=2, hr_size=64, pretrained_denoiser=False)
 record = json.loads(json.dumps(pipeline_record(pipe)))

@@ -1,4 +1,4 @@
-"""Self-ensemble (zoo.ensemble): the dihedral transforms, and the agreement gate on real upsamplers."""
+"""Self-ensemble (zoo.ops.ensemble): the dihedral transforms, and the agreement gate on real upsamplers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from zoo.ensemble import COUNTS, dihedral, self_ensemble, undo_dihedral
+from zoo.ops.ensemble import COUNTS, dihedral, self_ensemble, undo_dihedral
 
 
 def bicubic(x: torch.Tensor) -> torch.Tensor:
@@ -90,7 +90,7 @@ def test_bicubic_upsample_matches_pil() -> None:
     import numpy as np
 
     from zoo.data.degradations import pil_resize
-    from zoo.resample import bicubic_upsample
+    from zoo.ops.resample import bicubic_upsample
 
     image = np.random.default_rng(1).random((13, 21)).astype(np.float32)
     for factor in (2, 3, 4):
@@ -136,7 +136,7 @@ def test_the_option_is_saved_loaded_and_overridable_per_call(tmp_path) -> None:
 
 def test_a_count_outside_the_group_is_refused_by_name() -> None:
     from tests.pipeline.conftest import tiny_pipeline
-    from zoo.pipeline_config import PipelineConfigError
+    from zoo.pipeline.config import PipelineConfigError
 
     with pytest.raises(PipelineConfigError, match="self_ensemble"):
         tiny_pipeline("zoo-s2d-f4", self_ensemble=3)
@@ -153,7 +153,7 @@ def _default():
 
 def _psnr_gain(sr: torch.Tensor, lr: torch.Tensor, hr: torch.Tensor) -> float:
     from zoo.evaluate.metrics import psnr
-    from zoo.resample import bicubic_upsample
+    from zoo.ops.resample import bicubic_upsample
 
     bicubic = bicubic_upsample(lr, 4).clamp(0, 1)[0, 0].double().numpy()
     ref = hr.double().numpy()
@@ -163,7 +163,7 @@ def _psnr_gain(sr: torch.Tensor, lr: torch.Tensor, hr: torch.Tensor) -> float:
 def test_the_default_does_no_harm_on_a_smooth_low_count_scan() -> None:
     """A Gaussian-smoothed Poisson phantom (nuclear-medicine-like, unlike any training image): the
     embedded default must not fall below bicubic; one run of the weights alone does not pass this bar."""
-    from zoo.consistency import lanczos_downsample
+    from zoo.ops.consistency import lanczos_downsample
 
     g = torch.Generator().manual_seed(0)
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 256), torch.linspace(0, 1, 256), indexing="ij")

@@ -10,7 +10,7 @@ import torch
 
 from zoo.assets import ZOO_S2D_F4
 from zoo.autoencoders.patch import PatchAutoencoder
-from zoo.consistency import lanczos_downsample, project_to_lr
+from zoo.ops.consistency import lanczos_downsample, project_to_lr
 
 
 def test_space_to_depth_autoencoder_is_exact_and_saves(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_back_projection_in_bands_equals_the_whole_image():
     """Large images are projected in row bands with a halo (bounded memory): the result is the same."""
     import torch
 
-    from zoo.consistency import project_to_lr
+    from zoo.ops.consistency import project_to_lr
 
     torch.manual_seed(0)
     sr, lr = torch.rand(2, 1, 4 * 300, 4 * 90), torch.rand(2, 1, 300, 90)

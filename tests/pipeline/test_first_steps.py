@@ -10,8 +10,8 @@ import pytest
 
 import zoo
 from zoo.assets import DEFAULT_PIPELINE_DIR
-from zoo.model_card import front_matter
-from zoo.random_init import UNTRAINED
+from zoo.pipeline.model_card import front_matter
+from zoo.utils.random_init import UNTRAINED
 
 
 def test_default_pipeline_is_the_embedded_default_and_runs_offline():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 from .conftest import tiny_pipeline
 

@@ -13,7 +13,7 @@ import torch
 
 import zoo
 from tests.fake_hub import fake_hub
-from zoo.model_card import ModelCardError, front_matter
+from zoo.pipeline.model_card import ModelCardError, front_matter
 
 LR = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
 VAE_FILES = ["config.json", "diffusion_pytorch_model.safetensors", "zoo_autoencoder.json"]
@@ -242,7 +242,7 @@ def test_load_pipeline_downloads_when_not_cached(kl_pipe, run: Path, tmp_path: P
 
 
 def test_a_malformed_hub_id_is_one_line() -> None:
-    from zoo.hub_pipeline import HubPipelineError
+    from zoo.pipeline.hub import HubPipelineError
 
     with pytest.raises(HubPipelineError, match=r"expected 'hf:owner/repo\[@revision\]'"):
         zoo.load_pipeline("hf:only-owner")
@@ -293,7 +293,7 @@ def _hub_cache_with_moved(tmp_path: Path, run: Path, moved: str, monkeypatch) ->
 
 
 def test_a_hub_cache_whose_blobs_link_outside_is_refused(run: Path, tmp_path: Path, monkeypatch) -> None:
-    from zoo.hub_pipeline import HubPipelineError
+    from zoo.pipeline.hub import HubPipelineError
 
     _, outside = _hub_cache_with_moved(tmp_path, run, "blobs", monkeypatch)
     with pytest.raises(HubPipelineError) as info:
@@ -303,7 +303,7 @@ def test_a_hub_cache_whose_blobs_link_outside_is_refused(run: Path, tmp_path: Pa
 
 
 def test_a_blob_that_is_a_link_out_of_the_cache_is_refused(run: Path, tmp_path: Path, monkeypatch) -> None:
-    from zoo.folder_paths import FolderPathError
+    from zoo.folders.paths import FolderPathError
 
     cache, _ = _hub_cache_with_moved(tmp_path, run, "refs", monkeypatch)  # refs/ moved: harmless, still a cache
     snapshot = next((cache / "models--someone--sr-pipe" / "snapshots").iterdir())

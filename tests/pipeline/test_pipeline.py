@@ -13,9 +13,9 @@ from safetensors.torch import load_file, save_file
 
 import zoo
 from zoo.cards import BackendCard
-from zoo.latents import LatentStats, measure_latent_stats
+from zoo.ops.latents import LatentStats, measure_latent_stats
 from zoo.pipeline import CompatibilityError
-from zoo.pipeline_files import PipelineFileError
+from zoo.pipeline.saved import PipelineFileError
 
 from .conftest import small_vae_config, tiny_pipeline
 

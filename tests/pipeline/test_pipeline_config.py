@@ -12,8 +12,8 @@ import torch
 import zoo
 from zoo.backends.torch import TorchBackend
 from zoo.errors import ZooError
-from zoo.pipeline_config import CompatibilityError, PipelineConfig, PipelineConfigError
-from zoo.pipeline_files import OPTIONAL_OPTIONS, OPTIONS, PIPELINE_FILE
+from zoo.pipeline.config import CompatibilityError, PipelineConfig, PipelineConfigError
+from zoo.pipeline.saved import OPTIONAL_OPTIONS, OPTIONS, PIPELINE_FILE
 
 from .conftest import small_vae_config, tiny_pipeline
 

@@ -7,7 +7,7 @@ import torch
 
 from tests.pipeline.conftest import tiny_pipeline
 from zoo.autoencoders.preprocess import to_model_input
-from zoo.data.latents import upsample_lr
+from zoo.ops.resample import upsample_lr
 from zoo.pipeline import CompatibilityError
 
 

@@ -1,4 +1,4 @@
-"""Tiled SR (zoo.tiling): grids and blend weights, tiled stages, tiled vs untiled, and the seam measure."""
+"""Tiled SR (zoo.ops.tiling): grids and blend weights, tiled stages, tiled vs untiled, and the seam measure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.tiling import TilePlan, TilingError, bicubic_region, blend_weights, run_tiled, spans, tiled_denoise
+from zoo.ops.tiling import TilePlan, TilingError, bicubic_region, blend_weights, run_tiled, spans, tiled_denoise
 
 SAMPLES = Path(zoo.__file__).resolve().parent / "assets" / "samples" / "slices"
 
@@ -61,7 +61,7 @@ def test_tiled_denoise_of_a_local_operator_matches_outside_the_context_margin():
 
 
 def test_bicubic_region_equals_the_crop_of_the_whole_upsampling():
-    from zoo.data.latents import upsample_lr
+    from zoo.ops.resample import upsample_lr
 
     lr = torch.rand(1, 1, 23, 31)
     whole = upsample_lr(lr, (92, 124))

@@ -9,8 +9,8 @@ from torch import nn
 from torch.nn import functional as F
 
 import zoo
+from zoo.ops.tiling import TilePlan, TilingError
 from zoo.registry import register
-from zoo.tiling import TilePlan, TilingError
 
 WIDE = 8  # latent pixels the test autoencoder reads around each latent pixel: more than resconv-tiny's radius
 

@@ -1,4 +1,4 @@
-"""The uncertainty map (zoo.uncertainty, ``pipe(..., uncertainty=True)``): shape, units, tiles, calibration option."""
+"""The uncertainty map (zoo.ops.uncertainty, ``pipe(..., uncertainty=True)``): shape, units, tiles, calibration."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 
 import zoo
 from zoo.errors import ZooError
-from zoo.pipeline_config import PipelineConfig, PipelineConfigError
-from zoo.pipeline_files import PIPELINE_FILE
-from zoo.uncertainty import FEATURES, UncertaintyError, uncertainty_map
+from zoo.ops.uncertainty import FEATURES, UncertaintyError, uncertainty_map
+from zoo.pipeline.config import PipelineConfig, PipelineConfigError
+from zoo.pipeline.saved import PIPELINE_FILE
 
 from .conftest import tiny_pipeline
 
@@ -95,7 +95,7 @@ def test_tiled_map_equals_the_whole_image_map(local_pipe) -> None:
 
 
 def test_a_map_in_bands_equals_the_whole_map() -> None:
-    from zoo.resample import bicubic_upsample
+    from zoo.ops.resample import bicubic_upsample
 
     g = torch.Generator().manual_seed(2)
     lr = torch.rand(2, 1, 13, 10, generator=g)

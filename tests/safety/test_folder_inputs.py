@@ -104,7 +104,7 @@ def test_a_fifo_in_a_folder_is_refused_without_blocking(pipeline_copy: Path, nam
 
 
 def test_a_huge_or_deeply_nested_json_is_refused_before_parsing(pipeline_copy: Path) -> None:
-    from zoo.folder_schema import MAX_JSON_BYTES
+    from zoo.folders.schema import MAX_JSON_BYTES
 
     (pipeline_copy / PIPE).write_text("[" * 200_000 + "]" * 200_000)
     _refused(pipeline_copy, "nested 200000 levels deep")
@@ -201,8 +201,8 @@ def test_a_prepared_manifest_with_a_bad_cell_is_one_line(tmp_path: Path) -> None
 
 
 def test_a_latent_cache_json_that_hangs_or_nests_is_one_line(tmp_path: Path) -> None:
+    from zoo.data.encode import read_cache
     from zoo.data.errors import DataError
-    from zoo.data.latents import read_cache
 
     (tmp_path / "cache.json").write_text("[" * 50_000 + "]" * 50_000)
     with pytest.raises(DataError, match="nested 50000 levels deep"):

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 import zoo
 from zoo.cli import main
 from zoo.errors import ZooError
-from zoo.folder_paths import FolderPathError
-from zoo.folder_schema import FolderSchemaError
+from zoo.folders.paths import FolderPathError
+from zoo.folders.schema import FolderSchemaError
 from zoo.registry import UnknownComponentError
 
 CARD = "vae/zoo_autoencoder.json"
@@ -348,7 +348,7 @@ def test_an_odd_model_card_is_never_read(pipeline_copy: Path, saved_pipeline: Pa
 
 def test_a_linked_store_admits_symlinks_only(pipeline_copy: Path) -> None:
     """Inside a hub snapshot (a linked store), a symlink may lead into the store; a written path may not leave."""
-    from zoo.folder_paths import inside, linked_store
+    from zoo.folders.paths import inside, linked_store
 
     store = pipeline_copy.parent / "blobs"
     store.mkdir()

@@ -56,7 +56,7 @@ def test_a_run_on_the_bundled_samples_names_them_in_the_card(tiny_vae: Path, tmp
 
 def test_denoiser_run_from_a_latent_cache(prepared: Path, tiny_vae: Path, tmp_path: Path) -> None:
     from zoo.autoencoders.loading import autoencoder_from_path
-    from zoo.data.latents import encode_dataset
+    from zoo.data.encode import encode_dataset
 
     vae = autoencoder_from_path(tiny_vae)
     cache = tmp_path / "cache"

@@ -44,7 +44,7 @@ def weight_status(card: Card) -> str:
 
 def describe_denoiser(card: DenoiserCard) -> dict[str, Any]:
     """Parameter count (at the card's latent channel count, else the factory's default) and weight status."""
-    from zoo.factory import denoiser_arguments
+    from zoo.cards import denoiser_arguments
 
     out: dict[str, Any] = {"weight_status": weight_status(card)}
     out["parameters"] = _parameters(card, denoiser_arguments(card))

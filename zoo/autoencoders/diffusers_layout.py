@@ -20,8 +20,8 @@ from typing import Any
 from zoo.autoencoders.base import Autoencoder
 from zoo.autoencoders.kl import KLAutoencoder
 from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE
-from zoo.folder_paths import inside
-from zoo.folder_schema import Architecture, Obj, Str, read_json, validate
+from zoo.folders.paths import inside
+from zoo.folders.schema import Architecture, Obj, Str, read_json, validate
 from zoo.weights import WeightsError
 
 __all__ = ["DIFFUSERS_CONFIG", "DIFFUSERS_WEIGHTS", "is_diffusers_kl", "live_config", "weights_file"]
@@ -31,7 +31,7 @@ DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 CONFIG_SCHEMA = Obj({"_class_name": Str(("AutoencoderKL",))}, {"_diffusers_version": Str(), "_name_or_path": Str()},
                     others=True)
 """What zoo requires of ``config.json``; the other keys are compared with the architecture, never acted upon,
-and hold architecture only (:class:`~zoo.folder_schema.Architecture`)."""
+and hold architecture only (:class:`~zoo.folders.schema.Architecture`)."""
 _DIFFUSERS_KEYS = ("_class_name", "_diffusers_version", "_name_or_path")
 """diffusers' own bookkeeping: ``_name_or_path`` is where diffusers once loaded the model from; zoo never reads it."""
 

@@ -16,7 +16,7 @@ def _kl_config_schema() -> Any:
     block types."""
     from diffusers.models.activations import ACT2CLS
 
-    from zoo.folder_schema import Bool, Int, ListOf, Number, Obj, Str
+    from zoo.folders.schema import Bool, Int, ListOf, Number, Obj, Str
 
     size = Int(1, limit=8192)
     return Obj(optional={
@@ -34,7 +34,7 @@ def _kl_config_schema() -> Any:
 
 def check_kl_config(config: dict[str, Any]) -> None:
     """Raise ``ValueError`` (one line naming the argument) unless ``config`` builds an ``AutoencoderKL``."""
-    from zoo.folder_schema import validate
+    from zoo.folders.schema import validate
 
     public = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if not k.startswith("_")}
     validate(public, _kl_config_schema(), "AutoencoderKL config")  # diffusers' own "_" keys are its bookkeeping

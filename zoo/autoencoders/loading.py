@@ -85,7 +85,7 @@ def _diffusers_config(path: Path) -> dict[str, Any] | None:
 
     from diffusers import AutoencoderKL
 
-    from zoo.folder_schema import read_json
+    from zoo.folders.schema import read_json
 
     data = read_json(config_file)  # a plain file, size- and depth-capped
     if not isinstance(data, dict):

@@ -31,8 +31,8 @@ from zoo.autoencoders.diffusers_layout import (
 from zoo.autoencoders.kl import KLAutoencoder, as_autoencoder, build_autoencoder_kl
 from zoo.autoencoders.state import CARD_FILE, WEIGHTS_FILE, load_autoencoder_weights
 from zoo.cards import AutoencoderCard, Card, CardError
-from zoo.folder_paths import inside
-from zoo.folder_schema import (
+from zoo.folders.paths import inside
+from zoo.folders.schema import (
     Architecture,
     Bool,
     Either,
@@ -188,7 +188,7 @@ def save_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> Path:
     """
     from safetensors.torch import save_file
 
-    from zoo.atomic import atomic_dir
+    from zoo.folders.atomic import atomic_dir
 
     payload = card_payload(ae)
     module = ae.vae if isinstance(ae, KLAutoencoder) else ae
@@ -219,7 +219,7 @@ def card_payload(ae: Autoencoder) -> str:
 def save_pipeline_autoencoder(ae: Autoencoder, folder: str | os.PathLike) -> str:
     """Write ``ae`` as the folder ``folder`` (diffusers layout for an ``AutoencoderKL``, else zoo's); returns the
     name of its weights file. The folder appears atomically."""
-    from zoo.atomic import atomic_dir
+    from zoo.folders.atomic import atomic_dir
 
     if not is_diffusers_kl(ae):
         save_autoencoder(ae, folder)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import torch
 
 if TYPE_CHECKING:
-    from zoo.pipeline import SRPipeline
+    from zoo.pipeline.sr_pipeline import SRPipeline
 
 __all__ = ["Backend", "Runtime"]
 

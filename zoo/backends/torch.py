@@ -10,7 +10,7 @@ import torch
 from zoo.backends.base import Runtime
 
 if TYPE_CHECKING:
-    from zoo.pipeline import SRPipeline
+    from zoo.pipeline.sr_pipeline import SRPipeline
 
 __all__ = ["CompiledTorchBackend", "TorchBackend", "TorchRuntime"]
 

@@ -19,7 +19,7 @@ from typing import Any
 from zoo.bench.target import lr_images, with_backend
 from zoo.bench.timing import time_call
 from zoo.bench.variants import KNOWN, REFERENCE, Variant
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 
 def zoo_default_variant(device: str) -> Variant:

@@ -88,18 +88,11 @@ def quality_curve(pipe: Any, lr: torch.Tensor, hr: torch.Tensor, sampler: str, s
             "fewest_steps_within_tol": fewest_within(steps, psnrs, TOLERANCE_DB)}
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when inside it (reports stay machine-independent)."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = None,
                    samplers: Sequence[str] = SAMPLERS, data: str | Path | None = None) -> dict[str, Any]:
     """The ``quality`` section: PSNR against steps for each sampler on the held-out images."""
     import zoo
+    from zoo.evaluate.report import shown_path
 
     if cfg.vae:
         raise BenchError("--quality needs a trained pipeline (the embedded default or --pipeline DIR), not --vae")
@@ -117,7 +110,8 @@ def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = No
     steps = sorted(set(cfg.quality_steps))
     curves = [quality_curve(pipe, lr, hr, s, steps, cfg.seed, log) for s in samplers]
     return {
-        "pipeline": name, "pipeline_sha256": folder_fingerprint(folder), "data": _shown(Path(data)), "images": len(ids),
+        "pipeline": name, "pipeline_sha256": folder_fingerprint(folder), "data": shown_path(Path(data)),
+        "images": len(ids),
         "ids": ids,
         "steps": steps,
         "reference_steps": max(steps), "tolerance_db": TOLERANCE_DB, "samplers": curves,

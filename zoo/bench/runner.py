@@ -33,7 +33,7 @@ from zoo.bench.target import (
 )
 from zoo.bench.timing import time_call
 from zoo.bench.variants import REFERENCE, Variant, parse_variants
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 __all__ = ["BenchConfig", "BenchError", "run_bench"]
 
@@ -78,7 +78,7 @@ class BenchConfig:
 
 
 def _device(requested: str | None) -> str:
-    from zoo.devices import DeviceError, resolve_device
+    from zoo.utils.devices import DeviceError, resolve_device
 
     try:
         return resolve_device(requested)

@@ -9,7 +9,7 @@ import torch
 
 from zoo.bench.variants import Variant
 from zoo.errors import ZooError
-from zoo.geometry import Geometry
+from zoo.ops.geometry import Geometry
 
 
 class BenchError(ZooError, ValueError):

@@ -6,8 +6,8 @@ import importlib
 
 import click
 
-from zoo.console import run_reporting_errors
-from zoo.verbosity import add_verbosity_options, apply_verbosity
+from zoo.utils.console import run_reporting_errors
+from zoo.utils.verbosity import add_verbosity_options, apply_verbosity
 
 # name -> "module:attribute"; each module keeps heavy imports (torch, ...) inside its functions.
 COMMANDS: dict[str, str] = {
@@ -43,7 +43,7 @@ class LazyGroup(click.Group):
         return run_reporting_errors(lambda: super(LazyGroup, self).parse_args(ctx, args), "zoo")
 
     def invoke(self, ctx: click.Context):
-        """Run the subcommand with zoo's error rules (:func:`zoo.console.run_reporting_errors`): bad input
+        """Run the subcommand with zoo's error rules (:func:`zoo.utils.console.run_reporting_errors`): bad input
         (a ZooError, running out of memory, a mistyped option) is one line and exit 2; a bug keeps its
         traceback and exits 1."""
         apply_verbosity(ctx)
@@ -51,7 +51,7 @@ class LazyGroup(click.Group):
 
     def _checked_invoke(self, ctx: click.Context):
         """Check zoo's environment variables (one line, exit 2, before any work), then run the subcommand."""
-        from zoo.env_vars import check_environment
+        from zoo.utils.env_vars import check_environment
 
         check_environment()
         return super().invoke(ctx)

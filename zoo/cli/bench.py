@@ -88,7 +88,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
     """
     from zoo.assets import DEFAULT_PIPELINE_DIR
     from zoo.bench.runner import BenchConfig, BenchError
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
 
     if pipeline_dir and vae:
         fail("pass either --pipeline DIR or --vae NAME, not both")
@@ -130,7 +130,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
 
 def _check_report_files(json_path: str | None, markdown_path: str | None, inputs: list, overwrite: bool) -> None:
     """--json/--markdown FILE: never an input (even with --overwrite), an existing file only with --overwrite."""
-    from zoo.output_guard import prepare_output_file
+    from zoo.folders.guard import prepare_output_file
 
     if json_path and json_path != "-":
         prepare_output_file(json_path, inputs=inputs, overwrite=overwrite, option="--json")
@@ -168,8 +168,8 @@ def _run(config):
 def _write(report: dict, json_path: str | None, markdown_path: str | None, title: str | None) -> None:
     import json
 
-    from zoo.atomic import write_text
     from zoo.bench.markdown import to_markdown
+    from zoo.folders.atomic import write_text
 
     text = json.dumps(report, indent=2, allow_nan=False)
     if json_path == "-":

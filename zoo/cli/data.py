@@ -72,9 +72,9 @@ def prepare_cmd(sources, out, scale, size, degradation, slice_rule, n_slices, sl
     Example:
       zoo prepare scans/ --out data/brats --scale 4 --size 256 --slices brats --subject-from parent
     """
-    from zoo.console import show_progress
     from zoo.data.errors import DataError
     from zoo.data.prepare import PrepareConfig, prepare
+    from zoo.utils.console import show_progress
 
     try:
         config = PrepareConfig(scale=scale, size=size, degradation=degradation, slices=slice_rule, n_slices=n_slices,
@@ -141,10 +141,10 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
 
     if weights and untrained:
         fail("--weights and --untrained exclude each other")
-    from zoo.console import show_progress
-    from zoo.data.latents import CACHE_FILES
-    from zoo.devices import resolve_device
-    from zoo.output_guard import prepare_output
+    from zoo.data.encode import CACHE_FILES
+    from zoo.folders.guard import prepare_output
+    from zoo.utils.console import show_progress
+    from zoo.utils.devices import resolve_device
 
     device = resolve_device(device)
     prepare_output(out, inputs=[data, weights], overwrite=overwrite, will_write=CACHE_FILES, allow=CACHE_FILES)
@@ -152,7 +152,7 @@ def encode_cmd(data, vae, out, weights, untrained, overrides, batch_size, device
         import torch
 
         import zoo
-        from zoo.data.latents import encode_dataset, weights_fingerprint
+        from zoo.data.encode import encode_dataset, weights_fingerprint
 
         arch = _overrides(overrides)
         if untrained:

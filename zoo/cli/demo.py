@@ -34,8 +34,8 @@ def demo_cmd(out_dir: str, pipeline_dir: str | None, split: str, steps: int | No
     import json
 
     from zoo.cli.output import fail
-    from zoo.demo import evaluate_default, format_summary, write_demo
-    from zoo.devices import resolve_device
+    from zoo.evaluate.demo import evaluate_default, format_summary, write_demo
+    from zoo.utils.devices import resolve_device
 
     device = resolve_device(device)
     try:

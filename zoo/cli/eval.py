@@ -72,10 +72,10 @@ def eval_cmd(ctx: click.Context, pred, ref, out, overwrite, split, protocol, vae
         fail("give either --tau or --noise-floor, not both")
     import json
 
-    from zoo.console import show_progress
     from zoo.evaluate.evaluation import evaluate_folders
     from zoo.evaluate.report import EVAL_REPORT_FILES, to_jsonable, write_eval_report
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
+    from zoo.utils.console import show_progress
 
     prepare_output(out, inputs=[pred, ref, mask_dir, floor_dir, weights, uncertainty_dir], overwrite=overwrite,
                    will_write=EVAL_REPORT_FILES)
@@ -106,8 +106,8 @@ def _self_reference(vae: str, weights: str | None, untrained: bool, device: str)
     """decode(encode(HR)) through the named autoencoder, as a function of one [0,1] image."""
     if not weights and not untrained:
         fail("--protocol self-referential needs --weights PATH (or --untrained for random weights)")
-    from zoo.devices import resolve_device
     from zoo.evaluate.reconstruct import load_autoencoder, round_trip
+    from zoo.utils.devices import resolve_device
 
     device = resolve_device(device)
     ae = load_autoencoder(vae, weights=weights, untrained=untrained, device=device)
@@ -146,7 +146,7 @@ def compare_cmd(run_a, run_b, metric, by, resamples, seed, wilcoxon_method, out,
 
     from zoo.evaluate.compare import COMPARE_FILES, compare_reports, compare_rows, write_compare_report
     from zoo.evaluate.report import load_report, to_jsonable
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
 
     if out is not None:
         prepare_output(out, inputs=[run_a, run_b], overwrite=overwrite, will_write=COMPARE_FILES)

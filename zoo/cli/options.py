@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from zoo.devices import AUTO, DEVICE_HELP
+from zoo.utils.devices import AUTO, DEVICE_HELP
 
 __all__ = ["AliasedOption", "PipelineFolder", "device_option", "out_option", "pipeline_option"]
 
@@ -42,7 +42,8 @@ def out_option(help: str, *, name: str = "out", aliases: Sequence[str] = (), **k
 
 
 def device_option() -> Callable:
-    """``--device``, default ``auto`` (cuda if available, else cpu), resolved by :func:`zoo.devices.resolve_device`."""
+    """``--device``, default ``auto`` (cuda if available, else cpu), resolved by
+    :func:`zoo.utils.devices.resolve_device`."""
     return click.option("--device", default=AUTO, show_default=True, help=DEVICE_HELP)
 
 

@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import click
 
-from zoo.console import print_table  # noqa: F401  (re-exported for the commands)
+from zoo.utils.console import print_table  # noqa: F401  (re-exported for the commands)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

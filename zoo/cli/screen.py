@@ -69,8 +69,6 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
       zoo screen --data scans/ --vae 'medvae-*' --untrained --limit 8 --out screen_report
       zoo screen --data data/valid --vae medvae-4-3,sd-vae --sr-results reports/medvae --sr-results reports/sdvae
     """
-    from zoo.console import show_progress
-    from zoo.devices import resolve_device
     from zoo.evaluate.report import load_report, to_jsonable
     from zoo.evaluate.screen import (
         SCREEN_FILES,
@@ -80,7 +78,9 @@ def screen_cmd(data_dir, vaes, weights, untrained, overrides, limit, device, sr_
         sr_regression,
         write_screen_report,
     )
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
+    from zoo.utils.console import show_progress
+    from zoo.utils.devices import resolve_device
 
     override_values = {k: _parse_override(v) for k, v in _key_values(overrides, "--override").items()}
     weight_paths = _key_values(weights, "--weights")

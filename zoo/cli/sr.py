@@ -1,6 +1,6 @@
 """``zoo sr``: super-resolve image files (PNG/JPEG/TIFF/DICOM/NIfTI/npy) with a saved pipeline.
 
-The file logic lives in :mod:`zoo.sr_files`; this module parses options and prints.
+The file logic lives in :mod:`zoo.data.sr_files`; this module parses options and prints.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from zoo.cli.options import device_option, out_option, pipeline_option
-from zoo.sr_files import expand_inputs, prepared_lr_files, unique_ids
+from zoo.data.sr_files import expand_inputs, prepared_lr_files, unique_ids
 
 __all__ = ["expand_inputs", "prepared_lr_files", "sr_cmd", "unique_ids"]
 
@@ -52,9 +52,9 @@ def _sampler(name: str | None):
 
 
 def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, resume: bool, uncertainty: bool) -> None:
-    """:func:`zoo.sr_files.check_outputs` (the maps too with ``uncertainty``) as one line, exit 2."""
+    """:func:`zoo.data.sr_files.check_outputs` (the maps too with ``uncertainty``) as one line, exit 2."""
     from zoo.cli.output import fail
-    from zoo.sr_files import OutputGuardError, check_outputs
+    from zoo.data.sr_files import OutputGuardError, check_outputs
 
     try:
         check_outputs(jobs, out, inputs, overwrite=overwrite, resume=resume, uncertainty=uncertainty)
@@ -65,7 +65,7 @@ def _check_outputs(jobs, out: Path, inputs: tuple[str, ...], overwrite: bool, re
 def _check_uncertainty(pipe, self_ensemble: str | None, samples: int) -> None:
     """--uncertainty with nothing to measure a spread over: one line naming the options, before any work."""
     from zoo.cli.output import fail
-    from zoo.uncertainty import UncertaintyError, check_estimable
+    from zoo.ops.uncertainty import UncertaintyError, check_estimable
 
     count = int(self_ensemble) if self_ensemble is not None else int(pipe.options.self_ensemble)
     try:
@@ -168,13 +168,13 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
 
     from zoo.assets import DEFAULT_PIPELINE_DIR
     from zoo.cli.output import fail
-    from zoo.console import show_progress
-    from zoo.devices import AUTO, resolve_device
+    from zoo.data.sr_files import SROptions, merge_manifest, plan_jobs, run_jobs
     from zoo.errors import ZooError
-    from zoo.hub_pipeline import is_hub_spec
-    from zoo.output_guard import lock_output
-    from zoo.pipeline import load_pipeline
-    from zoo.sr_files import SROptions, merge_manifest, plan_jobs, run_jobs
+    from zoo.folders.guard import lock_output
+    from zoo.pipeline.build import load_pipeline
+    from zoo.pipeline.hub import is_hub_spec
+    from zoo.utils.console import show_progress
+    from zoo.utils.devices import AUTO, resolve_device
 
     tile_value = _tile(tile)
     axis_value = _axis(axis)

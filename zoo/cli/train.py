@@ -50,8 +50,8 @@ def train_cmd(config_path: str, resume: bool, overwrite: bool, overrides: tuple[
       accelerate launch --multi_gpu --num_processes 4 -m zoo train --config configs/paper/medvae-4-3.yaml
     """
     from zoo.cli.output import fail
-    from zoo.devices import AUTO, resolve_device
     from zoo.train.config import ConfigError, load_config
+    from zoo.utils.devices import AUTO, resolve_device
 
     if resume and overwrite:
         fail("--resume and --overwrite exclude each other")
@@ -64,9 +64,9 @@ def train_cmd(config_path: str, resume: bool, overwrite: bool, overrides: tuple[
         cfg = load_config(config_path, values)
     except ConfigError as err:
         fail(str(err))
-    from zoo.console import show_progress
     from zoo.data.errors import DataError
     from zoo.train.loop import check_run_dir, train
+    from zoo.utils.console import show_progress
     from zoo.weights import WeightsError
 
     check_run_dir(cfg, resume=resume, overwrite=overwrite)  # before the (long) data preparation

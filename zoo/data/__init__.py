@@ -6,7 +6,7 @@ Names load on first use, so ``import zoo.data`` stays light (torch only for the 
 from __future__ import annotations
 
 from zoo.data.errors import DataError
-from zoo.lazy import lazy_exports
+from zoo.utils.lazy import lazy_exports
 
 _LAZY = {
     "MedicalImage": "zoo.data.image",
@@ -32,10 +32,10 @@ _LAZY = {
     "PrepareConfig": "zoo.data.prepare",
     "prepare": "zoo.data.prepare",
     "load_unit": "zoo.data.pngio",
-    "encode_dataset": "zoo.data.latents",
-    "load_latents": "zoo.data.latents",
-    "read_cache": "zoo.data.latents",
-    "upsample_lr": "zoo.data.latents",
+    "encode_dataset": "zoo.data.encode",
+    "load_latents": "zoo.data.encode",
+    "read_cache": "zoo.data.encode",
+    "upsample_lr": "zoo.ops.resample",
     "PairedImageDataset": "zoo.data.dataset",
     "LatentPairDataset": "zoo.data.dataset",
     "sample_dir": "zoo.data.samples",

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from zoo.data.encode import KEYS, load_latents, read_cache
 from zoo.data.errors import DataError
-from zoo.data.latents import KEYS, load_latents, read_cache
 from zoo.data.manifest import Record, filter_split, read_manifest
 from zoo.data.pngio import load_unit
 

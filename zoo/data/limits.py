@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 
 from zoo.data.errors import DataError
-from zoo.env_vars import env_int
+from zoo.utils.env_vars import env_int
 
 ENV_VAR = "ZOO_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 2**28
@@ -26,7 +26,7 @@ DEFAULT_MAX_PIXELS = 2**28
 def max_image_pixels() -> int | None:
     """The cap in pixels (``None``: no cap), from ``ZOO_MAX_IMAGE_PIXELS`` or the default.
 
-    Raises :class:`zoo.env_vars.EnvVarError` for a value that is not a positive whole number (or 0/none/off).
+    Raises :class:`zoo.utils.env_vars.EnvVarError` for a value that is not a positive whole number (or 0/none/off).
     """
     return env_int(ENV_VAR, DEFAULT_MAX_PIXELS, allow_off=True)
 

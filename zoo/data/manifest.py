@@ -15,8 +15,8 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from zoo.atomic import write_text
 from zoo.data.errors import DataError
+from zoo.folders.atomic import write_text
 
 COLUMNS = ("id", "source", "slice", "subject", "split", "hr", "lr")
 SPLITS = ("train", "val", "test")
@@ -61,7 +61,7 @@ MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 def read_manifest(path: str | os.PathLike) -> list[Record]:
     """Read a manifest (a ``manifest.csv`` file or the folder holding it); ids must be unique. A bad row is one
     :class:`DataError` naming its line and column."""
-    from zoo.folder_schema import FolderSchemaError, read_regular_file
+    from zoo.folders.schema import FolderSchemaError, read_regular_file
 
     path = Path(path)
     if path.is_dir():

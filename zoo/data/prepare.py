@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.atomic import atomic_dir, write_text
 from zoo.data.degradations import DESCRIPTIONS, get_degradation, pil_resize
 from zoo.data.errors import DataError
 from zoo.data.formats import EXTENSIONS, images_in_folder, stem
@@ -28,7 +27,8 @@ from zoo.data.readers import read_image
 from zoo.data.slices import select_slices
 from zoo.data.splits import split_subjects
 from zoo.data.writers import write_png
-from zoo.output_guard import prepare_output
+from zoo.folders.atomic import atomic_dir, write_text
+from zoo.folders.guard import prepare_output
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def prepare(sources: list[str | os.PathLike], out: str | os.PathLike, config: Pr
 
     Returns the summary saved as ``prepare.json``. A bad file raises :class:`DataError` unless
     ``skip_bad``, in which case it is listed under ``skipped``. An existing non-empty ``out`` is
-    refused (:class:`zoo.output_guard.OutputExistsError`) unless ``overwrite``; then only ``hr/``,
+    refused (:class:`zoo.folders.guard.OutputExistsError`) unless ``overwrite``; then only ``hr/``,
     ``lr/``, ``manifest.csv`` and ``prepare.json`` are replaced.
     """
     from tqdm.auto import tqdm

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.atomic import atomic_path
 from zoo.data.errors import DataError
 from zoo.data.image import MedicalImage
+from zoo.folders.atomic import atomic_path
 
 
 def to_dtype(array: np.ndarray, dtype: str | np.dtype) -> np.ndarray:

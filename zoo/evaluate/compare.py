@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from zoo.atomic import atomic_dir
 from zoo.evaluate.hallucination import cohens_h
 from zoo.evaluate.pairing import matched_ids
 from zoo.evaluate.report import dumps, fmt, markdown_table
 from zoo.evaluate.stats import paired_comparison
+from zoo.folders.atomic import atomic_dir
 
 
 def per_id_values(report: dict[str, Any], metric: str, by: str = "image", name: str = "run") -> dict[str, float]:

@@ -30,8 +30,8 @@ GOALS = {"mean_gain_db": 1.0, "worst_image_db": -0.5}  # issue 14: +1 dB mean, n
 
 def _write_folder(folder: Path, items: Sequence[HeldOut], images: Sequence[np.ndarray], column: str) -> Path:
     """16-bit PNGs named by id and a manifest.csv (id, ``column``, subject) that ``zoo eval`` pairs by."""
-    from zoo.atomic import write_text
     from zoo.data.writers import write_png
+    from zoo.folders.atomic import write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -65,11 +65,10 @@ def measure_fidelity(pipeline: str | Path | None = None, split: str = "test", da
     ``work`` keeps the outputs and the ``zoo eval`` / ``zoo eval compare`` folders (default: a temporary folder).
     """
     from zoo.assets import DEFAULT_PIPELINE_DIR
-    from zoo.bench.quality import _shown
     from zoo.evaluate.compare import compare_reports, write_compare_report
     from zoo.evaluate.evaluation import evaluate_folders
-    from zoo.evaluate.report import write_eval_report
-    from zoo.pipeline import load_pipeline
+    from zoo.evaluate.report import shown_path, write_eval_report
+    from zoo.pipeline.build import load_pipeline
     from zoo.weights import folder_fingerprint
 
     folder = Path(pipeline) if pipeline is not None else DEFAULT_PIPELINE_DIR
@@ -92,7 +91,7 @@ def measure_fidelity(pipeline: str | Path | None = None, split: str = "test", da
     return {
         "pipeline": "embedded default" if folder == DEFAULT_PIPELINE_DIR else str(folder),
         "pipeline_sha256": folder_fingerprint(folder), "split": split, "seed": seed,
-        "data": _shown(items[0].hr.parent.parent), "geometry": _geometry(items),
+        "data": shown_path(items[0].hr.parent.parent), "geometry": _geometry(items),
         "machine": f"{platform.machine()} {platform.processor() or platform.system()}, {_cpus()} CPU(s)",
         "methods": {m: LABELS[m] for m in METHODS}, "per_image": per_image,
         "per_modality": _per_modality(per_image), "overall": _group(per_image), "zoo_vs_bicubic": compare,
@@ -208,8 +207,8 @@ def fidelity_markdown(result: dict[str, Any]) -> str:
 
 def write_fidelity(result: dict[str, Any], out_dir: str | Path, name: str = "fidelity") -> tuple[Path, Path]:
     """Write ``<name>.md`` and ``<name>.json`` into ``out_dir`` (each atomically)."""
-    from zoo.atomic import write_text
     from zoo.evaluate.report import dumps
+    from zoo.folders.atomic import write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

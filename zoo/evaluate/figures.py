@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.atomic import atomic_path
+from zoo.folders.atomic import atomic_path
 
 
 def _pyplot():

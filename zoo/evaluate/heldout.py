@@ -5,7 +5,7 @@ Images come from a prepared folder (default: ``zoo/assets/samples/prepared``), o
 there is none). Every method returns float64 H x W in [0, 1], the prepared images' units:
 
 * ``zoo``: what ``zoo sr`` gives for the LR file (read, the intensity policy of
-  :mod:`zoo.sr_images`, seed ``seed`` for every file), read back as ``zoo eval`` does (/ 65535);
+  :mod:`zoo.ops.intensity`, seed ``seed`` for every file), read back as ``zoo eval`` does (/ 65535);
 * ``bicubic`` / ``lanczos``: PIL upsampling of the LR (the paper's baseline, §4.9), clipped to [0, 1];
 * ``ae``: decode(encode(HR)) through the pipeline's autoencoder, the ceiling of latent SR without
   a pixel-space skip.

@@ -13,10 +13,18 @@ import math
 from pathlib import Path
 from typing import Any
 
-from zoo.atomic import atomic_dir, write_text
+from zoo.folders.atomic import atomic_dir, write_text
 
 REPORT_JSON = "report.json"
 EVAL_REPORT_FILES = (REPORT_JSON, "report.md", "per_image.csv", "figures")  # what write_eval_report writes
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (reports stay machine-independent)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def to_jsonable(value: Any) -> Any:

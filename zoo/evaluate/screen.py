@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from zoo.atomic import atomic_dir
 from zoo.evaluate.images import read_image
 from zoo.evaluate.metrics import ms_ssim, psnr, ssim
 from zoo.evaluate.pairing import REF_COLUMNS, image_set
 from zoo.evaluate.report import dumps, markdown_table
 from zoo.evaluate.stats import mean_std, pearson_regression
 from zoo.evaluate.wavelets import band_errors, band_psnr
+from zoo.folders.atomic import atomic_dir
 
 
 def resolve_vaes(patterns: str | Sequence[str]) -> list[str]:

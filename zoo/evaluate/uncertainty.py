@@ -8,7 +8,7 @@ For one image with SR error ``e = |SR - HR|`` and a map ``u`` (both in the image
 * ``auroc``: how well u ranks the pixels where zoo is worse than bicubic by more than 1/255 above the
   others (0.5: chance; NaN when an image has none or only such pixels).
 
-The model's map is compared with :func:`zoo.uncertainty.baseline_map` (no model needed).
+The model's map is compared with :func:`zoo.ops.uncertainty.baseline_map` (no model needed).
 :func:`fit_weights` fits the map's weights (nonnegative least squares of e on the features).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo.uncertainty import FEATURES, baseline_map
+from zoo.ops.uncertainty import FEATURES, baseline_map
 
 __all__ = ["ImageParts", "WORSE_BY", "collect", "fit_weights", "map_files", "map_of", "map_record", "score"]
 
@@ -50,7 +50,7 @@ class ImageParts:
         return None if self.bicubic is None else self.error - np.abs(self.bicubic - self.hr) > WORSE_BY
 
     def baseline(self) -> np.ndarray:
-        """The no-model map of :func:`zoo.uncertainty.baseline_map`."""
+        """The no-model map of :func:`zoo.ops.uncertainty.baseline_map`."""
         t = [torch.from_numpy(a)[None, None] for a in (self.sr, self.bicubic)]
         return baseline_map(*t)[0, 0].numpy()
 
@@ -59,7 +59,7 @@ def collect(pipe: Any, lr: torch.Tensor, hr: np.ndarray, ident: str = "", modali
             samples: int = 1) -> ImageParts:
     """SR, bicubic and features of one LR (1 x 1 x h x w in [0, 1]) whose HR is ``hr`` (H x W, [0, 1]), mapped
     as ``pipe(lr)`` maps a tensor (the autoencoder card's intensity policy)."""
-    from zoo.sr_images import tensor_to_unit
+    from zoo.ops.intensity import tensor_to_unit
 
     intensity = getattr(getattr(pipe.vae, "card", None), "intensity", "minmax")
     unit, (fmt,) = tensor_to_unit(lr, intensity)

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from zoo.atomic import atomic_dir
+from zoo.folders.atomic import atomic_dir
 
 __all__ = ["CHECKPOINT_DIRNAME", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
 

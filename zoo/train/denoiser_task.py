@@ -28,7 +28,7 @@ LOG_L2_EPS = 1e-4  # log-l2: crops flatter than this (normalised-latent MSE) cou
 def build_training_pipeline(cfg: TrainConfig, device: torch.device):
     """The pipeline whose denoiser is trained: new (random denoiser, trained VAE) or ``pipeline.init``."""
     from zoo.factory import build_autoencoder, default_denoiser
-    from zoo.pipeline import build_pipeline, load_pipeline
+    from zoo.pipeline.build import build_pipeline, load_pipeline
 
     p = cfg.pipeline
     if p.init:
@@ -76,7 +76,7 @@ class DenoiserTask:
     # latents ----------------------------------------------------------------------------------
     @torch.no_grad()
     def _latents_from_images(self, pairs: ImagePairs) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        from zoo.latents import measure_latent_stats
+        from zoo.ops.latents import measure_latent_stats
 
         pipe = self.pipe
         if not len(pairs):
@@ -96,9 +96,9 @@ class DenoiserTask:
 
     @torch.no_grad()
     def _latents_from_cache(self, cache: Path) -> tuple[list[torch.Tensor], list[torch.Tensor], list[str]]:
-        from zoo.data.latents import load_latents, read_cache
+        from zoo.data.encode import load_latents, read_cache
         from zoo.data.manifest import filter_split, read_manifest
-        from zoo.latents import crop_to, measure_latent_stats, upsample_latent
+        from zoo.ops.latents import crop_to, measure_latent_stats, upsample_latent
 
         pipe = self.pipe
         info = read_cache(cache)
@@ -158,8 +158,8 @@ class DenoiserTask:
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         """Pixel PSNR (dB) of the pipeline's SR and of bicubic upsampling on the held-out images."""
-        from zoo.data.latents import upsample_lr
         from zoo.evaluate.metrics import psnr
+        from zoo.ops.resample import upsample_lr
 
         if not self.val:
             return {}
@@ -175,7 +175,7 @@ class DenoiserTask:
     def save_result(self, model: nn.Module, path: Path) -> None:
         """The pipeline folder, its model card naming the training data (the embedded default's is known)."""
         from zoo.assets import ASSETS_DIR
-        from zoo.model_card import BUNDLED_SAMPLES
+        from zoo.pipeline.model_card import BUNDLED_SAMPLES
 
         data = self.cfg.data
         root = None if data.root is None else Path(data.root).resolve()  # load_config resolved zoo-asset: paths

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from zoo.atomic import write_text
+from zoo.folders.atomic import write_text
 
 CSV_NAME = "metrics.csv"
 

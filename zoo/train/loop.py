@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from zoo.atomic import write_text
+from zoo.folders.atomic import write_text
 from zoo.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from zoo.train.config import ConfigError, OptimSection, TrainConfig
 from zoo.train.ema import EMA
@@ -96,7 +96,7 @@ def check_run_dir(cfg: TrainConfig, resume: bool = False, overwrite: bool = Fals
 
     Also refuses a run folder that is (or is inside) one of the run's inputs, and one that cannot be written.
     """
-    from zoo.output_guard import OutputExistsError, prepare_output
+    from zoo.folders.guard import OutputExistsError, prepare_output
 
     run_dir = Path(cfg.output)
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from zoo.errors import ZooError
-from zoo.weights import HFSource, _offline, hub_cache, parse_hf
+from zoo.weights import HFSource, hub_cache, hub_fetch, parse_hf
 
 __all__ = ["HubPipelineError", "is_hub_spec", "open_hub_pipeline", "pipeline_folder"]
 
@@ -44,15 +44,10 @@ def _snapshot(src: HFSource, local_only: bool) -> Path:
                                   local_files_only=local_only))
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
-
-
 def open_hub_pipeline(spec: str, open_folder: Callable[[Path], T]) -> T:
     """``open_folder`` (``load_pipeline`` of a local folder) on the cached snapshot of the hub pipeline ``spec``,
     whose files (symlinks into the repository's ``blobs/``, made by huggingface_hub) may resolve into that store."""
-    from zoo.folder_paths import linked_store
+    from zoo.folders.paths import linked_store
 
     folder = pipeline_folder(spec)
     snapshot = next((p for p in (folder, *folder.parents) if p.parent.name == "snapshots"), None)
@@ -84,21 +79,11 @@ def _checked_store(spec: str, snapshot: Path) -> Path:
 
 def pipeline_folder(spec: str) -> Path:
     """The local folder of the hub pipeline ``spec`` (``hf:owner/repo[/subfolder][@rev]``), cache first."""
-    from zoo.folder_paths import inside
+    from zoo.folders.paths import inside
 
     try:
         src = parse_hf(spec)
     except ValueError as err:
         raise HubPipelineError(f"{spec!r}: expected 'hf:owner/repo[@revision]' (or 'hf:owner/repo/folder')") from err
-    try:
-        root = _snapshot(src, local_only=True)
-    except Exception as cached_err:  # huggingface_hub raises several kinds for "not in the cache"
-        if _offline():
-            raise HubPipelineError(f"{spec}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE is "
-                                   f"set; {_how_to_get(src)}") from cached_err
-        try:
-            root = _snapshot(src, local_only=False)
-        except Exception as err:
-            raise HubPipelineError(f"{spec}: cannot download ({_first_line(err)}); no network? "
-                                   f"{_how_to_get(src)}") from err
+    root = hub_fetch(spec, lambda local_only: _snapshot(src, local_only), HubPipelineError, _how_to_get(src))
     return inside(root, src.filename, "subfolder", spec) if src.filename else root

@@ -176,7 +176,7 @@ def bicubic_region(lr01: torch.Tensor, scale: int, region: Region) -> torch.Tens
     so the result equals the same pixels of the whole image upsampled at once (away from the margin,
     clamping at image borders matches too because the margin stops there).
     """
-    from zoo.data.latents import upsample_lr
+    from zoo.ops.resample import upsample_lr
 
     y0, y1, x0, x1 = region
     h, w = lr01.shape[-2:]

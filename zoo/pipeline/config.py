@@ -1,7 +1,7 @@
 """``PipelineConfig``: every option of an :class:`~zoo.pipeline.SRPipeline`, checked, in one frozen record.
 
 The options and their defaults are written here once. Each field carries the schema of its JSON
-value (:mod:`zoo.folder_schema`): :meth:`PipelineConfig.to_dict` / :meth:`~PipelineConfig.from_dict`
+value (:mod:`zoo.folders.schema`): :meth:`PipelineConfig.to_dict` / :meth:`~PipelineConfig.from_dict`
 give the options stored in ``zoo_pipeline.json`` and in an export's ``pipeline.json``, and
 :func:`option_schemas` the schema of those files. A new option is one new field here (files that
 lack it load with its default) plus the code that uses it.
@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from zoo.ensemble import check_count
 from zoo.errors import ZooError
-from zoo.folder_schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
-from zoo.latents import LatentStats
+from zoo.folders.schema import Bool, FolderSchemaError, Int, ListOf, Number, Obj, Spec, Str, validate
+from zoo.ops.ensemble import check_count
+from zoo.ops.latents import LatentStats
+from zoo.ops.uncertainty import FEATURES, check_weights
 from zoo.samplers.schedules import NoiseSchedule, make_schedule
-from zoo.uncertainty import FEATURES, check_weights
 
 __all__ = ["CONDITIONINGS", "CompatibilityError", "PipelineConfig", "PipelineConfigError", "option_schemas"]
 
@@ -111,15 +111,15 @@ class PipelineConfig:
         doc="bicubic-latent only: SR = bicubic + decode(SR latent) - decode(conditioning latent)")
     data_consistency: int = _option(
         Int(0, limit=MAX_DATA_CONSISTENCY), default=0,
-        doc="back-projection steps that make the SR image agree with its LR (zoo.consistency)")
+        doc="back-projection steps that make the SR image agree with its LR (zoo.ops.consistency)")
     self_ensemble: int = _option(
         Int(1, limit=8), default=1, parse=check_count,
         doc="flips/rotations of the LR whose SRs are combined where they agree, else bicubic (1, 2, 4 or 8; "
-            "zoo.ensemble): each one more SR run")
+            "zoo.ops.ensemble): each one more SR run")
     uncertainty_weights: dict[str, float] | None = _option(
         Obj(optional={name: Number(min=0) for name in FEATURES}, null=True), default=None, parse=check_weights,
         doc="calibration of the uncertainty map: a nonnegative weight per feature (spread, gate, departure, "
-            "gradient; zoo.uncertainty), fitted by scripts/fit_uncertainty.py (None: uncalibrated defaults)")
+            "gradient; zoo.ops.uncertainty), fitted by scripts/fit_uncertainty.py (None: uncalibrated defaults)")
     dtype: torch.dtype = _option(
         Str(DTYPES, null=True), default=torch.float32, parse=parse_dtype,
         to_json=lambda d: str(d).removeprefix("torch."),

@@ -33,7 +33,7 @@ def show_progress() -> bool:
     """Whether a command shows progress bars: only when stderr is a terminal, and not under ``-q``."""
     import sys
 
-    from zoo.verbosity import show_progress as level_allows
+    from zoo.utils.verbosity import show_progress as level_allows
 
     isatty = getattr(sys.stderr, "isatty", None)
     return bool(isatty and isatty()) and level_allows()
@@ -56,14 +56,14 @@ def _is_usage_error(err: BaseException) -> bool:
 
 
 def run_reporting_errors(call: Callable[[], T], prog: str) -> T:
-    """``call()`` as a command run (:func:`zoo.output_guard.locking`: output folders locked until it ends) with
+    """``call()`` as a command run (:func:`zoo.folders.guard.locking`: output folders locked until it ends) with
     zoo's error rules.
 
     A ZooError, MemoryError or mistyped option (click's usage errors) becomes ``PROG: error: <one line>``
     on stderr and exit code 2. Any other exception is a bug: its traceback, one line saying so, exit code 1.
     """
     from zoo.errors import ZooError
-    from zoo.output_guard import locking
+    from zoo.folders.guard import locking
 
     try:
         with locking():

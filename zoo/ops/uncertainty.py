@@ -4,7 +4,7 @@ The map is a nonnegative weighted sum of four per-pixel features, each averaged 
 (:data:`RADIUS`), all in the SR's [0, 1] units:
 
 * ``spread``: the standard deviation of the SRs that the pipeline combined: the self-ensemble's
-  flips/rotations (:mod:`zoo.ensemble`) and, with ``uncertainty_samples=N``, N seeds;
+  flips/rotations (:mod:`zoo.ops.ensemble`) and, with ``uncertainty_samples=N``, N seeds;
 * ``gate``: what the self-ensemble's agreement gate removed, ``|ungated - gated|``;
 * ``departure``: ``|SR - bicubic|``, how much the output adds to the interpolation of the LR;
 * ``gradient``: the gradient magnitude of the bicubic image (edges are where any SR errs most).
@@ -25,7 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from zoo.errors import ZooError
-from zoo.resample import bicubic_upsample
+from zoo.ops.resample import bicubic_upsample
 
 __all__ = [
     "DEFAULT_WEIGHTS", "FEATURES", "UncertaintyError", "UncertaintyParts", "baseline_map", "check_estimable",

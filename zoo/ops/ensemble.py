@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from zoo.errors import ZooError
-from zoo.resample import bicubic_upsample
+from zoo.ops.resample import bicubic_upsample
 
 __all__ = ["COUNTS", "EnsembleError", "EnsembleSpread", "check_count", "dihedral", "self_ensemble", "undo_dihedral"]
 
@@ -86,7 +86,7 @@ def self_ensemble(
     ``run`` maps an LR batch to its SR (N x C x H x W, an integer factor larger); transforms of one shape
     go to it stacked along the batch axis, as many as keep the call under ``batch_pixels`` LR pixels (one
     at a time for large images). Where the transforms disagree the output falls back to PIL-exact bicubic
-    (:func:`zoo.resample.bicubic_upsample`); the gate's ``m²`` and ``v`` are averaged over a
+    (:func:`zoo.ops.resample.bicubic_upsample`); the gate's ``m²`` and ``v`` are averaged over a
     (2 :data:`GATE_RADIUS` + 1)² window. ``count`` is one of :data:`COUNTS`; 1 returns ``run(lr)``.
     Memory: the bicubic reference (which becomes the output), two float32 accumulators and one residual of
     the output's size besides ``run``'s own (never written to: it may be a view); the gate runs in bands of

@@ -23,22 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from zoo.atomic import atomic_path, write_bytes, write_text
 from zoo.data.errors import DataError
 from zoo.data.manifest import Record, read_manifest
 from zoo.data.pngio import load_unit
+from zoo.folders.atomic import atomic_path, write_bytes, write_text
 
 KEYS = ("hr", "lr", "lr_up")
 CACHE_FILES = ("cache.json", "manifest.csv", "shards")  # what encode_dataset writes into its folder
 UPSAMPLE = "torch bicubic (align_corners=False, antialias=False) of the [0, 1] LR to the HR size, clamped to [0, 1]"
-
-
-def upsample_lr(lr01, size: tuple[int, int]):
-    """Bicubic upsampling of a B x C x h x w [0, 1] tensor to ``size``: the ``bicubic-latent`` conditioning
-    image. The pipeline must use this same function at inference."""
-    import torch.nn.functional as F
-
-    return F.interpolate(lr01, size=size, mode="bicubic", align_corners=False).clamp(0.0, 1.0)
 
 
 def weights_fingerprint(weights: str | os.PathLike | None, untrained: bool) -> str | None:
@@ -126,7 +118,7 @@ def encode_dataset(data: str | os.PathLike, out: str | os.PathLike, vae, vae_nam
     from tqdm.auto import tqdm
 
     from zoo.autoencoders.preprocess import to_model_input
-    from zoo.output_guard import prepare_output
+    from zoo.folders.guard import prepare_output
 
     data, out = Path(data), Path(out)
     prepare_output(out, inputs=[data, weights if isinstance(weights, str | os.PathLike) else None],
@@ -185,6 +177,8 @@ def encode_batch(batch: list[Record], data: Path, vae, f: int, device: str, to_m
     """Latents of one batch: ``{"<id>/hr": C x H/f x W/f, "<id>/lr": ..., "<id>/lr_up": ...}`` (fp32, CPU)."""
     import torch
 
+    from zoo.ops.resample import upsample_lr
+
     hrs, lrs = [], []
     for rec in batch:
         hr, lr = load_unit(data / rec.hr), load_unit(data / rec.lr)
@@ -242,7 +236,7 @@ def read_cache(cache: str | os.PathLike) -> dict:
 
 def _read_folder_json(path: Path) -> dict:
     """A JSON object of a prepared folder or latent cache (a plain, size- and depth-capped file; else one line)."""
-    from zoo.folder_schema import FolderSchemaError, read_json
+    from zoo.folders.schema import FolderSchemaError, read_json
 
     try:
         data = read_json(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-__all__ = ["bicubic_upsample"]
+__all__ = ["bicubic_upsample", "upsample_lr"]
 
 BICUBIC_A = -0.5  # PIL's bicubic (torch's interpolate uses -0.75)
 _OFFSETS = range(-2, 3)  # input pixels q - 2 .. q + 2 around output block q
@@ -53,3 +53,9 @@ def bicubic_upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     if factor == 1:
         return x.clone()
     return _along_last(_along_last(x, factor).transpose(-1, -2), factor).transpose(-1, -2).contiguous()
+
+
+def upsample_lr(lr01, size: tuple[int, int]):
+    """Bicubic upsampling of a B x C x h x w [0, 1] tensor to ``size``: the ``bicubic-latent`` conditioning
+    image. The pipeline must use this same function at inference."""
+    return F.interpolate(lr01, size=size, mode="bicubic", align_corners=False).clamp(0.0, 1.0)

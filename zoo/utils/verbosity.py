@@ -15,7 +15,7 @@ import click
 __all__ = ["LOGGERS", "add_verbosity_options", "apply_verbosity", "configure_logging", "show_progress"]
 
 LOGGERS = ("zoo", "zoo_export")
-_META_KEY = "zoo.verbosity"
+_META_KEY = "zoo.utils.verbosity"
 
 
 class _EchoHandler(logging.Handler):

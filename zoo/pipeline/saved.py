@@ -1,7 +1,7 @@
 """The saved-pipeline folder: ``zoo_pipeline.json`` + ``denoiser.safetensors`` + ``vae/`` (a saved autoencoder).
 
 ``zoo_pipeline.json`` holds the component names and card versions, the denoiser's and sampler's
-configs, the pipeline options (:class:`~zoo.pipeline_config.PipelineConfig`) and the shape and
+configs, the pipeline options (:class:`~zoo.pipeline.config.PipelineConfig`) and the shape and
 dtype of every stored tensor, checked on load. The autoencoder is a saved-autoencoder folder
 (:mod:`zoo.autoencoders.saved`), so a pipeline loads offline.
 
@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 import torch
 
 from zoo.errors import ZooError
-from zoo.folder_paths import inside
-from zoo.folder_schema import Architecture, Either, Int, ListOf, MapOf, Obj, Str, read_json, validate
-from zoo.pipeline_config import PipelineConfig, PipelineConfigError, option_schemas
+from zoo.folders.paths import inside
+from zoo.folders.schema import Architecture, Either, Int, ListOf, MapOf, Obj, Str, read_json, validate
+from zoo.pipeline.config import PipelineConfig, PipelineConfigError, option_schemas
 from zoo.registry import Provider, is_distribution_name, is_version
 
 __all__ = [
@@ -73,13 +73,13 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 def save_pipeline(pipe: Any, path: str | os.PathLike, **card: Any) -> Path:
     """Write ``pipe`` (its ``vae``, ``denoiser``, ``sampler`` and ``options``) to the folder ``path``
     (replaced atomically: no half-written folder on failure), with a model card (``card``: options of
-    :func:`zoo.model_card.model_card`)."""
+    :func:`zoo.pipeline.model_card.model_card`)."""
     from safetensors.torch import save_file
 
     from zoo import __version__
-    from zoo.atomic import atomic_dir
     from zoo.autoencoders.saved import save_pipeline_autoencoder
-    from zoo.model_card import write_model_card
+    from zoo.folders.atomic import atomic_dir
+    from zoo.pipeline.model_card import write_model_card
 
     config = getattr(pipe.denoiser, "config", None)
     if not isinstance(config, dict):
@@ -153,7 +153,7 @@ _PROVIDER = {"version": Str(), "distribution": Str(test=is_distribution_name, wh
 """Optional keys of every component entry: the card's version and the distribution (and version) providing it."""
 _TENSOR_SPEC = ListOf(Either((Str(), ListOf(Int(0)))), min_len=2, max_len=2)
 OPTIONS, OPTIONAL_OPTIONS = option_schemas()
-"""Schemas of the pipeline options (from :class:`~zoo.pipeline_config.PipelineConfig`): those that every
+"""Schemas of the pipeline options (from :class:`~zoo.pipeline.config.PipelineConfig`): those that every
 pipeline file holds, and those that older files may lack."""
 SCHEMA = Obj(
     {

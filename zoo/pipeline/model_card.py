@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.random_init import UNTRAINED, is_random_init
+from zoo.utils.random_init import UNTRAINED, is_random_init
 
 __all__ = ["CARD_FILE", "ModelCardError", "front_matter", "model_card", "requirements", "write_model_card"]
 

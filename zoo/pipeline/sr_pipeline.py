@@ -1,4 +1,4 @@
-"""``SRPipeline``: LR image -> encode -> sample -> decode -> SR image, and :func:`build_pipeline`.
+"""``SRPipeline``: LR image -> encode -> sample -> decode -> SR image (built by :mod:`zoo.pipeline.build`).
 
 Data flow of one SR call, one function per arrow::
 
@@ -12,9 +12,9 @@ size, upsample the latent bilinearly) or ``bicubic-latent`` (bicubic upsampling 
 then encode at the HR size). ``residual=True`` makes the denoiser predict the residual over the
 conditioning latent: its output is read relative to the noisy residual ``x_t - sqrt(ᾱ_t)·cond``.
 
-Every option lives in one :class:`~zoo.pipeline_config.PipelineConfig` (``pipe.options``); the
+Every option lives in one :class:`~zoo.pipeline.config.PipelineConfig` (``pipe.options``); the
 backend's runtime is built once (:meth:`SRPipeline.build_runtime`, or on first use) and again only
-when the device or dtype changes. Saved folders are read and written by :mod:`zoo.pipeline_files`;
+when the device or dtype changes. Saved folders are read and written by :mod:`zoo.pipeline.saved`;
 :func:`load_pipeline` opens them, or an export folder through the backend that reads it.
 """
 
@@ -24,24 +24,16 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
-from zoo.data.latents import upsample_lr
-from zoo.ensemble import EnsembleSpread, check_count
-from zoo.ensemble import self_ensemble as self_ensemble_sr
-from zoo.errors import MissingWeightsError
-from zoo.geometry import Geometry
-from zoo.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
-from zoo.pipeline_config import CONDITIONINGS, CompatibilityError, PipelineConfig
-from zoo.resample import bicubic_upsample
-from zoo.samplers.noise import generators_for, randn, seed_list
-from zoo.samplers.parameterization import output_to_x0, training_target
-from zoo.sr_images import (
+from zoo.ops.ensemble import EnsembleSpread, check_count
+from zoo.ops.ensemble import self_ensemble as self_ensemble_sr
+from zoo.ops.geometry import Geometry
+from zoo.ops.intensity import (
     EdgeFormat,
     array_from_unit,
     array_to_unit,
@@ -49,7 +41,9 @@ from zoo.sr_images import (
     tensor_to_unit,
     value_range_of,
 )
-from zoo.tiling import (
+from zoo.ops.latents import LatentStats, crop_to, measure_latent_stats, pad_to_multiple, upsample_latent
+from zoo.ops.resample import bicubic_upsample, upsample_lr
+from zoo.ops.tiling import (
     DEFAULT_TILE,
     MAX_AUTO_TILE,
     TilePlan,
@@ -59,12 +53,12 @@ from zoo.tiling import (
     run_tiled,
     tiled_denoise,
 )
-from zoo.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
+from zoo.ops.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
+from zoo.pipeline.config import CONDITIONINGS, CompatibilityError, PipelineConfig
+from zoo.samplers.noise import generators_for, randn, seed_list
+from zoo.samplers.parameterization import output_to_x0, training_target
 
-__all__ = [
-    "CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline", "build_pipeline", "default_pipeline",
-    "load_pipeline", "open_saved_pipeline",
-]
+__all__ = ["CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline"]
 _DEFAULTS = PipelineConfig()
 SEED_STRIDE = 1000  # uncertainty sample k of image i runs with seed seed_i + 1000 k
 
@@ -281,7 +275,7 @@ class SRPipeline:
         self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, tile: TilePlan | None = None,
     ) -> torch.Tensor:
         """Raw denoiser output (float32); latents are padded to the denoiser's size multiple and cropped back.
-        With a :class:`~zoo.tiling.TilePlan` the denoiser runs on overlapping latent tiles, blended."""
+        With a :class:`~zoo.ops.tiling.TilePlan` the denoiser runs on overlapping latent tiles, blended."""
         if tile is not None:
             return tiled_denoise(self._denoise_whole, x_t, t, cond, tile)
         return self._denoise_whole(x_t, t, cond)
@@ -348,17 +342,17 @@ class SRPipeline:
         """The tiling of an SR call at ``hr_size`` (None: run whole).
 
         ``tile``: an HR tile side in pixels, ``"off"``/``0``/``False`` (never tile), or ``None``/``"auto"``:
-        tile at the size the denoiser was trained on (:data:`zoo.tiling.DEFAULT_TILE` if the denoiser does
-        not say), kept within 128..:data:`zoo.tiling.MAX_AUTO_TILE` (the memory budget of one call), when
+        tile at the size the denoiser was trained on (:data:`zoo.ops.tiling.DEFAULT_TILE` if the denoiser does
+        not say), kept within 128..:data:`zoo.ops.tiling.MAX_AUTO_TILE` (the memory budget of one call), when
         the HR image is larger than that; memory then stays bounded by the tile size whatever the image
         size. An image that fits in one tile is run whole.
 
         A denoiser that declares a ``receptive_radius`` (latent pixels an output pixel reads, e.g.
-        ``resconv``) gets exact tiles (:meth:`zoo.tiling.TilePlan.exact`): each inner tile edge has as much
+        ``resconv``) gets exact tiles (:meth:`zoo.ops.tiling.TilePlan.exact`): each inner tile edge has as much
         context as the denoiser's radius plus the autoencoder's (``receptive_radius`` of a local autoencoder;
         0 if it declares none), so the denoiser's tiles reproduce the whole-image result, and the encoder's
         and decoder's too when the autoencoder declares its radius; ``auto`` then uses the largest tile,
-        :data:`zoo.tiling.MAX_AUTO_TILE`. An explicit tile must be a multiple of the autoencoder's factor.
+        :data:`zoo.ops.tiling.MAX_AUTO_TILE`. An explicit tile must be a multiple of the autoencoder's factor.
         """
         if tile is False or tile == 0 or (isinstance(tile, str) and tile.lower() == "off"):
             return None
@@ -430,17 +424,21 @@ class SRPipeline:
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """SR of a B x C x h x w batch in [0, 1] -> B x C x H x W in [0, 1] (C channels as the input).
 
-        ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.tiling.TilePlan`.
+        ``tile``: see :meth:`tile_plan` (``None``: automatic), or a :class:`~zoo.ops.tiling.TilePlan`.
         ``self_ensemble``: this call's count of flips/rotations (``None``: ``options.self_ensemble``).
-        ``uncertainty``: return ``(sr, map)``, the map of expected absolute error (:mod:`zoo.uncertainty`),
+        ``uncertainty``: return ``(sr, map)``, the map of expected absolute error (:mod:`zoo.ops.uncertainty`),
         same shape and [0, 1] units, weighted by ``options.uncertainty_weights``; see
-        :meth:`uncertainty_parts` for ``uncertainty_samples``."""
+        :meth:`uncertainty_parts` for ``uncertainty_samples``.
+
+        The numbered steps are those of docs/architecture.md's "One SR call" (steps 1 and 8, into [0, 1] and back, are
+        :meth:`__call__`'s; steps 4-6 are :meth:`_super_resolve_once`'s)."""
         if uncertainty:  # lean: no image-size bicubic buffer, the gate only where the weights use it
             weights = self.options.uncertainty_weights or DEFAULT_WEIGHTS
             parts = self.uncertainty_parts(lr01, tile, self_ensemble, uncertainty_samples, bicubic=False,
                                            gate=weights["gate"] > 0, **kwargs)
             return parts.sr, parts.map(weights)
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
+        # 2. self-ensemble: steps 3-6 on each flip/rotation, combined where they agree
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
         seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
         return self._consistent(self._super_resolve_ensemble(lr01, plan, count, seeds, **kwargs), lr01)
@@ -449,11 +447,11 @@ class SRPipeline:
         self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
         uncertainty_samples: int = 1, bicubic: bool = True, gate: bool = True, **kwargs: Any,
     ) -> UncertaintyParts:
-        """The SR (as :meth:`super_resolve`) and what its uncertainty map is made of (:mod:`zoo.uncertainty`).
+        """The SR (as :meth:`super_resolve`) and what its uncertainty map is made of (:mod:`zoo.ops.uncertainty`).
 
         ``uncertainty_samples`` seeds (``seed``, ``seed + 1000``, ...) add their spread to the orientations';
         the SR stays that of ``seed``. ``bicubic`` / ``gate``: keep the whole bicubic image / measure the gate
-        (each one buffer of the SR's size). Raises :class:`~zoo.uncertainty.UncertaintyError` (naming the
+        (each one buffer of the SR's size). Raises :class:`~zoo.ops.uncertainty.UncertaintyError` (naming the
         option) when there is neither more than one orientation nor more than one sample."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
@@ -472,7 +470,7 @@ class SRPipeline:
         """``sr`` after the ``data_consistency`` back-projection steps (tiled or not: on the whole image)."""
         if not self.options.data_consistency:
             return sr
-        from zoo.consistency import project_to_lr
+        from zoo.ops.consistency import project_to_lr
 
         return project_to_lr(sr, lr01.to(sr.device), self.options.data_consistency)
 
@@ -481,7 +479,7 @@ class SRPipeline:
         spread: EnsembleSpread | None = None, **kwargs: Any,
     ) -> torch.Tensor:
         """The self-ensemble of ``count`` transforms (or one SR), image ``i`` with seed ``seeds[i]``, before
-        data consistency; ``spread`` is filled as :func:`zoo.ensemble.self_ensemble` does."""
+        data consistency; ``spread`` is filled as :func:`zoo.ops.ensemble.self_ensemble` does."""
         if count == 1:
             return self._super_resolve_once(lr01, plan, seed=seeds, **kwargs)
 
@@ -509,11 +507,14 @@ class SRPipeline:
 
     def _super_resolve_once(self, lr01: torch.Tensor, plan: TilePlan | None, **kwargs: Any) -> torch.Tensor:
         """One SR of ``lr01``, tiled by ``plan`` or whole, before data consistency."""
-        if plan is not None:
+        if plan is not None:  # 3. tiles: steps 4-6 tile by tile, blended
             return self._super_resolve_tiled(lr01, plan, **kwargs)
+        # 4. conditioning latent
         cond = self.conditioning_latent(lr01)
+        # 5. sampling, 6. decode
         x = self.decode(self.sample(cond, **kwargs))
-        if self.pixel_skip:  # bicubic + what the denoiser added to the bicubic latent, in pixel space
+        # 6. pixel skip: bicubic + what the denoiser added to the bicubic latent, in pixel space
+        if self.pixel_skip:
             bicubic = upsample_lr(lr01.to(self.device, torch.float32), self.hr_size(lr01.shape[-2:]))
             x = x + self.model_input(bicubic, range_from=lr01) - self.decode(cond)
         return from_model_output(x, channels=lr01.shape[1])
@@ -531,13 +532,13 @@ class SRPipeline:
         Image ``i`` uses seed ``seed + i`` (or ``seed[i]``), so its result does not depend on the rest of
         the batch. ``progress`` shows a bar over sampler steps (``None``: only on a terminal).
         ``tile``: HR tile side in pixels, ``"off"``, or ``None`` (automatic: tile images larger than the
-        pipeline was trained on; see :meth:`tile_plan` and :mod:`zoo.tiling`). ``value_range`` (arrays
+        pipeline was trained on; see :meth:`tile_plan` and :mod:`zoo.ops.tiling`). ``value_range`` (arrays
         only): one intensity mapping for every array of the call, e.g. a volume's ``(min, max)`` from
         :meth:`volume_range`, instead of one per array. ``self_ensemble``: flips/rotations combined for this
-        call (1, 2, 4 or 8; ``None``: the pipeline's ``self_ensemble`` option; see :mod:`zoo.ensemble`).
+        call (1, 2, 4 or 8; ``None``: the pipeline's ``self_ensemble`` option; see :mod:`zoo.ops.ensemble`).
         ``uncertainty``: return ``(sr, map)``, the map of each pixel's expected absolute error in the
         output's units (a tensor like the SR; for arrays a list of float32 arrays in the input's units);
-        ``uncertainty_samples``: seeds whose spread it adds (see :mod:`zoo.uncertainty`).
+        ``uncertainty_samples``: seeds whose spread it adds (see :mod:`zoo.ops.uncertainty`).
         """
         intensity = getattr(getattr(self.vae, "card", None), "intensity", "minmax")
         opts = {"steps": steps, "sampler": sampler, "progress": progress, "tile": tile, "self_ensemble": self_ensemble,
@@ -581,8 +582,9 @@ class SRPipeline:
     def save_pretrained(self, path: str | os.PathLike, *, metrics: Any = None, training_data: str | None = None,
                         license: str | None = None) -> None:  # noqa: A002
         """Write the pipeline folder (``zoo_pipeline.json``, ``denoiser.safetensors``, ``vae/``, ``README.md``)
-        atomically; ``metrics``, ``training_data`` and ``license`` go into the model card (:mod:`zoo.model_card`)."""
-        from zoo.pipeline_files import save_pipeline
+        atomically; ``metrics``, ``training_data`` and ``license`` go into the model card
+        (:mod:`zoo.pipeline.model_card`)."""
+        from zoo.pipeline.saved import save_pipeline
 
         save_pipeline(self, path, metrics=metrics, training_data=training_data, license=license)
 
@@ -597,7 +599,7 @@ for _field in fields(PipelineConfig):
 
 
 def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -> np.ndarray:
-    """:func:`~zoo.sr_images.array_from_unit` in bands of rows: the mapping is pointwise, and converting a
+    """:func:`~zoo.ops.intensity.array_from_unit` in bands of rows: the mapping is pointwise, and converting a
     large image at once holds several float64 copies of it."""
     if y.shape[-2] <= rows:
         return array_from_unit(y, fmt)
@@ -609,119 +611,8 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
     return out
 
 
-
-
 def _error_array(error: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:
     """A C x H x W map in [0, 1] units -> float32 in ``fmt``'s units (its range's span) and layout; ``error``
     (a float32 map of this call, not used after) is scaled in place and shared."""
     out = error.float().mul_(float(fmt.hi - fmt.lo)).numpy()  # in place, float32: no copy of a large map
     return out[0] if fmt.layout == "HW" else np.moveaxis(out, 0, -1)
-
-
-def build_pipeline(
-    vae: Any = "medvae-4-3",
-    denoiser: Any = "unet",
-    sampler: Any = "ddim",
-    steps: int | None = _DEFAULTS.steps,
-    scale: int = _DEFAULTS.scale,
-    pretrained: bool = True,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype | str | None = None,
-    backend: Any = "torch",
-    *,
-    hr_size: int = 256,
-    vae_weights: Any = None,
-    denoiser_weights: Any = None,
-    pretrained_denoiser: bool | None = None,
-    vae_config: dict[str, Any] | None = None,
-    denoiser_config: dict[str, Any] | None = None,
-    sampler_config: dict[str, Any] | None = None,
-    **options: Any,
-) -> SRPipeline:
-    """Compose an SR pipeline from any registered autoencoder, denoiser, sampler and backend.
-
-    Each component is a name, a card or a built object. A denoiser given by name is built by
-    :func:`zoo.default_denoiser` for the autoencoder's latent channels and the latent size of
-    ``hr_size`` images (its layout, e.g. where attention sits, follows that size). ``pretrained``
-    loads default weights for the autoencoder and (unless ``pretrained_denoiser`` says otherwise)
-    the denoiser; ``*_weights`` override it. ``steps``, ``scale``, ``dtype`` and the keyword
-    ``options`` (``conditioning``, ``residual``, ``pixel_skip``, ``data_consistency``, ``schedule``,
-    ``latent_stats``: any :class:`~zoo.pipeline_config.PipelineConfig` field) make the pipeline's
-    config, checked before any component is built; ``steps=None`` uses the sampler's default. The
-    backend's runtime is built here, once.
-
-    Example: ``build_pipeline("medvae-4-3", "unet", "ddim", steps=50, pretrained_denoiser=False)``.
-    """
-    from zoo.factory import build_autoencoder, build_sampler, default_denoiser
-    from zoo.registry import get_card
-
-    config = PipelineConfig(steps=steps, scale=scale, dtype=dtype, **options)
-    ae = build_autoencoder(vae, weights=vae_weights, pretrained=pretrained, **(vae_config or {}))
-    den = denoiser
-    if not isinstance(denoiser, torch.nn.Module):
-        den_pretrained = pretrained if pretrained_denoiser is None else pretrained_denoiser
-        try:
-            den = default_denoiser(ae, hr_size, denoiser, weights=denoiser_weights, pretrained=den_pretrained,
-                                   **(denoiser_config or {}))
-        except MissingWeightsError as err:
-            raise MissingWeightsError(
-                f"denoiser {get_card('denoiser', denoiser).name!r} has no default weights: pass "
-                "denoiser_weights=PATH, or pretrained_denoiser=False for a new (random) denoiser to train"
-            ) from err
-    pipe = SRPipeline(ae, den, build_sampler(sampler, **(sampler_config or {})), config, backend, device)
-    pipe.build_runtime()
-    return pipe
-
-
-def open_saved_pipeline(
-    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = "torch",
-) -> SRPipeline:
-    """The pipeline of a saved folder (``zoo_pipeline.json``) on ``backend``, its runtime built.
-
-    It never follows an export manifest: a backend whose ``load(folder)`` wraps a saved pipeline
-    calls it with ``backend=self``.
-    """
-    from zoo.pipeline_files import read_pipeline
-
-    saved = read_pipeline(path)
-    pipe = SRPipeline(saved.vae, saved.denoiser, saved.sampler, saved.options, backend, device)
-    pipe.build_runtime()
-    return pipe
-
-
-def default_pipeline(device: torch.device | str = "cpu", backend: Any = None) -> SRPipeline:
-    """The embedded default pipeline (``zoo.assets.DEFAULT_PIPELINE_DIR``: 4x, 64² -> 256² and larger, trained on
-    the bundled samples); what ``zoo sr`` and ``zoo demo`` run without ``--pipeline``. No network needed."""
-    from zoo.assets import DEFAULT_PIPELINE_DIR
-
-    return load_pipeline(DEFAULT_PIPELINE_DIR, device, backend)
-
-
-def load_pipeline(
-    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None,
-) -> SRPipeline:
-    """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key); ``path``
-    may be ``"hf:owner/repo"`` or ``"hf:owner/repo@revision"`` (from the Hugging Face cache, else downloaded).
-
-    A saved pipeline runs on ``backend`` (a name, or a built backend; default ``"torch"``). An export
-    is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else by the backend
-    that wrote it: ``build_backend(name).load(path)``.
-    """
-    from zoo.factory import build_backend
-    from zoo.hub_pipeline import is_hub_spec, open_hub_pipeline
-    from zoo.pipeline_files import EXPORT_MANIFEST, PipelineFileError, export_backend_name
-    from zoo.registry import installed_card
-
-    if is_hub_spec(path):
-        return open_hub_pipeline(str(path), lambda snapshot: load_pipeline(snapshot, device, backend))
-    folder = Path(path).expanduser()
-    written_by = export_backend_name(folder)
-    if written_by is None:
-        return open_saved_pipeline(folder, device, backend or "torch")
-    if isinstance(backend, str | None):
-        where = f"{folder / EXPORT_MANIFEST}: backend"
-        backend = build_backend(backend or installed_card("backend", written_by, where))
-    if not hasattr(backend, "load"):
-        raise PipelineFileError(f"{folder}: an export folder holds no PyTorch weights; this backend cannot open "
-                                f"exports (open it with {written_by!r}, the backend that wrote it)")
-    return backend.load(folder)

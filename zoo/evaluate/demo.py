@@ -55,8 +55,8 @@ def evaluate_default(
     from zoo.data.pngio import load_unit
     from zoo.evaluate.heldout import held_out, upsample, zoo_sr
     from zoo.evaluate.metrics import psnr, ssim
-    from zoo.hub_pipeline import is_hub_spec
-    from zoo.pipeline import load_pipeline
+    from zoo.pipeline.build import load_pipeline
+    from zoo.pipeline.hub import is_hub_spec
 
     folder = DEFAULT_PIPELINE_DIR if pipeline is None else pipeline if is_hub_spec(pipeline) else Path(pipeline)
     pipe = load_pipeline(folder, device=device)
@@ -173,7 +173,7 @@ def write_demo(result: DemoResult, out: str | Path) -> dict[str, Path]:
     import csv
     import io
 
-    from zoo.atomic import write_text
+    from zoo.folders.atomic import write_text
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
