@@ -27,3 +27,16 @@ def small_pipeline(vae: str = "medvae-4-3", size: int = 32, scale: int = 2):
         vae, "unet", "ddim", steps=2, scale=scale, pretrained=False, hr_size=size,
         vae_config=small_vae_config(vae), denoiser_config=dict(SMALL_DENOISER),
     )
+
+
+def small_export(root):
+    """A real export (TorchScript exporter: fast) of :func:`small_pipeline` saved in ``root/saved``, with its
+    ``pipeline/`` copy; returns ``root/export``."""
+    from zoo_export.exporter import ExportOptions, export_pipeline
+
+    import zoo
+
+    small_pipeline().save_pretrained(root / "saved")
+    export_pipeline(zoo.load_pipeline(root / "saved"), root / "export", ExportOptions(size=32, dynamo=False),
+                    pipeline_dir=root / "saved")
+    return root / "export"

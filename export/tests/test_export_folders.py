@@ -24,14 +24,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Constant folding")
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real export (TorchScript exporter: fast) of a small saved pipeline, with its ``pipeline/`` copy."""
-    from export_helpers import small_pipeline
-    from zoo_export.exporter import ExportOptions, export_pipeline
+    from export_helpers import small_export
 
-    root = tmp_path_factory.mktemp("folders")
-    small_pipeline().save_pretrained(root / "saved")
-    export_pipeline(zoo.load_pipeline(root / "saved"), root / "export", ExportOptions(size=32, dynamo=False),
-                    pipeline_dir=root / "saved")
-    return root / "export"
+    return small_export(tmp_path_factory.mktemp("folders"))
 
 
 @pytest.fixture

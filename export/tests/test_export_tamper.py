@@ -23,14 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Constant folding")  # the TorchS
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real export (TorchScript exporter: fast) of a small saved pipeline, with its ``pipeline/`` copy."""
-    from export_helpers import small_pipeline
-    from zoo_export.exporter import ExportOptions, export_pipeline
+    from export_helpers import small_export
 
-    root = tmp_path_factory.mktemp("tamper")
-    small_pipeline().save_pretrained(root / "saved")
-    pipe = zoo.load_pipeline(root / "saved")
-    export_pipeline(pipe, root / "export", ExportOptions(size=32, dynamo=False), pipeline_dir=root / "saved")
-    return root / "export"
+    return small_export(tmp_path_factory.mktemp("tamper"))
 
 
 @pytest.fixture
