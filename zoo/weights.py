@@ -184,10 +184,9 @@ _UNREACHABLE: dict[str, str] = {}
 
 def _hub_timeout() -> float:
     """Seconds to wait for the hub's TCP connection (``ZOO_HUB_TIMEOUT``, default 5)."""
-    try:
-        return max(0.1, float(os.environ.get("ZOO_HUB_TIMEOUT", "5")))
-    except ValueError:
-        return 5.0
+    from zoo.utils.env_vars import env_int
+
+    return float(env_int("ZOO_HUB_TIMEOUT", 5))
 
 
 def _hub_unreachable() -> str | None:

@@ -54,3 +54,21 @@ def test_cli_refuses_a_bad_value_before_any_work(raw):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("zoo: error:") and "ZOO_MAX_IMAGE_PIXELS" in lines[0]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("raw", ["x", "0", "-1", "inf"])
+def test_a_bad_hub_timeout_is_refused_not_silently_replaced(raw):
+    """ZOO_HUB_TIMEOUT goes through the same parser: no silent fall-back to the default, no "off"."""
+    result = CliRunner().invoke(main, ["list", "--json"], env={"ZOO_HUB_TIMEOUT": raw})
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ZOO_HUB_TIMEOUT" in lines[0] and "seconds" in lines[0], result.stderr
+
+
+def test_hub_timeout_is_read_in_whole_seconds(monkeypatch):
+    from zoo.weights import _hub_timeout
+
+    monkeypatch.delenv("ZOO_HUB_TIMEOUT", raising=False)
+    assert _hub_timeout() == 5.0
+    monkeypatch.setenv("ZOO_HUB_TIMEOUT", "2")
+    assert _hub_timeout() == 2.0

@@ -17,8 +17,11 @@ __all__ = ["NUMERIC_VARS", "EnvVarError", "check_environment", "env_int", "parse
 
 NUMERIC_VARS: dict[str, str] = {
     "ZOO_MAX_IMAGE_PIXELS": "a positive whole number of pixels, or 0 / none / off for no cap",
+    "ZOO_HUB_TIMEOUT": "a positive whole number of seconds",
 }
 """Every numeric variable zoo reads -> the expected form shown in its error."""
+OFF_ALLOWED = frozenset({"ZOO_MAX_IMAGE_PIXELS"})
+"""The variables for which 0 / none / off means "no limit"."""
 
 _OFF_WORDS = ("0", "none", "off")
 _INTEGER = re.compile(r"[+]?\d[\d_]*")
@@ -63,4 +66,4 @@ def env_int(name: str, default: int | None, allow_off: bool = False) -> int | No
 def check_environment() -> None:
     """Parse every numeric ``ZOO_*`` variable now, so a bad value stops a command before any work."""
     for name in NUMERIC_VARS:
-        env_int(name, None, allow_off=True)
+        env_int(name, None, allow_off=name in OFF_ALLOWED)
