@@ -39,7 +39,7 @@ def test_upload_shows_four_panels_and_downloads_zoo_sr_bytes(view_server, source
 
     path = source()
     result = _run(_client(view_server), path)
-    _state_preset, _scrub, downloads, lr, bic, sr, umap = result[:7]
+    _preset, _scrub, downloads, _hr_row, lr, bic, sr, umap = result[:8]
     for panel in (lr, bic, sr, umap):
         assert panel and Path(panel if isinstance(panel, str) else panel["value"]).is_file()
     got = {Path(d).name: Path(d).read_bytes() for d in downloads}
@@ -70,6 +70,6 @@ def test_a_one_pixel_image_runs_as_zoo_sr_runs_it(view_server, tmp_path):
     """zoo sr super-resolves a 1 x 1 image (4 x 4 out); the page, on the same engine, shows it too."""
     from pathlib import Path
 
-    downloads = _run(_client(view_server), tiny_image(tmp_path))[2]
+    downloads = _run(_client(view_server), tiny_image(tmp_path))[2]  # (preset, scrub, downloads, ...)
     assert sorted(Path(d).name for d in downloads) == ["tiny.png", "tiny.uncertainty.png"]
     assert view_server.alive()

@@ -119,7 +119,7 @@ def build_page(config: PageConfig):
             with gr.Column(scale=1):
                 chosen = gr.Dropdown([str(p) for p in config.files], label="File from the command line",
                                      value=str(config.files[0]) if config.files else None, allow_custom_value=False)
-                upload = gr.File(label="…or upload (PNG/TIFF/DICOM/NIfTI/.npy)", type="filepath")
+                upload = gr.File(label="…or upload (PNG/TIFF/DICOM/NIfTI/.npy)", type="filepath", elem_id="upload")
             with gr.Column(scale=1):
                 pipeline = gr.Dropdown([DEFAULT_PIPELINE, *config.pipelines], value=(config.pipelines or
                                        [DEFAULT_PIPELINE])[0], label="Pipeline")
@@ -148,7 +148,7 @@ def build_page(config: PageConfig):
             slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", elem_id="slider")
             diff_img = gr.Image(label="|left − right|", type="numpy", format="png", interactive=False,
                                 elem_id="panel-difference")
-        with gr.Row():
+        with gr.Row(visible=False) as hr_row:
             hr_img = gr.Image(label="HR reference", type="numpy", format="png", interactive=False, visible=True)
             error_img = gr.Image(label="|SR − HR| error map", type="numpy", format="png", interactive=False)
         metrics = gr.Markdown("", elem_id="metrics")
@@ -172,12 +172,13 @@ def build_page(config: PageConfig):
             volume = len(result.lr) > 1
             return [result, gr.update(choices=choices, value=default),
                     gr.update(maximum=max(1, len(result.lr) - 1), value=0, visible=volume),
-                    _downloads(config.engine, result), *rendered[:3],
+                    _downloads(config.engine, result), gr.update(visible=result.hr is not None), *rendered[:3],
                     gr.update(value=rendered[3], visible=result.uncertainty_map is not None), *rendered[4:]]
 
         run.click(on_run, [chosen, upload, pipeline, tile, ensemble, steps, seed, backend],
-                  [state, preset, scrub, downloads, *views], concurrency_limit=1, show_progress="full", api_name="super_resolve")
+                  [state, preset, scrub, downloads, hr_row, *views], concurrency_limit=1, show_progress="full",
+                  api_name="super_resolve")
         for trigger in (preset.change, scrub.release, first.change, second.change):
-            trigger(render, [state, scrub, preset, first, second], views, concurrency_limit=None, api_visibility="private",
-                    show_progress="hidden")
+            trigger(render, [state, scrub, preset, first, second], views, concurrency_limit=None,
+                    api_visibility="private", show_progress="hidden")
     return page
