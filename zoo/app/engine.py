@@ -14,18 +14,11 @@ import numpy as np
 
 from zoo.errors import ZooError
 
-__all__ = ["Engine", "RunSettings", "ViewError", "ViewResult", "sr_default_backend"]
+__all__ = ["Engine", "RunSettings", "ViewError", "ViewResult", "private_scratch"]
 
 
 class ViewError(ZooError, ValueError):
     """Something the page's user can fix (a bad file, an option, an existing output): one line on the page."""
-
-
-def sr_default_backend() -> str | None:
-    """``zoo sr``'s ``--backend`` default, read from its own option so that the page follows it."""
-    from zoo.cli.sr import sr_cmd
-
-    return next(p.default for p in sr_cmd.params if p.name == "backend")
 
 
 @dataclass(frozen=True)

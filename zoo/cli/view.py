@@ -31,6 +31,13 @@ def _references(inputs: tuple[str, ...], ref: str | None, files: list[Path]) -> 
     return refs
 
 
+def sr_default_backend() -> str | None:
+    """``zoo sr``'s ``--backend`` default, read from its own option so that the page follows it."""
+    from zoo.cli.sr import sr_cmd
+
+    return next(p.default for p in sr_cmd.params if p.name == "backend")
+
+
 def _check_app_installed() -> None:
     from zoo.cli.output import fail
 
@@ -101,7 +108,7 @@ def serve(inputs: tuple[str, ...], pipelines: tuple[str, ...], out_dir: str | No
     """Lock --out, build the page with a private scratch folder (uploads, downloads), serve until stopped."""
     import shutil
 
-    from zoo.app.engine import Engine, private_scratch, sr_default_backend
+    from zoo.app.engine import Engine, private_scratch
     from zoo.cli.output import fail
     from zoo.data.sr_files import expand_inputs
     from zoo.folders.guard import OutputError, lock_output, release_output_locks
