@@ -40,6 +40,7 @@ def test_a_run_writes_what_zoo_sr_writes_and_hides_the_map_it_cannot_give(tmp_pa
     assert panels[0].shape == panels[1].shape == panels[2].shape == result.sr.shape[1:]
 
 
+@pytest.mark.slow  # loads the embedded default (seconds on a loaded 2-core machine)
 def test_out_keeps_an_existing_output_unless_overwrite(tmp_path):
     (tmp_path / "scratch").mkdir()
     out = tmp_path / "out"
@@ -53,6 +54,7 @@ def test_out_keeps_an_existing_output_unless_overwrite(tmp_path):
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(["manifest.csv", png16().name])
 
 
+@pytest.mark.slow  # loads the embedded default (seconds on a loaded 2-core machine)
 def test_a_reference_gives_psnr_ssim_and_the_error_map(tmp_path):
     (tmp_path / "scratch").mkdir()
     lr = png16()
