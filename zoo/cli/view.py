@@ -39,11 +39,12 @@ def sr_default_backend() -> str | None:
 
 
 def _check_app_installed() -> None:
+    """Gradio is found (not imported yet: its settings are set in the environment first)."""
+    import importlib.util
+
     from zoo.cli.output import fail
 
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("gradio") is None:
         fail("zoo view needs Gradio: pip install 'zoo[app]'")
 
 
