@@ -121,7 +121,8 @@ def _wait(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) 
 
 @pytest.fixture(scope="package")
 def view_server(tmp_path_factory) -> ViewServer:
-    """``zoo view --out OUT`` on a free port (loopback), with the expected ``zoo sr`` outputs aside."""
+    """``zoo view --out OUT --overwrite`` on a free port (loopback), with the expected ``zoo sr`` outputs aside
+    (``--overwrite``: the browser and the client tests upload the same files, in either order)."""
     needs("gradio")
     base = tmp_path_factory.mktemp("view")
     out, expected = base / "out", base / "expected"
@@ -133,7 +134,7 @@ def view_server(tmp_path_factory) -> ViewServer:
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     with log.open("w") as sink:
         process = subprocess.Popen([sys.executable, "-m", "zoo", "view", str(dicom()), "--out", str(out),
-                                    "--port", str(port)], stdout=sink, stderr=subprocess.STDOUT, env=env)
+                                    "--overwrite", "--port", str(port)], stdout=sink, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait(url, process, log)

@@ -39,7 +39,7 @@ def test_upload_shows_four_panels_and_downloads_zoo_sr_bytes(view_server, source
 
     path = source()
     result = _run(_client(view_server), path)
-    _preset, _scrub, downloads, _hr_row, lr, bic, sr, umap = result[:8]
+    _preset, _scrub, downloads, lr, bic, sr, umap = result[:7]  # (the HR row, a layout, returns nothing)
     for panel in (lr, bic, sr, umap):
         assert panel and Path(panel if isinstance(panel, str) else panel["value"]).is_file()
     got = {Path(d).name: Path(d).read_bytes() for d in downloads}
