@@ -25,9 +25,10 @@ WRITERS = {
     ("train",): (["--config", "c.yaml"], "out"),
     ("bench",): ([], "out"),
     ("demo",): ([], "out_dir"),
+    ("view",): ([], "out_dir"),
 }
 OLD_SPELLINGS = {("train",): ["--output"], ("prepare",): ["-o"], ("encode",): ["-o"]}
-DEVICE_COMMANDS = [("sr",), ("eval",), ("screen",), ("encode",), ("train",), ("bench",), ("demo",)]
+DEVICE_COMMANDS = [("sr",), ("eval",), ("screen",), ("encode",), ("train",), ("bench",), ("demo",), ("view",)]
 
 
 def _command(path: tuple[str, ...]) -> click.Command:

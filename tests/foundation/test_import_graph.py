@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("zoo.backends",),
     ("zoo.data", "zoo.pipeline"),  # side by side: the pipeline never imports zoo.data, nor data the pipeline
     ("zoo.evaluate", "zoo.testing"),
-    ("zoo.bench", "zoo.train"),
+    ("zoo.bench", "zoo.train", "zoo.app"),  # zoo.app: the `zoo view` page
     ("zoo.cli",),
     ("zoo", "zoo.__main__", "zoo.atomic", "zoo.output_guard", "zoo.sr_files"),  # the face, -m, deprecated shims
 )

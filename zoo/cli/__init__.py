@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "prepare": "zoo.cli.data:prepare_cmd",
     "encode": "zoo.cli.data:encode_cmd",
     "bench": "zoo.cli.bench:bench_cmd",
+    "view": "zoo.cli.view:view_cmd",
 }
 
 
@@ -67,6 +68,7 @@ def main() -> None:
       zoo demo                  super-resolve the bundled samples with the embedded default
       zoo list                  every registered autoencoder, denoiser, sampler and backend
       zoo sr SCAN... --out DIR  super-resolve your own PNG/TIFF/DICOM/NIfTI files
+      zoo view SCAN...          look at LR, bicubic, SR and uncertainty in a local web page
 
     \b
     Conventions: a command that writes files writes them into --out DIR; one that computes
