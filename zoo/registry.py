@@ -133,6 +133,17 @@ class ComponentInfo:
 
 _discovered: dict[str, list[ComponentInfo]] = {}
 _local: dict[str, list[ComponentInfo]] = {kind: [] for kind in GROUPS}
+_installed_entry_points: list[Any] = []
+"""Every installed entry point, read in one scan of the installed distributions (``entry_points(group=...)``
+scans every distribution's metadata again for each group); emptied by :func:`refresh`."""
+
+
+def _group_entry_points(group: str) -> list[Any]:
+    """The installed entry points of ``group`` (one of :data:`GROUPS`), selected from the one shared scan."""
+    if not _installed_entry_points:
+        _installed_entry_points.append(entry_points())
+    return list(_installed_entry_points[0].select(group=group))
+
 
 
 def _strict() -> bool:
@@ -180,7 +191,7 @@ def _discover(kind: str) -> list[ComponentInfo]:
     if kind not in _discovered:
         seen: set[tuple[str, str, str]] = set()
         infos = []
-        for ep in entry_points(group=GROUPS[kind]):
+        for ep in _group_entry_points(GROUPS[kind]):
             dist = getattr(ep, "dist", None)
             key = (ep.name, ep.value, _normalise_dist(dist.name) if dist is not None else "")
             if key in seen:  # stale egg-info / editable installs can list an entry point twice
@@ -219,6 +230,7 @@ def _duplicate_message(kind: str, name: str, dists: list[str]) -> str:
 def refresh() -> None:
     """Forget discovered entry points (after installing or removing a plugin in-process)."""
     _discovered.clear()
+    _installed_entry_points.clear()
 
 
 def register(card: Card, distribution: str = LOCAL_DISTRIBUTION, override: bool = False) -> ComponentInfo:
