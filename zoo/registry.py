@@ -161,10 +161,22 @@ def plugin_stdout_to_stderr() -> Iterator[None]:
         yield
 
 
+_dist_names: dict[int, tuple[str, str]] = {}
+"""(name, version) of each distribution met, by ``id`` of its object (kept alive by the entry points it lists):
+each ``dist.name`` / ``dist.version`` parses the distribution's METADATA file again."""
+
+
+def _dist_identity(dist: Any) -> tuple[str, str]:
+    """(name, version) of the distribution ``dist`` of an entry point, its METADATA parsed once."""
+    if id(dist) not in _dist_names:
+        metadata = dist.metadata
+        _dist_names[id(dist)] = (metadata["Name"], metadata["Version"])
+    return _dist_names[id(dist)]
+
+
 def _load_entry_point(kind: str, ep: Any) -> ComponentInfo:
     dist = getattr(ep, "dist", None)
-    dist_name = dist.name if dist is not None else "unknown"
-    version = dist.version if dist is not None else ""
+    dist_name, version = _dist_identity(dist) if dist is not None else ("unknown", "")
     base = dict(kind=kind, name=ep.name, distribution=dist_name, version=version, entry_point=ep.value)
     try:
         with plugin_stdout_to_stderr():
@@ -193,7 +205,7 @@ def _discover(kind: str) -> list[ComponentInfo]:
         infos = []
         for ep in _group_entry_points(GROUPS[kind]):
             dist = getattr(ep, "dist", None)
-            key = (ep.name, ep.value, _normalise_dist(dist.name) if dist is not None else "")
+            key = (ep.name, ep.value, _normalise_dist(_dist_identity(dist)[0]) if dist is not None else "")
             if key in seen:  # stale egg-info / editable installs can list an entry point twice
                 continue
             seen.add(key)
@@ -231,6 +243,7 @@ def refresh() -> None:
     """Forget discovered entry points (after installing or removing a plugin in-process)."""
     _discovered.clear()
     _installed_entry_points.clear()
+    _dist_names.clear()
 
 
 def register(card: Card, distribution: str = LOCAL_DISTRIBUTION, override: bool = False) -> ComponentInfo:
