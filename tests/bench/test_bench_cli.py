@@ -62,8 +62,8 @@ def test_files_times_a_folder_through_the_file_loop(tmp_path, doc_paths):
     _check_documented(report, [p for p in doc_paths if p.startswith("files.")])
     f = report["files"]
     assert (f["backend"], f["files"], f["lr_size"], f["format"]) == ("torch", 3, 8, "png16")
-    call = report["results"][0]["stages"]["end_to_end"]["ms_per_image"]
-    assert f["pipeline_call_ms_per_image"] == call
+    call = f["pipeline_call_ms_per_image"]
+    assert call > 0 and f["one_file_ms"] > 0
     assert f["ratio_to_pipeline_call"] == pytest.approx(f["marginal_ms_per_image"] / call, rel=1e-2, abs=1e-3)
     assert f["images_per_s"] == pytest.approx(3 / f["seconds"], rel=1e-3)
     assert "## A folder through `zoo sr`'s file loop" in markdown

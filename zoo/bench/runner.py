@@ -350,15 +350,15 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
 
         report["quality"] = quality_report(cfg, device, lambda message: log(f"quality: {message}"))
     if cfg.files:
-        report["files"] = _files(pipe, g, cfg, reference, log)
+        report["files"] = _files(pipe, g, cfg, device, reference, log)
     machine["load_average_after"] = load_average()  # includes the benchmark's own load
     return report
 
 
-def _files(pipe: Any, g: Geometry, cfg: BenchConfig, reference: dict[str, Any],
+def _files(pipe: Any, g: Geometry, cfg: BenchConfig, device: str, reference: dict[str, Any],
            log: Callable[[str], None]) -> dict[str, Any]:
-    """The folder throughput of the reference backend (torch eager, the pipeline timed end to end above)."""
+    """The folder throughput of the reference backend (torch eager), against its pipeline call on one image."""
     from zoo.bench.files import files_report
 
-    call = (reference.get("stages") or {}).get("end_to_end") or {}
-    return files_report(pipe, g.lr_size, cfg.files, call.get("ms_per_image"), reference["backend"], cfg, log)
+    lr = lr_images(g, 1, device, cfg.seed)
+    return files_report(pipe, lr, cfg.files, reference["backend"], cfg, log)
