@@ -38,7 +38,7 @@ def synthetic_inputs(folder: Path, count: int, size: int, seed: int = 0) -> list
 
 def _folder_seconds(pipe: Any, inputs: list[Path], out: Path, options: Any) -> float:
     """Wall seconds of ``run_jobs`` over ``inputs`` into the new folder ``out`` (every file must succeed)."""
-    from zoo.bench.runner import BenchError
+    from zoo.bench.target import BenchError
     from zoo.data.sr_files import plan_jobs, run_jobs
 
     jobs, errors = plan_jobs([str(p) for p in inputs], out)
