@@ -133,6 +133,17 @@ class ComponentInfo:
 
 _discovered: dict[str, list[ComponentInfo]] = {}
 _local: dict[str, list[ComponentInfo]] = {kind: [] for kind in GROUPS}
+_installed_entry_points: list[Any] = []
+"""Every installed entry point, read in one scan of the installed distributions (``entry_points(group=...)``
+scans every distribution's metadata again for each group); emptied by :func:`refresh`."""
+
+
+def _group_entry_points(group: str) -> list[Any]:
+    """The installed entry points of ``group`` (one of :data:`GROUPS`), selected from the one shared scan."""
+    if not _installed_entry_points:
+        _installed_entry_points.append(entry_points())
+    return list(_installed_entry_points[0].select(group=group))
+
 
 
 def _strict() -> bool:
@@ -150,10 +161,22 @@ def plugin_stdout_to_stderr() -> Iterator[None]:
         yield
 
 
+_dist_names: dict[int, tuple[str, str]] = {}
+"""(name, version) of each distribution met, by ``id`` of its object (kept alive by the entry points it lists):
+each ``dist.name`` / ``dist.version`` parses the distribution's METADATA file again."""
+
+
+def _dist_identity(dist: Any) -> tuple[str, str]:
+    """(name, version) of the distribution ``dist`` of an entry point, its METADATA parsed once."""
+    if id(dist) not in _dist_names:
+        metadata = dist.metadata
+        _dist_names[id(dist)] = (metadata["Name"], metadata["Version"])
+    return _dist_names[id(dist)]
+
+
 def _load_entry_point(kind: str, ep: Any) -> ComponentInfo:
     dist = getattr(ep, "dist", None)
-    dist_name = dist.name if dist is not None else "unknown"
-    version = dist.version if dist is not None else ""
+    dist_name, version = _dist_identity(dist) if dist is not None else ("unknown", "")
     base = dict(kind=kind, name=ep.name, distribution=dist_name, version=version, entry_point=ep.value)
     try:
         with plugin_stdout_to_stderr():
@@ -180,9 +203,9 @@ def _discover(kind: str) -> list[ComponentInfo]:
     if kind not in _discovered:
         seen: set[tuple[str, str, str]] = set()
         infos = []
-        for ep in entry_points(group=GROUPS[kind]):
+        for ep in _group_entry_points(GROUPS[kind]):
             dist = getattr(ep, "dist", None)
-            key = (ep.name, ep.value, _normalise_dist(dist.name) if dist is not None else "")
+            key = (ep.name, ep.value, _normalise_dist(_dist_identity(dist)[0]) if dist is not None else "")
             if key in seen:  # stale egg-info / editable installs can list an entry point twice
                 continue
             seen.add(key)
@@ -219,6 +242,8 @@ def _duplicate_message(kind: str, name: str, dists: list[str]) -> str:
 def refresh() -> None:
     """Forget discovered entry points (after installing or removing a plugin in-process)."""
     _discovered.clear()
+    _installed_entry_points.clear()
+    _dist_names.clear()
 
 
 def register(card: Card, distribution: str = LOCAL_DISTRIBUTION, override: bool = False) -> ComponentInfo:

@@ -28,9 +28,9 @@ def _check_documented(report: dict, paths: list[str], skip_prefixes: tuple[str, 
 
 def test_json_has_documented_fields(tmp_path, doc_paths):
     report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch,tensorrt")
-    _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality."))
+    _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality.", "files."))
     assert report["schema"] == "zoo.bench/1"
-    assert report["baseline"] is None and report["quality"] is None
+    assert report["baseline"] is None and report["quality"] is None and report["files"] is None
 
     names = [r["backend"] for r in report["results"]]
     assert names == ["torch", "tensorrt"]
@@ -55,6 +55,19 @@ def test_json_has_documented_fields(tmp_path, doc_paths):
     assert report["machine"]["cpu"] in markdown
     for section in ("## Machine", "## Latency", "## End to end", "## Targets", "## FLOPs"):
         assert section in markdown
+
+
+def test_files_times_a_folder_through_the_file_loop(tmp_path, doc_paths):
+    report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch", "--files", "3")
+    _check_documented(report, [p for p in doc_paths if p.startswith("files.")])
+    f = report["files"]
+    assert (f["backend"], f["files"], f["lr_size"], f["format"]) == ("torch", 3, 8, "png16")
+    call = f["pipeline_call_ms_per_image"]
+    assert call > 0 and f["one_file_ms"] > 0
+    assert f["ratio_to_pipeline_call"] == pytest.approx(f["marginal_ms_per_image"] / call, rel=1e-2, abs=1e-3)
+    assert f["images_per_s"] == pytest.approx(3 / f["seconds"], rel=1e-3)
+    assert "## A folder through `zoo sr`'s file loop" in markdown
+    assert not list(tmp_path.glob("zoo-bench-files-*"))
 
 
 @pytest.mark.slow

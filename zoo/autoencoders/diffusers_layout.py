@@ -38,9 +38,11 @@ _DIFFUSERS_KEYS = ("_class_name", "_diffusers_version", "_name_or_path")
 
 def is_diffusers_kl(ae: Autoencoder) -> bool:
     """True if ``ae`` wraps a plain diffusers ``AutoencoderKL`` (not a subclass diffusers would name otherwise)."""
+    if not isinstance(ae, KLAutoencoder):
+        return False  # no diffusers import for the other autoencoders
     from diffusers import AutoencoderKL
 
-    return isinstance(ae, KLAutoencoder) and type(ae.vae) is AutoencoderKL
+    return type(ae.vae) is AutoencoderKL
 
 
 def live_config(ae: KLAutoencoder) -> dict[str, Any]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import torch
-from diffusers import AutoencoderKL
 
 from zoo.autoencoders.base import Autoencoder
 from zoo.cards import AutoencoderCard
+
+if TYPE_CHECKING:  # diffusers is imported only where a KL autoencoder is built or met (it takes seconds)
+    from diffusers import AutoencoderKL
 
 
 def _kl_config_schema() -> Any:
@@ -63,6 +66,8 @@ def build_autoencoder_kl(**config: Any) -> AutoencoderKL:
         if n and isinstance(types, list | tuple) and types and len(types) != n and len(set(map(str, types))) == 1:
             config[key] = [types[0]] * n
     check_kl_config(config)
+    from diffusers import AutoencoderKL
+
     return AutoencoderKL(**config)
 
 
@@ -91,13 +96,23 @@ class KLAutoencoder(Autoencoder):
         return self._run(lambda v: self.vae.decode(v).sample, z).to(z.dtype)
 
 
+def is_autoencoder_kl(model: Any) -> bool:
+    """True if ``model`` is a diffusers ``AutoencoderKL`` (one exists only once diffusers is imported, so a
+    process that never imported diffusers does not import it here)."""
+    if "diffusers" not in sys.modules:
+        return False
+    from diffusers import AutoencoderKL
+
+    return isinstance(model, AutoencoderKL)
+
+
 def as_autoencoder(model: Any, card: AutoencoderCard | None = None) -> Autoencoder:
     """Wrap what a factory returned: a zoo ``Autoencoder`` passes through, an ``AutoencoderKL`` is adapted."""
     if isinstance(model, Autoencoder):
         if card is not None and model.card is None:
             model.card = card
         return model
-    if isinstance(model, AutoencoderKL):
+    if is_autoencoder_kl(model):
         return KLAutoencoder(model, card)
     raise TypeError(
         f"autoencoder factory returned {type(model).__name__}; expected a zoo.Autoencoder or diffusers AutoencoderKL"

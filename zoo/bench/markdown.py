@@ -146,6 +146,19 @@ def _baseline(report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _files(report: dict[str, Any]) -> list[str]:
+    f = report.get("files")
+    if not f:
+        return []
+    row = [f"`{f['backend']}`", str(f["files"]), _num(f["seconds"], 2), _num(f["images_per_s"], 2),
+           _num(f["one_file_ms"]), _num(f["marginal_ms_per_image"]), _num(f["pipeline_call_ms_per_image"]),
+           _num(f["ratio_to_pipeline_call"], 2, "x")]
+    header = ["backend", "files", "seconds", "images / s", "one-file folder ms", "marginal ms / image",
+              "pipeline call ms / image", "marginal / call"]
+    return [f"## A folder through `zoo sr`'s file loop ({f['lr_size']}² 16-bit PNGs)", "", *_table(header, [row]),
+            "Marginal = (time of the folder - time of a one-file folder) / (files - 1).", ""]
+
+
 def quality_section(q: dict[str, Any]) -> list[str]:
     """The PSNR-against-steps table of a ``quality`` section."""
     fewest = f"fewest within {q['tolerance_db']} dB of {q['reference_steps']}"
@@ -164,11 +177,12 @@ def _quality(report: dict[str, Any]) -> list[str]:
 
 
 def to_markdown(report: dict[str, Any], title: str = "zoo bench report") -> str:
-    """The report as a markdown document (machine, configuration, FLOPs, latency, baseline, quality)."""
+    """The report as a markdown document (machine, configuration, latency, folder throughput,
+    FLOPs, baseline, quality)."""
     created = f"Created {report['created']} by `{report['command']}` (schema `{report['schema']}`)."
     lines = [f"# {title}", "", created, ""]
     if report.get("warnings"):
         lines += ["**Warnings**", "", *[f"- {w}" for w in report["warnings"]], ""]
     lines += _machine(report) + _config(report) + _latency(report) + _end_to_end(report) + _targets(report)
-    lines += _flops(report) + _baseline(report) + _quality(report)
+    lines += _files(report) + _flops(report) + _baseline(report) + _quality(report)
     return "\n".join(lines).rstrip() + "\n"

@@ -75,6 +75,7 @@ class BenchConfig:
     cache_dir: str | None = None
     seed: int = 0
     tile: int | str | None = None  # end-to-end tiling (None: the pipeline's automatic choice); stages at tile size
+    files: int | None = None  # folder throughput through zoo sr's file loop on this many images (zoo.bench.files)
 
 
 def _device(requested: str | None) -> str:
@@ -338,6 +339,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
         "targets": _targets(results, device),
         "baseline": None,
         "quality": None,
+        "files": None,
     }
     if cfg.baseline:
         from zoo.bench.baseline import baseline_report
@@ -347,5 +349,16 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
         from zoo.bench.quality import quality_report
 
         report["quality"] = quality_report(cfg, device, lambda message: log(f"quality: {message}"))
+    if cfg.files:
+        report["files"] = _files(pipe, g, cfg, device, reference, log)
     machine["load_average_after"] = load_average()  # includes the benchmark's own load
     return report
+
+
+def _files(pipe: Any, g: Geometry, cfg: BenchConfig, device: str, reference: dict[str, Any],
+           log: Callable[[str], None]) -> dict[str, Any]:
+    """The folder throughput of the reference backend (torch eager), against its pipeline call on one image."""
+    from zoo.bench.files import files_report
+
+    lr = lr_images(g, 1, device, cfg.seed)
+    return files_report(pipe, lr, cfg.files, reference["backend"], cfg, log)

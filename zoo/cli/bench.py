@@ -54,6 +54,10 @@ BENCH_FILES = ("bench.json", "bench.md")
               help="Use at most this many held-out images for --quality.")
 @click.option("--quality-data", type=click.Path(exists=True, file_okay=False), default=None,
               help="Prepared dataset folder for --quality (default: the bundled samples); its test split is used.")
+@click.option("--files", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Also time a folder of N synthetic LR PNGs through zoo sr's file loop (read, SR, write, manifest; "
+                   "in a temporary folder, removed after): images/s, marginal ms per image and its ratio to the "
+                   "pipeline call of the reference backend.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where exported ONNX/TensorRT stages are cached (default: exports/ in zoo's private cache, "
                    "ZOO_CACHE or ~/.cache/zoo).")
@@ -69,7 +73,7 @@ BENCH_FILES = ("bench.json", "bench.md")
 def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backends, device, size, scale, batch, tile,
               sampler,
               steps, runs, warmup, peak_gflops, no_end_to_end, baseline, full_baseline, baseline_steps, quality,
-              quality_steps, quality_images, quality_data, cache_dir, out, overwrite, json_path, markdown_path,
+              quality_steps, quality_images, quality_data, files, cache_dir, out, overwrite, json_path, markdown_path,
               title) -> None:
     """Time encode, one denoiser evaluation, decode and the whole SR call per backend.
 
@@ -85,6 +89,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
                 --out reports/bench                       # the paper's geometry: bench.json, bench.md
       zoo bench --pipeline runs/mrnet --backends all --device cuda --baseline
       zoo bench --size 2048 --tile 512 --backends torch   # tiled: time per HR pixel, peak RSS
+      zoo bench --backends torch --files 32                # a folder through zoo sr's file loop
     """
     from zoo.assets import DEFAULT_PIPELINE_DIR
     from zoo.bench.runner import BenchConfig, BenchError
@@ -113,7 +118,7 @@ def bench_cmd(pipeline_dir, vae, vae_weights, untrained, denoiser_preset, backen
         runs=runs, warmup=warmup, peak_gflops=peak_gflops, end_to_end=not no_end_to_end,
         baseline=baseline or full_baseline, full_baseline=full_baseline, baseline_steps=baseline_steps,
         quality=quality, quality_steps=q_steps, quality_images=quality_images, quality_data=quality_data,
-        cache_dir=cache_dir, tile=_tile_option(tile),
+        cache_dir=cache_dir, tile=_tile_option(tile), files=files,
     )
     try:
         report = _run(config)
@@ -203,6 +208,12 @@ def _print_summary(report: dict) -> None:
         kind = "extrapolated" if b["seed"]["extrapolated"] else "measured"
         click.echo(f"\nbaseline: seed code {b['seed']['images_per_s']:.4g} images/s ({kind}), zoo default "
                    f"{b['zoo']['images_per_s']:.4g} images/s: {b['speedup']:.1f}x")
+    f = report.get("files")
+    if f:
+        click.echo(f"\nfiles: {f['files']} x {f['lr_size']}² PNG through zoo sr's file loop ({f['backend']}): "
+                   f"{f['images_per_s']:.3g} images/s, marginal {f['marginal_ms_per_image']:.1f} ms per image, "
+                   f"{_fmt(f['ratio_to_pipeline_call'], 2, 'x')} the pipeline call "
+                   f"({_fmt(f['pipeline_call_ms_per_image'])} ms)")
     q = report.get("quality")
     if q:
         for s in q["samplers"]:

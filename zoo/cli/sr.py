@@ -163,7 +163,6 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
       zoo sr lr_pngs/ --out sr/ --backend openvino    # OpenVINO (bf16 where the CPU has it)
       zoo sr scan.dcm --out sr/ --uncertainty        # + sr/scan.uncertainty.dcm, expected error per pixel
     """
-    from accelerate import PartialState
     from tqdm.auto import tqdm
 
     from zoo.assets import DEFAULT_PIPELINE_DIR
@@ -175,6 +174,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
     from zoo.pipeline.hub import is_hub_spec
     from zoo.utils.console import show_progress
     from zoo.utils.devices import AUTO, resolve_device
+    from zoo.utils.launch import process_state
 
     tile_value = _tile(tile)
     axis_value = _axis(axis)
@@ -182,7 +182,7 @@ def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, samp
         fail("--resume and --overwrite exclude each other: --resume keeps complete outputs, --overwrite replaces them")
     sampler_obj = _sampler(sampler)
     # auto under `accelerate launch`: each process on its own GPU (Accelerate's choice), else resolve_device's
-    state = PartialState(cpu=device == "cpu")
+    state = process_state(cpu=device == "cpu")
     device = str(state.device) if device == AUTO and state.num_processes > 1 else resolve_device(device)
     out = Path(out_dir)
     jobs, errors = plan_jobs(inputs, out, split)

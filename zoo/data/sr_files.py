@@ -43,17 +43,21 @@ __all__ = [
     "Job",
     "OutputGuardError",
     "bad_file_errors",
+    "Computed",
     "RunResult",
     "SROptions",
     "check_outputs",
     "complete_rows",
+    "compute_file",
     "expand_inputs",
     "plan_jobs",
+    "read_file",
     "read_manifest_rows",
     "read_volume",
     "run_jobs",
     "super_resolve_file",
     "unique_ids",
+    "write_file",
 ]
 
 MANIFEST = "manifest.csv"
@@ -358,16 +362,45 @@ def super_resolve_file(pipe: Any, path: Path, output: Path, options: SROptions, 
     :class:`zoo.data.writers.DerivedSeries`). With ``options.uncertainty`` the map of expected absolute
     error goes to ``uncertainty_output`` in the same format and value scale (NIfTI: float32; DICOM: its own
     derived series whose SourceImageSequence names the SR image first), written after the output.
+    The three steps are :func:`read_file`, :func:`compute_file` and :func:`write_file` (``run_jobs`` overlaps
+    the reading and writing of neighbouring files with the computing of this one).
     """
+    image = read_file(path, options)
+    return write_file(pipe, compute_file(pipe, image, path, options), path, output, options, out_dir,
+                      uncertainty_output)
+
+
+@dataclass
+class Computed:
+    """One file's SR, ready to write: the image read (format, metadata) and the stacked results."""
+
+    image: Any
+    result: np.ndarray
+    maps: np.ndarray | None
+
+
+def read_file(path: Path, options: SROptions) -> Any:
+    """The input image of ``path`` (every slice and frame; a decoder's error is :class:`~zoo.data.errors.DataError`)."""
+    return _read_input(path, lambda source, frame=None: read_volume(source, options.axis))
+
+
+def compute_file(pipe: Any, image: Any, path: Path, options: SROptions) -> Computed:
+    """The SR (and maps with ``options.uncertainty``) of every slice of ``image``, read from ``path``."""
+    result, maps = _super_resolve_slices(pipe, image, path, options)
+    return Computed(image, result, maps)
+
+
+def write_file(pipe: Any, computed: Computed, path: Path, output: Path, options: SROptions,
+               out_dir: Path | None = None, uncertainty_output: Path | None = None) -> Path:
+    """Write ``computed`` to ``output`` in its input's format (and its map to ``uncertainty_output``)."""
     from zoo.data.writers import write_like
 
-    image = _read_input(path, lambda source, frame=None: read_volume(source, options.axis))
-    result, maps = _super_resolve_slices(pipe, image, path, options)
+    image = computed.image
     derived = _derived_series(pipe, image, path, options, out_dir) if image.format == "dicom" else None
-    written = write_like(output, result, image, derived=derived)
-    if maps is not None and uncertainty_output is not None:
+    written = write_like(output, computed.result, image, derived=derived)
+    if computed.maps is not None and uncertainty_output is not None:
         map_series = _map_series(pipe, image, written, options, out_dir) if derived is not None else None
-        write_like(uncertainty_output, maps, image, derived=map_series, float_nifti=True)
+        write_like(uncertainty_output, computed.maps, image, derived=map_series, float_nifti=True)
     return written
 
 
@@ -521,6 +554,10 @@ def run_jobs(
     Complete outputs are skipped with ``resume``. After each file the process's manifest part is
     rewritten atomically (at most every ``flush_every`` seconds, and at the end); a single process
     writes ``manifest.csv`` itself. Call :func:`merge_manifest` on the main process after all are done.
+
+    While a file is computed, the next one is read (one ahead) and the previous one is written (one behind),
+    each on its own thread; the manifest, the results and the error lines stay in the jobs' order, and at most
+    three files are in memory at once.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -532,31 +569,103 @@ def run_jobs(
         ids = {j.ident for j in jobs}
         rows = {**{k: v for k, v in read_manifest_rows(out / MANIFEST).items() if k not in ids}, **rows}
     target = out / MANIFEST if world == 1 else _part(out, rank)
-    errors = bad_file_errors()
-    last = 0.0
     todo = [j for j in mine if j not in result.skipped]
+    stages = _FileStages(pipe, out, options, result, rows, on_error)
+    last = 0.0
     try:
+        for job in stages.run(todo, progress):
+            if job is not None and time.monotonic() - last >= flush_every:
+                _write_rows(target, rows.values())
+                last = time.monotonic()
+    finally:  # also when a bug stops the batch: what is complete stays recorded (--resume skips it)
+        stages.close()
+        _flush_manifest(out, target, rows, world)
+    return result
+
+
+class _FileStages:
+    """``run_jobs``' loop: read the next file and write the previous one on two threads while this one is
+    computed; every outcome is handled on the calling thread, in the jobs' order."""
+
+    def __init__(self, pipe: Any, out: Path, options: SROptions, result: RunResult, rows: dict[str, dict[str, str]],
+                 on_error: Callable[[str, str], None] | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pipe, self.out, self.options, self.result, self.rows, self.on_error = \
+            pipe, out, options, result, rows, on_error
+        self.errors = bad_file_errors()
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="zoo-sr-read")
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="zoo-sr-write")
+        self.reads: list[tuple[Job, Any]] = []
+        self.pending: list[tuple[Job, Any]] = []  # the write in flight (at most one)
+
+    def run(self, todo: list[Job], progress: Callable[[Iterable[Job]], Iterable[Job]] | None) -> Iterable[Job | None]:
+        """Yield each job once its output is written and recorded (``None`` after a failed one)."""
+        upcoming = iter(todo)
+        self._read_next(upcoming)
         for job in progress(todo) if progress else todo:
+            queued, reading = self.reads.pop(0)
+            assert queued is job, "jobs are read in order"
+            self._read_next(upcoming)
             try:
-                super_resolve_file(pipe, job.source, job.output, options, out_dir=out,
-                                   uncertainty_output=job.uncertainty)
-                rows[job.ident] = _row(job, options.uncertainty)
-            except errors as err:
-                reason = _reason(err, job.source)
-                result.failed.append((str(job.source), reason))
-                if on_error:
-                    on_error(str(job.source), reason)
+                computed = compute_file(self.pipe, reading.result(), job.source, self.options)
+            except self.errors as err:
+                yield self._settle()
+                self._fail(job, err)
+                yield None
                 continue
             except Exception as err:  # a bug: the batch stops; the traceback names the file
                 err.add_note(f"zoo sr: while super-resolving {job.source}")
                 raise
-            result.written.append(job)
-            if time.monotonic() - last >= flush_every:
-                _write_rows(target, rows.values())
-                last = time.monotonic()
-    finally:  # also when a bug stops the batch: what is complete stays recorded (--resume skips it)
-        _flush_manifest(out, target, rows, world)
-    return result
+            yield self._settle()
+            self.pending.append((job, self.writer.submit(self._write, job, computed)))
+        yield self._settle()
+
+    def _read_next(self, upcoming: Iterable[Job]) -> None:
+        job = next(iter(upcoming), None)
+        if job is not None:
+            self.reads.append((job, self.reader.submit(read_file, job.source, self.options)))
+
+    def _write(self, job: Job, computed: Computed) -> dict[str, str]:
+        write_file(self.pipe, computed, job.source, job.output, self.options, self.out, job.uncertainty)
+        return _row(job, self.options.uncertainty)
+
+    def _settle(self) -> Job | None:
+        """Wait for the write in flight and record it (or its error line); the job, or ``None``."""
+        if not self.pending:
+            return None
+        job, writing = self.pending.pop()
+        try:
+            row = writing.result()
+        except self.errors as err:
+            self._fail(job, err)
+            return None
+        except Exception as err:  # a bug: the batch stops; the traceback names the file
+            err.add_note(f"zoo sr: while writing the output of {job.source}")
+            raise
+        self.rows[job.ident] = row
+        self.result.written.append(job)
+        return job
+
+    def _fail(self, job: Job, err: BaseException) -> None:
+        reason = _reason(err, job.source)
+        self.result.failed.append((str(job.source), reason))
+        if self.on_error:
+            self.on_error(str(job.source), reason)
+
+    def close(self) -> None:
+        """Record a write that completed before the batch stopped, then end both threads."""
+        for job, writing in self.pending:
+            try:
+                self.rows[job.ident] = writing.result()
+                self.result.written.append(job)
+            except Exception:  # noqa: BLE001 - the batch is already stopping on another error
+                pass
+        self.pending.clear()
+        for _, reading in self.reads:
+            reading.cancel()
+        self.reader.shutdown(wait=True)
+        self.writer.shutdown(wait=True)
 
 
 def _flush_manifest(out: Path, target: Path, rows: dict[str, dict[str, str]], world: int) -> None:

@@ -267,6 +267,7 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
     from safetensors.torch import load_file
 
     from zoo.autoencoders.saved import CARD_FILE, open_saved_autoencoder
+    from zoo.utils.random_init import weights_follow
 
     folder = Path(path).expanduser()
     file, data = _read_json(folder)
@@ -287,7 +288,8 @@ def read_pipeline(path: str | os.PathLike) -> SavedPipeline:
         raise PipelineFileError(f"{file}: vae.name {data['vae']['name']!r} differs from the name in "
                                 f"{vae_dir / CARD_FILE} ({vae.card.name!r})")
     den = data["denoiser"]
-    denoiser = _build("denoiser", den, file, pretrained=False).to(dtype=options.dtype)
+    with weights_follow():  # its weights are loaded below: no random-init fingerprint to take
+        denoiser = _build("denoiser", den, file, pretrained=False).to(dtype=options.dtype)
     weights = inside(folder, den["file"], "denoiser.file", file)
     _compare(weights, _header(weights), _tensor_specs(denoiser.state_dict()),
              f"the {den['name']!r} denoiser built from its config")

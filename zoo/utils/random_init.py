@@ -6,12 +6,27 @@ not trained) is reported as untrained, e.g. in a model card, instead of naming i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["UNTRAINED", "is_random_init", "mark_random_init"]
+__all__ = ["UNTRAINED", "is_random_init", "mark_random_init", "weights_follow"]
 
 UNTRAINED = "untrained (random initialisation, pretrained=False)"
 _ATTR = "_zoo_random_init_fingerprint"
+_WEIGHTS_FOLLOW: ContextVar[bool] = ContextVar("zoo_weights_follow", default=False)
+
+
+@contextmanager
+def weights_follow() -> Iterator[None]:
+    """Inside, components built random are not fingerprinted: the caller loads their weights at once (a saved
+    pipeline's denoiser). Fingerprinting reads every parameter; for a module about to be overwritten it is waste."""
+    token = _WEIGHTS_FOLLOW.set(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_FOLLOW.reset(token)
 
 
 def _fingerprint(module: Any) -> tuple[float, ...]:
@@ -24,7 +39,10 @@ def _fingerprint(module: Any) -> tuple[float, ...]:
 
 
 def mark_random_init(module: Any) -> None:
-    """Remember that ``module`` was just built with random weights (a module without parameters has none)."""
+    """Remember that ``module`` was just built with random weights (a module without parameters has none; inside
+    :func:`weights_follow` nothing is remembered)."""
+    if _WEIGHTS_FOLLOW.get():
+        return
     fingerprint = _fingerprint(module)
     if fingerprint:
         object.__setattr__(module, _ATTR, fingerprint)
