@@ -209,3 +209,15 @@ def test_the_fit_centres_per_image_ratios_and_weights_what_predicts_the_error() 
     ratios = [map_of(im, weights).mean() / im.error.mean() for im in images]
     assert np.prod(ratios) == pytest.approx(1.0, rel=1e-6)  # geometric mean 1: ratios 1/√2 and √2
     assert all(RATIO_BAND[0] <= r <= RATIO_BAND[1] for r in ratios)
+
+
+def test_the_scale_comes_from_the_unseen_images_when_given() -> None:
+    from zoo.evaluate.uncertainty import fit_weights, map_of
+
+    g = torch.Generator().manual_seed(6)
+    details = [0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4 for _ in range(3)]
+    seen = [_parts_with_error(d, t, k) for k, (d, t) in enumerate(zip(details[:2], (1.0, 1.2), strict=True))]
+    unseen = _parts_with_error(details[2], 3.0, 9)  # a new scan: three times the error of what the model saw
+    weights = fit_weights(seen, scale_on=[unseen])
+    assert map_of(unseen, weights).mean() == pytest.approx(unseen.error.mean(), rel=1e-6)
+    assert all(map_of(im, weights).mean() > im.error.mean() for im in seen)
