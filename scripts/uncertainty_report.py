@@ -5,7 +5,7 @@
 
 Per held-out (test) image and per modality: ratio mean(map) / mean(|SR - HR|), Spearman(map, |SR - HR|),
 error lift of the top 10 % map pixels, AUROC for the pixels where zoo is worse than bicubic by > 1/255
-(zoo/evaluate/uncertainty.py), for the pipeline's map (weights fitted on val by scripts/fit_uncertainty.py)
+(zoo/evaluate/uncertainty.py), for the pipeline's map (weights fitted on val + train by scripts/fit_uncertainty.py)
 and for the baseline (5x5 mean |SR - bicubic| + half the 5x5 mean of bicubic's gradient magnitude). Also
 the synthetic unfamiliar images of scripts/synthetic_report.py, and the time the map adds to a run.
 """
@@ -115,7 +115,7 @@ def markdown(result: dict[str, Any]) -> str:
         "# Uncertainty map: calibration on the held-out split",
         "",
         f"Pipeline: {result['pipeline']} (uncertainty_weights {json.dumps(result['weights'])}, fitted on the "
-        f"val split: {', '.join(result['fitted_on'])}). Split scored: {result['split']} ({o['n']} images). "
+        f"val + train splits, {len(result['fitted_on'])} images). Split scored: {result['split']} ({o['n']} images). "
         f"Machine: {MACHINE}. Written by `scripts/uncertainty_report.py`.",
         "",
         "## Goals (issue 23)",
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = held_out_rows(pipe, args.split)
     modalities = sorted({r["modality"] for r in rows})
     result = {
-        "pipeline": "embedded default", "weights": WEIGHTS, "fitted_on": [i.id for i in held_out("val")],
+        "pipeline": "embedded default", "weights": WEIGHTS,
+        "fitted_on": [i.id for part in ("val", "train") for i in held_out(part)],
         "split": args.split, "machine": MACHINE, "goals": GOALS, "overall": _summary(rows),
         "per_modality": {m: _summary([r for r in rows if r["modality"] == m]) for m in modalities},
         "per_image": rows, "synthetic": synthetic_rows(pipe), "cost": overhead(pipe, args.split),

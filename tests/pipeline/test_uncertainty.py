@@ -113,7 +113,7 @@ def test_a_map_in_bands_equals_the_whole_map() -> None:
 def test_the_weights_are_an_option_saved_and_loaded(tmp_path: Path) -> None:
     pipe = tiny_pipeline("medvae-4-1", steps=1)
     pipe.uncertainty_weights = {"spread": 2.0, "departure": 0.5}
-    assert pipe.uncertainty_weights == {"spread": 2.0, "gate": 0.0, "departure": 0.5, "gradient": 0.0}
+    assert pipe.uncertainty_weights == {"spread": 2.0, "gate": 0.0, "departure": 0.5, "gradient": 0.0, "detail": 0.0}
     pipe.save_pretrained(tmp_path / "p")
     again = zoo.load_pipeline(tmp_path / "p")
     assert again.uncertainty_weights == pipe.uncertainty_weights
@@ -171,3 +171,53 @@ def test_the_figures_of_a_map_that_knows_the_error() -> None:
     assert exact["lift"] > 2.0 and exact["auroc"] > 0.95
     blind = score(np.full(hr.shape, float(image.error.mean())), image)  # a constant map ranks nothing
     assert blind["ratio"] == pytest.approx(1.0) and blind["auroc"] == pytest.approx(0.5)
+
+
+def test_detail_is_the_per_pixel_departure_and_the_embedded_default_weights_it(default_pipe) -> None:
+    from zoo.data.pngio import load_unit
+
+    lr = torch.from_numpy(load_unit(SAMPLE_LR).astype("float32"))[None, None]
+    with torch.inference_mode():
+        parts = default_pipe.uncertainty_parts(lr, seed=[0], progress=False)
+    feats = parts.features()
+    torch.testing.assert_close(feats["detail"], (parts.sr - parts.bicubic).abs())
+    assert default_pipe.uncertainty_weights["detail"] > 0
+
+
+def _parts_with_error(detail: torch.Tensor, times: float, seed: int):
+    """An ImageParts whose error is exactly ``times`` x its per-pixel departure |SR - bicubic| (= ``detail``)."""
+    from zoo.evaluate.uncertainty import ImageParts
+    from zoo.ops.uncertainty import features
+
+    g = torch.Generator().manual_seed(seed)
+    sr = 0.3 + 0.4 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64)
+    bicubic = sr - detail
+    feats = {k: v[0, 0].numpy() for k, v in features(sr, bicubic, torch.zeros_like(sr), None).items()}
+    sign = torch.where(torch.rand(sr.shape, generator=g, dtype=torch.float64) < 0.5, -1.0, 1.0)
+    hr = sr + sign * times * detail  # where the sign is -1 and the detail large, the SR is worse than bicubic
+    return ImageParts(f"im{seed}", "synthetic", hr[0, 0].numpy(), sr[0, 0].numpy(), bicubic[0, 0].numpy(), feats)
+
+
+def test_the_fit_centres_per_image_ratios_and_weights_what_predicts_the_error() -> None:
+    from zoo.evaluate.uncertainty import RATIO_BAND, fit_weights, map_of
+
+    g = torch.Generator().manual_seed(5)
+    details = [0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4 for _ in range(2)]
+    images = [_parts_with_error(d, t, k) for k, (d, t) in enumerate(zip(details, (1.0, 2.0), strict=True))]
+    weights = fit_weights(images)
+    assert weights["detail"] > 0 and weights["gate"] == 0
+    ratios = [map_of(im, weights).mean() / im.error.mean() for im in images]
+    assert np.prod(ratios) == pytest.approx(1.0, rel=1e-6)  # geometric mean 1: ratios 1/√2 and √2
+    assert all(RATIO_BAND[0] <= r <= RATIO_BAND[1] for r in ratios)
+
+
+def test_the_scale_comes_from_the_unseen_images_when_given() -> None:
+    from zoo.evaluate.uncertainty import fit_weights, map_of
+
+    g = torch.Generator().manual_seed(6)
+    details = [0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4 for _ in range(3)]
+    seen = [_parts_with_error(d, t, k) for k, (d, t) in enumerate(zip(details[:2], (1.0, 1.2), strict=True))]
+    unseen = _parts_with_error(details[2], 3.0, 9)  # a new scan: three times the error of what the model saw
+    weights = fit_weights(seen, scale_on=[unseen])
+    assert map_of(unseen, weights).mean() == pytest.approx(unseen.error.mean(), rel=1e-6)
+    assert all(map_of(im, weights).mean() > im.error.mean() for im in seen)

@@ -1,13 +1,15 @@
 """Per-pixel uncertainty: the expected absolute error of each SR pixel, estimated from the LR alone.
 
-The map is a nonnegative weighted sum of four per-pixel features, each averaged over a 5 x 5 window
-(:data:`RADIUS`), all in the SR's [0, 1] units:
+The map is a nonnegative weighted sum of five per-pixel features, the first four averaged over a 5 x 5
+window (:data:`RADIUS`), all in the SR's [0, 1] units:
 
 * ``spread``: the standard deviation of the SRs that the pipeline combined: the self-ensemble's
   flips/rotations (:mod:`zoo.ops.ensemble`) and, with ``uncertainty_samples=N``, N seeds;
 * ``gate``: what the self-ensemble's agreement gate removed, ``|ungated - gated|``;
 * ``departure``: ``|SR - bicubic|``, how much the output adds to the interpolation of the LR;
-* ``gradient``: the gradient magnitude of the bicubic image (edges are where any SR errs most).
+* ``gradient``: the gradient magnitude of the bicubic image (edges are where any SR errs most);
+* ``detail``: ``|SR - bicubic|`` of the pixel itself, not averaged: it ranks the pixels where the SR is
+  worse than bicubic best of the five (the SR can only be worse where it departs from bicubic).
 
 The weights are the pipeline option ``uncertainty_weights`` (fitted by ``scripts/fit_uncertainty.py``
 on the validation split); ``None`` uses :data:`DEFAULT_WEIGHTS`. Every feature is local (a few pixels),
@@ -32,8 +34,9 @@ __all__ = [
     "check_weights", "features", "uncertainty_map",
 ]
 
-FEATURES = ("spread", "gate", "departure", "gradient")
-DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0}  # uncalibrated: model terms only
+FEATURES = ("spread", "gate", "departure", "gradient", "detail")
+# uncalibrated (folders without fitted weights): the model's terms only
+DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0, "detail": 0.0}
 RADIUS = 2  # 5 x 5 windows
 HALO = RADIUS + 1  # rows a band needs on each side: the window and the central differences
 
@@ -55,7 +58,7 @@ class UncertaintyParts:
     bicubic: torch.Tensor | None = None
 
     def features(self) -> dict[str, torch.Tensor]:
-        """The four features of :data:`FEATURES` (whole image)."""
+        """The features of :data:`FEATURES` (whole image)."""
         bicubic = self.bicubic if self.bicubic is not None else bicubic_rows(self.lr, self.sr, 0, self.sr.shape[-2])
         return features(self.sr, bicubic, self.std, self.gate)
 
@@ -116,13 +119,14 @@ def bicubic_rows(lr: torch.Tensor, sr: torch.Tensor, y0: int, y1: int) -> torch.
 def features(
     sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor | None,
 ) -> dict[str, torch.Tensor]:
-    """The four 5 x 5 local-mean features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` None:
-    zeros)."""
+    """The features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` None: zeros)."""
+    detail = (sr - bicubic).abs()
     return {
         "spread": local_mean(spread),
         "gate": local_mean(gate) if gate is not None else torch.zeros_like(spread),
-        "departure": local_mean((sr - bicubic).abs()),
+        "departure": local_mean(detail),
         "gradient": local_mean(gradient_magnitude(bicubic)),
+        "detail": detail,
     }
 
 
