@@ -179,6 +179,8 @@ def _measure_variant(variant: Variant, pipe: Any, g: Geometry, cfg: BenchConfig,
     if isinstance(effective, str) and effective != variant.precision:
         result["precision"] = effective
         result["reason"] = f"ran {effective}: {variant.precision} is not available on this machine"
+        peak, source = peak_gflops(device, effective, torch.get_num_threads(), cfg.peak_gflops)
+        result.update(peak_gflops=peak, peak_source=source)  # "of peak" against the precision that ran
     result["validation"] = _validation_summary(clone.runtime)
     inputs = stage_inputs(stage_g, cfg.batch, device, cfg.seed)
     try:
