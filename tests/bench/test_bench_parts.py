@@ -18,7 +18,8 @@ from zoo.bench.flops import count_flops, sdpa_flops
 from zoo.bench.machine import busy_reason, cpu_flops_per_cycle, gpu_peak_tflops, peak_gflops
 from zoo.bench.markdown import to_markdown
 from zoo.bench.quality import fewest_within, quality_report
-from zoo.bench.runner import BenchConfig, speedup_ceiling
+from zoo.bench.runner import BenchConfig, _end_to_end_flops, speedup_ceiling
+from zoo.bench.target import CountingRuntime
 from zoo.bench.timing import time_call
 from zoo.bench.variants import parse_variants
 from zoo.data.manifest import Record, write_manifest
@@ -96,6 +97,17 @@ def test_speedup_ceiling_is_the_ratio_at_full_peak():
     # a stage at 40 % of its peak that runs 2x the reference would run 5x at 100 %
     assert speedup_ceiling({"speedup_vs_reference": 2.0, "fraction_of_peak": 0.4}) == 5.0
     assert speedup_ceiling({"speedup_vs_reference": 2.0, "fraction_of_peak": None}) is None
+
+
+def test_end_to_end_flops_count_every_self_ensemble_orientation():
+    pipe = zoo.default_pipeline()
+    counter = CountingRuntime(pipe.runtime)
+    pipe.runtime = counter
+    pipe(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)), seed=0)
+    assert counter.denoise_calls == 1 and counter.images["denoise"] == 8  # one call on 8 orientations
+    flops = {stage: {"gflop": 2.0} for stage in ("encode", "denoise", "decode")}
+    passes = {stage: n / 1 for stage, n in counter.images.items()}
+    assert _end_to_end_flops(flops, passes) == 2.0 * sum(counter.images.values())
 
 
 def test_fewest_within_tolerance():

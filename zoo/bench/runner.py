@@ -202,29 +202,31 @@ def _time_end_to_end(pipe: Any, g: Geometry, cfg: BenchConfig, device: str, flop
     counter = CountingRuntime(pipe.runtime)
     pipe.runtime = counter
     lr = lr_images(g, cfg.batch, device, cfg.seed)
-    calls = []
+    calls, images = [], []
 
     def run() -> None:
-        before = counter.denoise_calls
+        before, seen = counter.denoise_calls, dict(counter.images)
         pipe(lr, seed=cfg.seed, steps=cfg.steps, sampler=cfg.sampler, progress=False, tile=cfg.tile)
         calls.append(counter.denoise_calls - before)
+        images.append({stage: counter.images[stage] - seen[stage] for stage in seen})
 
     log(f"{name}: end to end x {cfg.warmup}+{cfg.runs}")
     entry = time_call(run, cfg.runs, cfg.warmup, device).to_dict()
     evaluations = calls[-1]
     entry["denoiser_evaluations"] = evaluations
+    entry["stage_passes"] = {stage: n / cfg.batch for stage, n in images[-1].items()}
     entry["ms_per_image"] = round(entry["median_ms"] / cfg.batch, 3)
     entry["images_per_s"] = round(1000 * cfg.batch / entry["median_ms"], 4)
     entry["ns_per_hr_pixel"] = round(1e6 * entry["median_ms"] / (cfg.batch * g.hr_size**2), 3)
-    total = _end_to_end_flops(flops, evaluations)
-    _rate(entry, total, peak)
+    _rate(entry, _end_to_end_flops(flops, entry["stage_passes"]), peak)
     return entry
 
 
-def _end_to_end_flops(flops: dict[str, Any], evaluations: int) -> float | None:
+def _end_to_end_flops(flops: dict[str, Any], passes: dict[str, float]) -> float | None:
+    """GFLOP of one SR call: each stage's FLOPs (at the configured batch) times its passes."""
     if any(flops[s]["gflop"] is None for s in STAGES):
         return None
-    return flops["encode"]["gflop"] + evaluations * flops["denoise"]["gflop"] + flops["decode"]["gflop"]
+    return sum(passes[s] * flops[s]["gflop"] for s in STAGES)
 
 
 def _count_stage_flops(pipe: Any, g: Geometry, cfg: BenchConfig, device: str) -> dict[str, Any]:
@@ -334,10 +336,10 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     results = [_measure_variant(v, pipe, g, cfg, device, flops, log, stage_g) for v in variants]
     _speedups(results)
     reference = results[0]
-    evaluations = (reference["stages"].get("end_to_end") or {}).get("denoiser_evaluations")
-    if evaluations is not None:
-        flops["end_to_end"] = {"gflop": round(_end_to_end_flops(flops, evaluations) or 0, 4),
-                               "formula": f"encode + {evaluations} x denoise + decode"}
+    passes = (reference["stages"].get("end_to_end") or {}).get("stage_passes")
+    if passes is not None:
+        flops["end_to_end"] = {"gflop": round(_end_to_end_flops(flops, passes) or 0, 4),
+                               "formula": " + ".join(f"{passes[s]:g} x {s}" for s in STAGES)}
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
