@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 CHOICES = ("auto", *PRECISIONS)
-COMPILED_PER_STAGE = 4  # input shapes kept compiled per stage
+COMPILED_PER_STAGE = 2  # input shapes kept compiled per stage (each holds its own bf16 weights and buffers)
 Shapes = tuple[tuple[int, ...], ...]
 
 
