@@ -90,3 +90,22 @@ def test_missing_openvino_is_an_import_error_naming_the_extra(exported) -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.startswith("OpenVinoUnavailable") and "zoo-export[openvino]" in out
+
+
+def test_each_call_shape_runs_a_static_compiled_model_matching_onnxruntime(exported) -> None:
+    from zoo_export.runtime_openvino import COMPILED_PER_STAGE, OpenVinoRuntime
+    from zoo_export.runtime_ort import OrtRuntime
+
+    root = exported[1]
+    runtime, reference = OpenVinoRuntime.from_dir(root, "fp32"), OrtRuntime.from_dir(root)
+    gen = torch.Generator().manual_seed(4)
+    for batch in range(1, COMPILED_PER_STAGE + 3):
+        z = torch.randn(batch, 3, 8, 8, generator=gen)
+        assert (runtime.decode(z) - reference.decode(z)).abs().max() < 1e-4
+    shapes = list(runtime.compiled["decoder"])
+    assert shapes == [((b, 3, 8, 8),) for b in range(3, COMPILED_PER_STAGE + 3)]  # the last ones used, in order
+    request = runtime.compiled["decoder"][shapes[-1]]
+    assert all(port.get_partial_shape().is_static for port in request.model_inputs + request.model_outputs)
+    z = torch.randn(1, 3, 12, 8, generator=gen)  # a new side is compiled too, the oldest shape dropped
+    assert (runtime.decode(z) - reference.decode(z)).abs().max() < 1e-4
+    assert list(runtime.compiled["decoder"])[-1] == ((1, 3, 12, 8),) and shapes[0] not in runtime.compiled["decoder"]

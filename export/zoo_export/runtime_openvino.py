@@ -12,6 +12,7 @@ PyTorch when exported), stage by stage and end to end, before it is handed out.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 CHOICES = ("auto", *PRECISIONS)
+COMPILED_PER_STAGE = 2  # input shapes kept compiled per stage (each holds its own bf16 weights and buffers)
+Shapes = tuple[tuple[int, ...], ...]
 
 
 class OpenVinoUnavailable(ZooError, ImportError):
@@ -61,19 +64,25 @@ def effective_precision(core: Any, precision: str) -> str:
 
 
 class OpenVinoRuntime(StageRuntime):
-    """encode / decode / denoise through OpenVINO compiled models (torch tensors in, float32 torch out)."""
+    """encode / decode / denoise through OpenVINO compiled models (torch tensors in, float32 torch out).
+
+    The ONNX files have dynamic batch and sides; OpenVINO's CPU plugin runs a dynamic model through
+    shape-agnostic kernels, so every stage is compiled for the concrete shapes of its call instead
+    (``model.reshape``), on first use of those shapes; the last :data:`COMPILED_PER_STAGE` shapes per
+    stage stay compiled (an SR run calls each stage at one or two shapes).
+    """
 
     def __init__(self, paths: dict[str, str | Path], precision: str = "auto", threads: int | None = None) -> None:
         ov = import_openvino()
-        core = ov.Core()
-        self.precision = effective_precision(core, precision)
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": PRECISIONS[self.precision], "PERFORMANCE_HINT": "LATENCY"}
+        self.core = ov.Core()
+        self.precision = effective_precision(self.core, precision)
+        self.config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": PRECISIONS[self.precision],
+                                       "PERFORMANCE_HINT": "LATENCY"}
         if threads:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
+            self.config["INFERENCE_NUM_THREADS"] = int(threads)
         self.paths = {name: Path(p) for name, p in paths.items()}
-        self.models = {name: core.compile_model(core.read_model(str(p)), "CPU", config)
-                       for name, p in self.paths.items()}
-        self.requests = {name: model.create_infer_request() for name, model in self.models.items()}
+        self.graphs = {name: self.core.read_model(str(p)) for name, p in self.paths.items()}
+        self.compiled: dict[str, OrderedDict[Shapes, Any]] = {name: OrderedDict() for name in self.paths}
         self.validation: dict[str, Any] | None = None
 
     @classmethod
@@ -84,12 +93,27 @@ class OpenVinoRuntime(StageRuntime):
         manifest = verify_export(root)
         return cls({name: Path(root) / stage["onnx"] for name, stage in manifest["stages"].items()}, precision, threads)
 
+    def request(self, stage: str, shapes: Shapes) -> Any:
+        """The infer request of ``stage`` compiled for input ``shapes`` (compiled on first use)."""
+        cache = self.compiled[stage]
+        if shapes in cache:
+            cache.move_to_end(shapes)
+            return cache[shapes]
+        model = self.graphs[stage].clone()
+        model.reshape({port.get_any_name(): list(shape) for port, shape in zip(model.inputs, shapes, strict=True)})
+        cache[shapes] = self.core.compile_model(model, "CPU", self.config).create_infer_request()
+        if len(cache) > COMPILED_PER_STAGE:
+            cache.popitem(last=False)
+        return cache[shapes]
+
     def run(self, stage: str, inputs: tuple[torch.Tensor, ...] | list[torch.Tensor]) -> np.ndarray:
         """The stage's first output for ``inputs`` (timesteps as int64, the rest float32)."""
-        feeds = [x.detach().cpu().numpy().astype(np.int64 if x.dtype in (torch.int32, torch.int64) else np.float32)
+        feeds = [np.ascontiguousarray(x.detach().cpu().numpy(),
+                                      np.int64 if x.dtype in (torch.int32, torch.int64) else np.float32)
                  for x in inputs]
-        result = self.requests[stage].infer(feeds)
-        return np.array(result[self.models[stage].output(0)], dtype=np.float32)
+        request = self.request(stage, tuple(f.shape for f in feeds))
+        request.infer(feeds, share_inputs=True)
+        return request.get_output_tensor(0).data.astype(np.float32, copy=True)
 
     def _run(self, stage: str, *inputs: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.run(stage, inputs)).to(inputs[0].device)

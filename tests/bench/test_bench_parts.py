@@ -15,10 +15,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import zoo
 from zoo.bench.flops import count_flops, sdpa_flops
-from zoo.bench.machine import busy_reason, gpu_peak_tflops, peak_gflops
+from zoo.bench.machine import busy_reason, cpu_flops_per_cycle, gpu_peak_tflops, peak_gflops
 from zoo.bench.markdown import to_markdown
 from zoo.bench.quality import fewest_within, quality_report
-from zoo.bench.runner import BenchConfig
+from zoo.bench.runner import BenchConfig, _end_to_end_flops, speedup_ceiling
+from zoo.bench.target import CountingRuntime
 from zoo.bench.timing import time_call
 from zoo.bench.variants import parse_variants
 from zoo.data.manifest import Record, write_manifest
@@ -81,6 +82,34 @@ def test_peak_tables():
     assert value > 0 and "nominal" in source and "measured fp32" in source
 
 
+def test_bf16_peak_is_nominal_bf16_where_the_cpu_has_it():
+    from zoo.bench.machine import _cpuinfo
+
+    flags = set(_cpuinfo().get("flags", "").split())
+    fp32, bf16 = cpu_flops_per_cycle("fp32")[0], cpu_flops_per_cycle("bf16")
+    native = flags & {"amx_bf16", "avx512_bf16"}
+    assert bf16[0] >= 2 * fp32 if native else bf16[0] == fp32
+    value, source = peak_gflops("cpu", "bf16", 2)
+    assert "nominal bf16" in source and "measured bf16" in source and value > 0
+
+
+def test_speedup_ceiling_is_the_ratio_at_full_peak():
+    # a stage at 40 % of its peak that runs 2x the reference would run 5x at 100 %
+    assert speedup_ceiling({"speedup_vs_reference": 2.0, "fraction_of_peak": 0.4}) == 5.0
+    assert speedup_ceiling({"speedup_vs_reference": 2.0, "fraction_of_peak": None}) is None
+
+
+def test_end_to_end_flops_count_every_self_ensemble_orientation():
+    pipe = zoo.default_pipeline()
+    counter = CountingRuntime(pipe.runtime)
+    pipe.runtime = counter
+    pipe(torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0)), seed=0)
+    assert counter.denoise_calls == 1 and counter.images["denoise"] == 8  # one call on 8 orientations
+    flops = {stage: {"gflop": 2.0} for stage in ("encode", "denoise", "decode")}
+    passes = {stage: n / 1 for stage, n in counter.images.items()}
+    assert _end_to_end_flops(flops, passes) == 2.0 * sum(counter.images.values())
+
+
 def test_fewest_within_tolerance():
     steps = [1, 2, 4, 1000]
     assert fewest_within(steps, [20.0, 24.95, 25.0, 25.0], 0.1) == 2
@@ -100,10 +129,14 @@ def test_markdown_marks_failures_and_unmet_targets():
         "flops": {}, "baseline": None, "quality": None,
         "results": [{"backend": "onnxruntime", "precision": "fp32", "status": "failed", "reason": "boom", "stages": {},
                      "peak_gflops": None}],
-        "targets": [{"name": "CPU: x", "target": 1.5, "measured": 1.2, "met": False}],
+        "targets": [{"name": "CPU: x", "target": 1.5, "measured": 1.2, "met": False, "ceiling": 2.5},
+                    {"name": "CPU: y", "target": 3.5, "measured": 2.4, "met": False, "ceiling": 2.8}],
     }
     text = to_markdown(report)
     assert "boom" in text and "**not met**" in text and "machine busy" in text and "CPU X" in text
+    x, y = (next(line for line in text.splitlines() if line.startswith(f"| CPU: {n} ")) for n in "xy")
+    assert "out of reach" not in x and "2.50x" in x
+    assert "out of reach" in y and "2.80x" in y
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")

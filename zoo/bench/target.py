@@ -95,18 +95,23 @@ def with_backend(pipe: Any, variant: Variant, options: dict[str, Any]) -> Any:
 
 
 class CountingRuntime:
-    """Wraps a runtime and counts denoiser evaluations (to report how many an SR call made)."""
+    """Wraps a runtime and counts denoiser calls and the images each stage saw (to report how many an SR call
+    made and the FLOPs it did: the self-ensemble's one call on 8 orientations is 8 images)."""
 
     def __init__(self, runtime: Any) -> None:
         self.inner = runtime
         self.denoise_calls = 0
+        self.images = {"encode": 0, "denoise": 0, "decode": 0}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        self.images["encode"] += x.shape[0]
         return self.inner.encode(x)
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         self.denoise_calls += 1
+        self.images["denoise"] += x_t.shape[0]
         return self.inner.denoise(x_t, t, cond)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        self.images["decode"] += z.shape[0]
         return self.inner.decode(z)
