@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,14 +22,22 @@ import torch
 
 from zoo.backends.base import Runtime
 from zoo.backends.torch import TorchRuntime
-from zoo.backends.validation import (Validation, compare, cpu_facts, pipeline_fingerprint, probe_pair, read_record,
-                                     record_key, write_record)
+from zoo.backends.validation import (
+    Validation,
+    compare,
+    cpu_facts,
+    pipeline_fingerprint,
+    probe_pair,
+    read_record,
+    record_key,
+    write_record,
+)
 from zoo.folders.cache import CacheDirError
 
 if TYPE_CHECKING:
     from zoo.pipeline.sr_pipeline import SRPipeline
 
-__all__ = ["CPU_CANDIDATES", "AutoBackend", "Choice", "installed_candidates", "machine_choice"]
+__all__ = ["CPU_CANDIDATES", "ENV_VAR", "AutoBackend", "Choice", "installed_candidates", "machine_choice"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,8 @@ CPU_CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 """The CPU runtimes ``auto`` tries, fastest first, with the options it builds them with."""
 MANIFEST = "manifest.json"
+ENV_VAR = "ZOO_AUTO_BACKEND"
+"""``torch`` makes ``auto`` run torch; ``openvino`` / ``onnxruntime`` makes it try only that runtime (validated)."""
 
 
 @dataclass
@@ -88,6 +99,12 @@ def machine_choice(device: str = "cpu") -> dict[str, Any]:
             "installed": installed, "cpu": cpu}
 
 
+def _one_line(err: BaseException) -> str:
+    """``Type: first line of the message``."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
 def _manifest_sha256(runtime: Any) -> str | None:
     folder = getattr(runtime, "export_dir", None)
     if folder is None:
@@ -127,6 +144,14 @@ class AutoBackend:
         if pipeline.dtype != torch.float32:
             return reference, Choice("torch", f"the pipeline runs in {pipeline.dtype}; the exports are float32")
         candidates = installed_candidates()
+        forced = os.environ.get(ENV_VAR, "").strip().lower()
+        if forced == "torch":
+            return reference, Choice("torch", f"{ENV_VAR}=torch")
+        if forced:
+            candidates = [c for c in candidates if c[0] == forced]
+            if not candidates:
+                names = ", ".join(["torch", *(n for n, _, _ in installed_candidates())])
+                raise ValueError(f"{ENV_VAR}={forced}: not an installed runtime auto can pick (choose: {names})")
         if not candidates:
             return reference, Choice("torch", "neither openvino nor onnxruntime is installed")
         fingerprint = pipeline_fingerprint(pipeline)
@@ -154,7 +179,7 @@ class AutoBackend:
         except CacheDirError:
             raise
         except Exception as err:  # an export that cannot represent this pipeline: torch runs it
-            return None, f"cannot run this pipeline ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+            return None, f"cannot run this pipeline ({_one_line(err)})"
         manifest = _manifest_sha256(runtime)
         if record is not None and manifest is not None and manifest == record.manifest_sha256:
             return runtime, f"validated against torch on this machine (dPSNR {record.delta_psnr_db:.4f} dB; recorded)"
@@ -164,7 +189,7 @@ class AutoBackend:
             raise
         except Exception as err:  # the candidate cannot run the whole SR call (a shape it was not exported for)
             pipeline.runtime = reference
-            return None, f"failed on the probe ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+            return None, f"failed on the probe ({_one_line(err)})"
         if not result.passed:
             return None, f"failed validation ({result.reason})"
         return runtime, f"validated against torch now (dPSNR {result.delta_psnr_db:.4f} dB)"
@@ -175,7 +200,7 @@ class AutoBackend:
         """Run the probe through torch (once per pick) and ``runtime``; record and return the result."""
         log.debug("auto backend: validating %s against torch on the probe (first use on this machine)", name)
         if not probe:
-            lr, hr = probe_pair(pipeline.scale)
+            lr, hr = probe_pair(pipeline.scale, lr_side=max((pipeline.trained_size or 256) // pipeline.scale, 8))
             probe.update(lr=lr, hr=hr, torch=_sr_with(pipeline, reference, lr))
         candidate_sr = _sr_with(pipeline, runtime, probe["lr"])
         pipeline.runtime = reference
