@@ -211,3 +211,17 @@ def test_two_processes_at_once_on_a_fresh_cache_share_one_entry(fresh_cache, tmp
     (entry,) = _entries(fresh_cache / "exports")
     (record,) = _entries(fresh_cache / "auto")
     assert json.loads(record.read_text())["passed"] and (entry / "manifest.json").is_file()
+
+
+def test_zoo_env_shows_the_auto_choice_without_exporting(fresh_cache):
+    from click.testing import CliRunner
+
+    from zoo.cli.env import collect_env, env_cmd
+
+    auto = collect_env()["auto_backend"]
+    assert auto["backend"] == "openvino" and auto["installed"] == ["openvino", "onnxruntime"]
+    assert ("bf16" in auto["reason"]) and isinstance(auto["cpu"]["flags"], list) and auto["cpu"]["model"]
+    text = CliRunner().invoke(env_cmd, []).output
+    (line,) = [x for x in text.splitlines() if x.startswith("auto backend")]
+    assert "openvino" in line and "validation against torch" in line
+    assert not fresh_cache.exists()  # nothing exported, not even the cache folder made
