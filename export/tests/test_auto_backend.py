@@ -179,6 +179,9 @@ def test_a_pipeline_no_export_can_represent_runs_on_torch_with_one_line(fresh_ca
     assert auto.backend.choice.backend == "torch"
     (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == AUTO_LOG]
     assert "openvino cannot run this pipeline" in line and "onnxruntime cannot run this pipeline" in line
+    assert [json.loads(p.read_text())["passed"] for p in _entries(fresh_cache / "auto")] == [False, False]
+    again = _on_auto(pipe)  # recorded: the exporter is not tried again
+    assert all("(recorded)" in why for why in again.backend.choice.skipped)
 
 
 def test_zoo_auto_backend_torch_forces_eager_and_a_bad_value_is_one_line(fresh_cache, monkeypatch):

@@ -115,6 +115,14 @@ def _manifest_sha256(runtime: Any) -> str | None:
         return None
 
 
+def _cannot_run(key: str, name: str, reason: str, err: Exception) -> str:
+    """Record that candidate ``name`` cannot run the pipeline (so later runs do not export again), unless the
+    error may pass (a file system error); returns ``reason``."""
+    if not isinstance(err, OSError):
+        write_record(Validation(key=key, candidate=name, passed=False, reason=reason))
+    return reason
+
+
 def _sr_with(pipeline: SRPipeline, runtime: Runtime, lr: torch.Tensor) -> torch.Tensor:
     """The whole SR call of ``pipeline`` on ``lr`` through ``runtime`` (seed 0, no progress bar)."""
     pipeline.runtime = runtime
@@ -172,6 +180,8 @@ class AutoBackend:
 
         record = read_record(key)
         if record is not None and not record.passed:
+            if record.delta_psnr_db is None:  # it could not run this pipeline: not tried again
+                return None, f"{record.reason} (recorded)"
             return None, f"failed validation on this machine ({record.reason}; recorded)"
         verified = record.manifest_sha256 if record is not None else None
         try:
@@ -179,7 +189,7 @@ class AutoBackend:
         except CacheDirError:
             raise
         except Exception as err:  # an export that cannot represent this pipeline: torch runs it
-            return None, f"cannot run this pipeline ({_one_line(err)})"
+            return None, _cannot_run(key, name, f"cannot run this pipeline ({_one_line(err)})", err)
         manifest = _manifest_sha256(runtime)
         if record is not None and manifest is not None and manifest == record.manifest_sha256:
             return runtime, f"validated against torch on this machine (dPSNR {record.delta_psnr_db:.4f} dB; recorded)"
@@ -189,7 +199,7 @@ class AutoBackend:
             raise
         except Exception as err:  # the candidate cannot run the whole SR call (a shape it was not exported for)
             pipeline.runtime = reference
-            return None, f"failed on the probe ({_one_line(err)})"
+            return None, _cannot_run(key, name, f"failed on the probe ({_one_line(err)})", err)
         if not result.passed:
             return None, f"failed validation ({result.reason})"
         return runtime, f"validated against torch now (dPSNR {result.delta_psnr_db:.4f} dB)"
