@@ -133,14 +133,14 @@ def _cached_export(pipeline: Any, cache_dir: str | Path | None, options: Any, *k
     temporary name and renamed into place, so two processes never mix files; when another process
     finished the same entry first, its entry is used.
     """
-    from zoo_export.exporter import export_pipeline
-
     root = export_cache_folder(cache_dir)
     clean_stale_temps(root)
     fingerprint = cache_fingerprint(pipeline, options, *key)
     entry = root / fingerprint[:32]
     if _valid_entry(entry, fingerprint, pipeline, verified_manifest):
         return entry
+    from zoo_export.exporter import export_pipeline  # the exporter (onnx, onnxscript) only to make an entry
+
     options.source = {**options.source, KEY_FIELD: fingerprint}
     staging = root / temp_name(entry.name)
     try:
