@@ -228,3 +228,20 @@ def test_zoo_env_shows_the_auto_choice_without_exporting(fresh_cache):
     (line,) = [x for x in text.splitlines() if x.startswith("auto backend")]
     assert "openvino" in line and "validation against torch" in line
     assert not fresh_cache.exists()  # nothing exported, not even the cache folder made
+
+
+@pytest.mark.slow
+def test_zoo_sr_v_says_which_runtime_ran_and_why(shared, shared_cache, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    shared[0].save_pretrained(tmp_path / "saved")
+    Image.fromarray((probe_pair(2, lr_side=16)[0][0, 0].numpy() * 255).astype(np.uint8)).save(tmp_path / "lr.png")
+    env = {k: v for k, v in os.environ.items() if k != "ZOO_AUTO_BACKEND"}
+    run = subprocess.run([sys.executable, "-m", "zoo", "sr", "-v", str(tmp_path / "lr.png"), "--pipeline",
+                          str(tmp_path / "saved"), "--out", str(tmp_path / "out")], env=env, text=True,
+                         capture_output=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    (line,) = [x for x in run.stderr.splitlines() if "auto backend:" in x]
+    assert "auto backend: openvino (validated against torch on this machine" in line and "recorded" in line
+    assert (tmp_path / "out" / "lr.png").is_file()
