@@ -72,10 +72,21 @@ def export_cache_folder(cache_dir: str | Path | None) -> Path:
     return zoo_cache_dir(CACHE_SUBDIR)
 
 
-def _valid_entry(entry: Path, key: str, pipeline: Any) -> bool:
+def manifest_sha256(folder: str | Path) -> str | None:
+    """sha256 of ``folder``'s manifest.json (None when unreadable): with its files' sha256 inside, it names the
+    exact files of an export."""
+    try:
+        return hashlib.sha256((Path(folder) / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _valid_entry(entry: Path, key: str, pipeline: Any, verified_manifest: str | None = None) -> bool:
     """Whether the cache entry ``entry`` may run ``pipeline``: its files match the sha256 in its manifest,
     the manifest names ``key`` (this pipeline's fingerprint), and each stage gives the pipeline's own output
-    on a probe input (an export made from other weights is caught even if its manifest was rewritten)."""
+    on a probe input (an export made from other weights is caught even if its manifest was rewritten).
+    The probe is skipped when the manifest's sha256 is ``verified_manifest`` (the same files already
+    passed a check against this pipeline: the auto backend's record); the sha256 checks never are."""
     if entry.is_symlink() or not (entry / MANIFEST).is_file():
         return False
     try:
@@ -86,6 +97,8 @@ def _valid_entry(entry: Path, key: str, pipeline: Any) -> bool:
     if manifest.get("source", {}).get(KEY_FIELD) != key:
         log.warning("export cache: %s was made for other weights or settings; rebuilding it", entry)
         return False
+    if verified_manifest is not None and manifest_sha256(entry) == verified_manifest:
+        return True
     from zoo_export.exporter import check_export_matches
 
     problems = check_export_matches(entry, manifest, pipeline)
@@ -110,7 +123,8 @@ def _discard(path: Path) -> None:
         aside.unlink(missing_ok=True)
 
 
-def _cached_export(pipeline: Any, cache_dir: str | Path | None, options: Any, *key: Any) -> Path:
+def _cached_export(pipeline: Any, cache_dir: str | Path | None, options: Any, *key: Any,
+                   verified_manifest: str | None = None) -> Path:
     """The export of ``pipeline`` with ``options`` in the export cache, made on first use.
 
     An entry is used only when every file matches the sha256 in its manifest, the manifest's
@@ -119,14 +133,14 @@ def _cached_export(pipeline: Any, cache_dir: str | Path | None, options: Any, *k
     temporary name and renamed into place, so two processes never mix files; when another process
     finished the same entry first, its entry is used.
     """
-    from zoo_export.exporter import export_pipeline
-
     root = export_cache_folder(cache_dir)
     clean_stale_temps(root)
     fingerprint = cache_fingerprint(pipeline, options, *key)
     entry = root / fingerprint[:32]
-    if _valid_entry(entry, fingerprint, pipeline):
+    if _valid_entry(entry, fingerprint, pipeline, verified_manifest):
         return entry
+    from zoo_export.exporter import export_pipeline  # the exporter (onnx, onnxscript) only to make an entry
+
     options.source = {**options.source, KEY_FIELD: fingerprint}
     staging = root / temp_name(entry.name)
     try:
@@ -155,8 +169,9 @@ class OnnxRuntimeBackend:
 
     def __init__(self, fp16: bool = False, cache_dir: str | Path | None = None, size: int | None = None,
                  batch: tuple[int, int, int] = (1, 1, 4), providers: list[str] | None = None,
-                 threads: int | None = None, **_: Any) -> None:
+                 threads: int | None = None, verified_manifest: str | None = None, **_: Any) -> None:
         self.fp16 = fp16
+        self.verified_manifest = verified_manifest
         self.cache_dir = cache_dir
         self.size = size
         self.batch = tuple(batch)
@@ -165,7 +180,10 @@ class OnnxRuntimeBackend:
 
     def runtime(self, pipeline: Any) -> OrtRuntime:
         options = export_options_for(pipeline, backend="onnx", fp16=self.fp16, size=self.size, batch=self.batch)
-        return OrtRuntime.from_dir(_cached_export(pipeline, self.cache_dir, options), self.providers, self.threads)
+        entry = _cached_export(pipeline, self.cache_dir, options, verified_manifest=self.verified_manifest)
+        runtime = OrtRuntime.from_dir(entry, self.providers, self.threads)
+        runtime.export_dir = entry
+        return runtime
 
     def load(self, export_dir: str | Path) -> Any:
         return pipeline_from_export(export_dir, OrtRuntime.from_dir(export_dir, self.providers, self.threads))
@@ -212,7 +230,8 @@ class OpenVinoBackend:
     name = "openvino"
 
     def __init__(self, precision: str = "auto", cache_dir: str | Path | None = None, size: int | None = None,
-                 batch: tuple[int, int, int] = (1, 1, 4), threads: int | None = None, **_: Any) -> None:
+                 batch: tuple[int, int, int] = (1, 1, 4), threads: int | None = None,
+                 verified_manifest: str | None = None, **_: Any) -> None:
         if precision not in CHOICES:
             raise ValueError(f"openvino precision must be one of {', '.join(CHOICES)}, got {precision!r}")
         self.precision = precision
@@ -220,10 +239,15 @@ class OpenVinoBackend:
         self.size = size
         self.batch = tuple(batch)
         self.threads = threads
+        self.verified_manifest = verified_manifest
 
     def _open(self, root: Path) -> OpenVinoRuntime:
         runtime = OpenVinoRuntime.from_dir(root, self.precision, self.threads)
-        runtime.validation = validate_openvino(root, runtime)
+        runtime.export_dir = root
+        if self.verified_manifest is not None and manifest_sha256(root) == self.verified_manifest:
+            runtime.validation = {"passed": True, "reference": "a recorded validation of the same files"}
+        else:
+            runtime.validation = validate_openvino(root, runtime)
         return runtime
 
     def runtime(self, pipeline: Any) -> OpenVinoRuntime:
@@ -231,7 +255,7 @@ class OpenVinoBackend:
         if torch.device(pipeline.device).type != "cpu":
             raise ValueError(f"the openvino backend runs on the CPU; the pipeline is on {pipeline.device}")
         options = export_options_for(pipeline, backend="onnx", fp16=False, size=self.size, batch=self.batch)
-        return self._open(_cached_export(pipeline, self.cache_dir, options))
+        return self._open(_cached_export(pipeline, self.cache_dir, options, verified_manifest=self.verified_manifest))
 
     def load(self, export_dir: str | Path) -> Any:
         return pipeline_from_export(export_dir, self._open(Path(export_dir)), self.name)

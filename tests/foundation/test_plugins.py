@@ -25,7 +25,7 @@ def test_example_plugin_is_listed_and_builds(example_site):
 def test_builtins_register_like_any_plugin():
     components = listed(None)
     for name in ("sd-vae", "kl-f4", "medvae-4-1", "medvae-4-3", "medvae-4-4", "medvae-8-1", "medvae-8-4",
-                 "unet", "dit", "resconv", "ddpm", "ddim", "dpmpp-2m", "cold", "torch", "torch-compile"):
+                 "unet", "dit", "resconv", "ddpm", "ddim", "dpmpp-2m", "cold", "torch", "torch-compile", "auto"):
         assert components[f"zoo:{name}"]["error"] is None, name
 
 

@@ -105,7 +105,7 @@ def quality_report(cfg: Any, device: str, log: Callable[[str], None] | None = No
         from zoo.assets import DEFAULT_PIPELINE_DIR
 
         folder, name = DEFAULT_PIPELINE_DIR, "embedded default pipeline"
-    pipe = zoo.load_pipeline(folder, device=device)
+    pipe = zoo.load_pipeline(folder, device=device, backend="torch")
     ids, lr, hr = held_out_pairs(data, limit=cfg.quality_images)
     steps = sorted(set(cfg.quality_steps))
     curves = [quality_curve(pipe, lr, hr, s, steps, cfg.seed, log) for s in samplers]

@@ -111,7 +111,7 @@ def load_target(cfg: BenchConfig, device: str) -> Any:
     if not DEFAULT_PIPELINE_DIR.is_dir():
         raise BenchError(f"the embedded default pipeline is missing ({DEFAULT_PIPELINE_DIR}); run `make weights` "
                          "or pass --pipeline DIR / --vae NAME --untrained")
-    return zoo.load_pipeline(DEFAULT_PIPELINE_DIR, device=device)
+    return zoo.load_pipeline(DEFAULT_PIPELINE_DIR, device=device, backend="torch")
 
 
 def _stage_calls(runtime: Any, inputs: dict[str, tuple[torch.Tensor, ...]]) -> dict[str, Callable[[], Any]]:

@@ -44,6 +44,16 @@ def shadowing_warning(imported: Path, installed: Path | None) -> str | None:
             "'zoo' in the current directory (or on PYTHONPATH) shadows it: run zoo from another folder")
 
 
+def _auto_choice(cuda: bool) -> dict:
+    """What ``--backend auto`` runs on this machine's default device, and why (nothing is exported)."""
+    from zoo.backends.auto import machine_choice
+
+    try:
+        return machine_choice("cuda" if cuda else "cpu")
+    except Exception as err:  # a broken plugin or /proc: report, don't crash
+        return {"backend": None, "reason": f"{type(err).__name__}: {err}"}
+
+
 def collect_env() -> dict:
     """Environment facts as a JSON-friendly dict."""
     import zoo
@@ -69,6 +79,7 @@ def collect_env() -> dict:
             }
     except Exception as err:  # torch missing or broken: report, don't crash
         env["cuda"]["error"] = f"{type(err).__name__}: {err}"
+    env["auto_backend"] = _auto_choice(env["cuda"]["available"])
     env["plugins"] = [
         {"kind": i.kind, "name": i.name, "distribution": i.distribution, "version": i.version, "error": i.error}
         for i in list_components()
@@ -92,6 +103,12 @@ def env_cmd(as_json: bool) -> None:
         click.echo(f"{name:<16}{ver or '-'}")
     cuda = env["cuda"]
     click.echo(f"{'cuda':<16}{', '.join(cuda['devices']) if cuda['available'] else 'not available'}")
+    auto = env["auto_backend"]
+    click.echo(f"{'auto backend':<16}{auto['backend'] or '-'}: {auto['reason']}")
+    if "cpu" in auto:
+        flags = ", ".join(auto["cpu"]["flags"]) or "none of interest"
+        click.echo(f"{'cpu':<16}{auto['cpu']['model']} (flags: {flags}); installed runtimes: "
+                   f"{', '.join(auto['installed']) or 'none'}")
     click.echo("\nplugins:")
     for p in env["plugins"]:
         status = f"ERROR {p['error']}" if p["error"] else "ok"

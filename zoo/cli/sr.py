@@ -116,8 +116,10 @@ def _check_uncertainty(pipe, self_ensemble: str | None, samples: int) -> None:
               help="Replace existing outputs and manifest.csv in --out (never an input file).")
 @device_option()
 @click.option("--backend", default=None,
-              help="Runtime: torch (default for a saved pipeline), onnxruntime, openvino (fast on CPUs with bf16; "
-                   "see `zoo list --kind backend`). An export folder defaults to the backend that wrote it.")
+              help="Runtime: auto (the default for a saved pipeline: on the CPU the first installed of openvino "
+                   "and onnxruntime whose export passed validation against torch on this machine, else torch; "
+                   "-v says which and why), torch (forces PyTorch eager), onnxruntime, openvino (see `zoo list "
+                   "--kind backend`). An export folder defaults to the backend that wrote it.")
 @click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "val", "test"]),
               help="For a prepared folder (zoo prepare) given as INPUT: super-resolve the LR images of this split.")
 def sr_cmd(inputs: tuple[str, ...], out_dir: str, pipeline_dir: str | None, sampler: str | None, steps: int | None,

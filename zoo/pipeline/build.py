@@ -89,23 +89,25 @@ def open_saved_pipeline(
     return pipe
 
 
-def default_pipeline(device: torch.device | str = "cpu", backend: Any = None) -> SRPipeline:
+def default_pipeline(device: torch.device | str = "cpu", backend: Any = "auto") -> SRPipeline:
     """The embedded default pipeline (``zoo.assets.DEFAULT_PIPELINE_DIR``: 4x, 64² -> 256² and larger, trained on
-    the bundled samples); what ``zoo sr`` and ``zoo demo`` run without ``--pipeline``. No network needed."""
+    the bundled samples); what ``zoo sr`` and ``zoo demo`` run without ``--pipeline``. No network needed.
+    ``backend``: as :func:`load_pipeline` (default ``"auto"``)."""
     from zoo.assets import DEFAULT_PIPELINE_DIR
 
     return load_pipeline(DEFAULT_PIPELINE_DIR, device, backend)
 
 
 def load_pipeline(
-    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = None,
+    path: str | os.PathLike, device: torch.device | str = "cpu", backend: Any = "auto",
 ) -> SRPipeline:
     """Open a saved pipeline folder, or an export folder (``manifest.json`` with a ``"backend"`` key); ``path``
     may be ``"hf:owner/repo"`` or ``"hf:owner/repo@revision"`` (from the Hugging Face cache, else downloaded).
 
-    A saved pipeline runs on ``backend`` (a name, or a built backend; default ``"torch"``). An export
-    is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else by the backend
-    that wrote it: ``build_backend(name).load(path)``.
+    A saved pipeline runs on ``backend`` (a name, or a built backend; default ``"auto"``: the fastest installed
+    runtime validated against torch on this machine, else torch; ``"torch"`` forces PyTorch eager). An
+    export is opened by ``backend`` if given (e.g. ``"openvino"`` on an ONNX export), else (``None`` or
+    ``"auto"``) by the backend that wrote it: ``build_backend(name).load(path)``.
     """
     from zoo.factory import build_backend
     from zoo.pipeline.hub import is_hub_spec, open_hub_pipeline
@@ -117,7 +119,9 @@ def load_pipeline(
     folder = Path(path).expanduser()
     written_by = export_backend_name(folder)
     if written_by is None:
-        return open_saved_pipeline(folder, device, backend or "torch")
+        return open_saved_pipeline(folder, device, backend or "auto")
+    if backend == "auto":
+        backend = None
     if isinstance(backend, str | None):
         where = f"{folder / EXPORT_MANIFEST}: backend"
         backend = build_backend(backend or installed_card("backend", written_by, where))
