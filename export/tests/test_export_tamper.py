@@ -188,3 +188,42 @@ def test_zoo_export_refuses_a_hostile_pipeline_in_one_line(tmp_path: Path) -> No
     assert proc.stderr.startswith("zoo-export: error:")
     assert "refusing to run it" in proc.stderr or "holds architecture only" in proc.stderr  # the config's path
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_verified_onnx_file_is_parsed_once_per_content(export_copy: Path, tmp_path: Path) -> None:
+    """The external-data scan of an ONNX file is remembered per sha256 in the private cache: a second check
+    of the same export imports no onnx (it is what a cached ``backend="auto"`` run spends its start on)."""
+    env = {**os.environ, "ZOO_CACHE": str(tmp_path / "cache")}
+    check = ("import sys; from zoo_export.manifest import verify_export; verify_export(sys.argv[1]); "
+             "print('onnx' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", check, str(export_copy)], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()[-1] for _ in range(2)]
+    assert runs == ["True", "False"]
+    memo = list((tmp_path / "cache" / "onnx-external-data").iterdir())
+    onnx_names = {s["onnx"] for s in _manifest(export_copy)["stages"].values()}
+    assert {p.stem for p in memo} == {sha256_file(export_copy / name) for name in onnx_names}
+
+
+def test_an_onnx_file_rewritten_to_read_unlisted_external_data_is_refused(export_copy: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even after the folder was verified once (its scans remembered), a model rewritten to read an external
+    data file, with its new sha256 put into the manifest, is refused: the new content is scanned anew."""
+    import onnx
+    from zoo_export.manifest import verify_export
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    verify_export(export_copy)
+    model_path = export_copy / "decoder" / "model.onnx"
+    model = onnx.load(str(model_path))
+    onnx.save_model(model, str(model_path), save_as_external_data=True, location="weights.bin", size_threshold=0)
+    digest = sha256_file(model_path)
+
+    def rehash(m: dict) -> None:
+        m["files"]["decoder/model.onnx"] = digest
+        for stage in m["stages"].values():
+            if "decoder/model.onnx" in stage["files"]:
+                stage["files"]["decoder/model.onnx"] = digest
+
+    _edit_manifest(export_copy, rehash)
+    with pytest.raises(ManifestError, match="'decoder/weights.bin' is read by the export but not listed"):
+        verify_export(export_copy)

@@ -109,3 +109,18 @@ def test_each_call_shape_runs_a_static_compiled_model_matching_onnxruntime(expor
     z = torch.randn(1, 3, 12, 8, generator=gen)  # a new side is compiled too, the oldest shape dropped
     assert (runtime.decode(z) - reference.decode(z)).abs().max() < 1e-4
     assert list(runtime.compiled["decoder"])[-1] == ((1, 3, 12, 8),) and shapes[0] not in runtime.compiled["decoder"]
+
+
+def test_compiled_stages_are_kept_in_the_private_cache_and_compute_the_same(exported, tmp_path, monkeypatch) -> None:
+    """OpenVINO's compiled models go to ``<ZOO_CACHE>/openvino``; a later runtime imports them (no new blob)
+    and computes what a freshly compiled stage computes."""
+    from zoo_export.runtime_openvino import OpenVinoRuntime
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    z = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    first = OpenVinoRuntime.from_dir(exported[1], "fp32").decode(z)
+    blobs = sorted((tmp_path / "cache" / "openvino").glob("*.blob"))
+    assert len(blobs) == 1 and oct(blobs[0].parent.stat().st_mode & 0o777) == "0o700"
+    again = OpenVinoRuntime.from_dir(exported[1], "fp32").decode(z)
+    assert sorted((tmp_path / "cache" / "openvino").glob("*.blob")) == blobs
+    assert torch.equal(first, again)

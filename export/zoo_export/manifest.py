@@ -155,17 +155,56 @@ def read_files(root: Path, manifest: dict[str, Any]) -> list[str]:
     return reads + files_under(root, PIPELINE_SUBDIR)
 
 
-def _external_data(root: Path, onnx_rel: str) -> list[str]:
-    """The external-data files that the (already verified) ONNX file ``onnx_rel`` makes a runtime read."""
-    from google.protobuf.message import DecodeError
+EXTERNAL_MEMO = "onnx-external-data"
+"""Sub-folder of zoo's private cache: ``<sha256 of an ONNX file>.json`` = its external-data locations."""
+_LOCATIONS = ListOf(Str())
 
-    from zoo_export.onnx_export import onnx_files
+
+def _memo_path(onnx_sha256: str) -> Path | None:
+    """Where the external-data locations of the ONNX file with this sha256 are remembered (None: no usable cache)."""
+    from zoo.folders.cache import CacheDirError, cache_dir
 
     try:
-        paths = onnx_files(root / onnx_rel)[1:]
+        return cache_dir(EXTERNAL_MEMO) / f"{onnx_sha256}.json"
+    except CacheDirError:
+        return None
+
+
+def _external_locations(path: Path, onnx_sha256: str) -> list[str]:
+    """The external-data locations of the ONNX file ``path`` whose bytes hash to ``onnx_sha256`` (just verified).
+
+    They are a function of the file's bytes, so they are remembered per sha256 in zoo's private per-user
+    cache: a later check of the same file skips importing onnx and parsing the model (about 0.6 s).
+    """
+    from google.protobuf.message import DecodeError
+
+    memo = _memo_path(onnx_sha256)
+    if memo is not None and memo.is_file() and not memo.is_symlink():
+        try:
+            return read_json(memo, _LOCATIONS)
+        except ZooError:
+            pass  # unreadable memo: parse the model again and rewrite it
+    from zoo_export.onnx_export import external_locations
+
+    try:
+        locations = external_locations(path)
     except (DecodeError, ValueError, OSError) as err:
         reason = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ManifestError(f"{root / onnx_rel}: not a readable ONNX file ({reason})") from err
+        raise ManifestError(f"{path}: not a readable ONNX file ({reason})") from err
+    if memo is not None:
+        from zoo.folders.atomic import write_text
+
+        try:
+            write_text(memo, json.dumps(locations))
+        except OSError:
+            pass  # a memo is an optimisation; the check itself is done
+    return locations
+
+
+def _external_data(root: Path, onnx_rel: str, onnx_sha256: str) -> list[str]:
+    """The external-data files that the (already verified) ONNX file ``onnx_rel`` makes a runtime read."""
+    onnx_path = root / onnx_rel
+    paths = sorted(onnx_path.parent / loc for loc in _external_locations(onnx_path, onnx_sha256))
     return [p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in paths]
 
 
@@ -194,7 +233,7 @@ def verify_files(root: str | Path, manifest: dict[str, Any]) -> None:
     for rel in reads:
         _check_listed(root, rel, listed, where)
     for stage in manifest["stages"].values():
-        for rel in _external_data(root, stage["onnx"]):
+        for rel in _external_data(root, stage["onnx"], actual[stage["onnx"]]):
             _check_listed(root, rel, listed, where)
 
 

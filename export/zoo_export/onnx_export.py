@@ -153,15 +153,19 @@ def export_onnx(
     return OnnxFile(path=path, opset=file_opset, external_data=external, inputs=inputs, outputs=outputs)
 
 
-def onnx_files(path: str | Path) -> list[Path]:
-    """The model file and its external-data files (everything a session needs)."""
-    path = Path(path)
+def external_locations(path: str | Path) -> list[str]:
+    """The ``location`` strings of the ONNX file's external-data tensors, sorted (a function of its bytes)."""
     model = onnx.load(str(path), load_external_data=False)
-    locations = {
+    return sorted({
         entry.value
         for init in model.graph.initializer
         if init.data_location == onnx.TensorProto.EXTERNAL
         for entry in init.external_data
         if entry.key == "location"
-    }
-    return [path, *sorted(path.parent / loc for loc in locations)]
+    })
+
+
+def onnx_files(path: str | Path) -> list[Path]:
+    """The model file and its external-data files (everything a session needs)."""
+    path = Path(path)
+    return [path, *sorted(path.parent / loc for loc in external_locations(path))]

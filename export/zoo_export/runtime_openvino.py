@@ -63,6 +63,21 @@ def effective_precision(core: Any, precision: str) -> str:
     return precision
 
 
+COMPILED_CACHE = "openvino"
+"""Sub-folder of zoo's private cache where OpenVINO keeps compiled models (its ``CACHE_DIR``)."""
+
+
+def compiled_model_cache() -> Path | None:
+    """zoo's private folder for OpenVINO's compiled-model cache (None when there is no usable cache): a later
+    run imports a stage compiled for the same model, shapes and settings instead of compiling it again."""
+    from zoo.folders.cache import CacheDirError, cache_dir
+
+    try:
+        return cache_dir(COMPILED_CACHE)
+    except CacheDirError:
+        return None
+
+
 class OpenVinoRuntime(StageRuntime):
     """encode / decode / denoise through OpenVINO compiled models (torch tensors in, float32 torch out).
 
@@ -80,6 +95,9 @@ class OpenVinoRuntime(StageRuntime):
                                        "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
+        model_cache = compiled_model_cache()
+        if model_cache is not None:
+            self.config["CACHE_DIR"] = str(model_cache)
         self.paths = {name: Path(p) for name, p in paths.items()}
         self.graphs = {name: self.core.read_model(str(p)) for name, p in self.paths.items()}
         self.compiled: dict[str, OrderedDict[Shapes, Any]] = {name: OrderedDict() for name in self.paths}
