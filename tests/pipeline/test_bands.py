@@ -1,0 +1,96 @@
+"""Large calls in bands of LR rows (zoo.ops.bands, SRPipeline._run_bands): equal to the whole-image call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from zoo.ops.bands import band_spans, frame_rows
+from zoo.ops.ensemble import dihedral
+
+
+@pytest.mark.parametrize(("height", "rows", "halo", "step"), [(100, 16, 7, 4), (37, 10, 3, 1), (64, 64, 8, 4)])
+def test_band_spans_keep_every_row_once_with_their_context(height, rows, halo, step):
+    bands = band_spans(height, rows, halo, step)
+    kept = [r for _, top, bottom, _ in bands for r in range(top, bottom)]
+    assert kept == list(range(height))
+    context = -(-halo // step) * step  # the halo, rounded up to the step
+    for lo, top, bottom, hi in bands:
+        assert (lo, hi) == (max(0, top - context), min(height, bottom + context))
+        assert top % step == 0 and lo % step == 0
+
+
+def test_frame_rows_find_a_band_in_every_flip_and_rotation():
+    x = torch.arange(6 * 9).view(1, 1, 6, 9)
+    for k in range(8):
+        r, c = frame_rows(k, (6, 9), (2, 5))
+        assert torch.equal(dihedral(x[..., 2:5, :], k), dihedral(x, k)[..., r, c]), k
+
+
+@pytest.fixture(scope="module")
+def local_pipe():
+    """A local denoiser (exact tiles, noisy-latent gate open, 2 DDIM steps) with back-projection."""
+    torch.manual_seed(0)
+    pipe = zoo.build_pipeline("zoo-s2d-f4", "resconv", steps=2, pretrained=False, conditioning="bicubic-latent",
+                              residual=True, pixel_skip=True, data_consistency=2, denoiser_config={"preset": "tiny"})
+    with torch.no_grad():
+        pipe.denoiser.noisy_gate.bias.fill_(0.5)
+    return pipe
+
+
+def _banded(pipe, rows: int, **run):
+    """``pipe.super_resolve`` with bands of ``rows`` LR rows (of a 48-column LR), checked to use several."""
+    pipe.band_pixels = rows * 48
+    try:
+        return pipe.super_resolve(**run)
+    finally:
+        pipe.band_pixels = zoo.pipeline.sr_pipeline.BAND_PIXELS
+
+
+def test_bands_of_a_call_equal_the_whole_image(local_pipe):
+    """Every flip/rotation (transposed ones too), the gate, 2 sampler steps and 2 back-projection steps: a band
+    takes its part of the whole image's noise and as much context as the steps read."""
+    lr = torch.rand(2, 1, 112, 48, generator=torch.Generator().manual_seed(3))  # HR 448 x 192, two seeds
+    run = {"lr01": lr, "seed": 5, "progress": False, "self_ensemble": 8, "tile": 128}
+    plan = local_pipe.tile_plan((448, 192), 128)
+    local_pipe.band_pixels = 16 * 48
+    assert len(local_pipe._bands(lr, plan, None, None)) > 2
+    with torch.inference_mode():
+        banded = _banded(local_pipe, 16, **run)
+        local_pipe.band_pixels = 0
+        tiled = local_pipe.super_resolve(**run)
+        whole = local_pipe.super_resolve(**{**run, "tile": "off"})
+    torch.testing.assert_close(banded, tiled, atol=1e-5, rtol=0)
+    torch.testing.assert_close(banded, whole, atol=2e-4, rtol=0)  # as tiles: float32 blending
+
+
+def test_banded_map_equals_the_whole_map(local_pipe):
+    lr = torch.rand(1, 1, 96, 48, generator=torch.Generator().manual_seed(4))
+    run = {"lr01": lr, "seed": 0, "progress": False, "self_ensemble": 4, "tile": 128, "uncertainty": True,
+           "uncertainty_samples": 2}
+    with torch.inference_mode():
+        sr, error = _banded(local_pipe, 16, **run)
+        local_pipe.band_pixels = 0
+        whole_sr, whole = local_pipe.super_resolve(**{**run, "tile": "off"})
+    torch.testing.assert_close(sr, whole_sr, atol=2e-4, rtol=0)
+    torch.testing.assert_close(error, whole, atol=2e-4, rtol=0)
+    assert float(whole.mean()) > 1e-3
+
+
+def test_arrays_in_bands_go_straight_into_the_output_dtype(local_pipe):
+    g = np.random.default_rng(5)
+    lr = [g.integers(0, 65535, (96, 48), dtype=np.uint16), g.integers(0, 65535, (96, 48), dtype=np.uint16)]
+    run = {"seed": 1, "progress": False, "self_ensemble": 2, "tile": 128, "uncertainty": True}
+    local_pipe.band_pixels = 16 * 48
+    try:
+        banded, maps = local_pipe(lr, **run)
+    finally:
+        local_pipe.band_pixels = 0
+    whole, whole_maps = local_pipe(lr, **{**run, "tile": "off"})
+    local_pipe.band_pixels = zoo.pipeline.sr_pipeline.BAND_PIXELS
+    for a, b, m, n in zip(banded, whole, maps, whole_maps, strict=True):
+        assert a.dtype == np.uint16 and a.shape == (384, 192) and m.dtype == np.float32 and m.shape == a.shape
+        assert np.abs(a.astype(np.int64) - b).max() <= 1  # 2e-4 of the range at most: a grey level of rounding
+        np.testing.assert_allclose(m, n, atol=2e-4 * 65535, rtol=0)
