@@ -94,3 +94,46 @@ def test_arrays_in_bands_go_straight_into_the_output_dtype(local_pipe):
         assert a.dtype == np.uint16 and a.shape == (384, 192) and m.dtype == np.float32 and m.shape == a.shape
         assert np.abs(a.astype(np.int64) - b).max() <= 1  # 2e-4 of the range at most: a grey level of rounding
         np.testing.assert_allclose(m, n, atol=2e-4 * 65535, rtol=0)
+
+
+def _mosaic_png(path, side: int):
+    """A ``side``² 16-bit PNG tiled from the bundled 256² sample slices."""
+    import glob
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = Path(zoo.__file__).resolve().parent / "assets" / "samples" / "slices"
+    slices = [np.asarray(Image.open(f)) for f in sorted(glob.glob(str(root / "*" / "*.png")))]
+    slices = [s for s in slices if s.shape == (256, 256) and s.dtype == np.uint16]
+    n = side // 256
+    rows = [np.concatenate([slices[(r * n + c) % len(slices)] for c in range(n)], 1) for r in range(n)]
+    path.parent.mkdir(parents=True)
+    Image.fromarray(np.ascontiguousarray(np.concatenate(rows, 0))).save(path)
+    return path
+
+
+# Peak RSS budgets of `zoo sr` at 1024² LR (-> 4096² HR) with the embedded default, from the measured scaling
+# (docs/large-images.md): about 0.5 GB of start-up and weights, a band's working set, and a few bytes per HR
+# pixel (the uint16 output, the whole image's noise; with the map its float32 array and its uint16 copy).
+RSS_BUDGET_1024 = {"": 1.0e9, "--uncertainty": 1.25e9}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option", sorted(RSS_BUDGET_1024))
+def test_zoo_sr_of_a_large_scan_stays_within_its_memory_budget(tmp_path, option):
+    import os
+    import subprocess
+    import sys
+
+    png = _mosaic_png(tmp_path / "in" / "scan.png", 1024)
+    cmd = [sys.executable, "-m", "zoo", "sr", str(png), "--out", str(tmp_path / "out"), "-q", *option.split()]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()
+    peak = usage.ru_maxrss * 1024
+    assert peak <= RSS_BUDGET_1024[option], f"peak RSS {peak / 1e9:.3f} GB"
+    from zoo.data.readers import read_image
+
+    out = read_image(tmp_path / "out" / "scan.png").array
+    assert out.shape == (4096, 4096) and out.dtype == np.uint16
