@@ -1,4 +1,4 @@
-"""Writers do not widen a large output: ``to_dtype`` keeps an array of the target dtype, rounds floats in their own dtype."""
+"""Writers do not widen a large output: ``to_dtype`` keeps an array of its dtype, rounds floats in their own."""
 
 from __future__ import annotations
 
