@@ -29,6 +29,25 @@ def test_frame_rows_find_a_band_in_every_flip_and_rotation():
         assert torch.equal(dihedral(x[..., 2:5, :], k), dihedral(x, k)[..., r, c]), k
 
 
+@pytest.mark.parametrize(("latent", "chunk"), [((37, 29), 64), ((40, 40), 80), ((24, 50), 1 << 20)])
+def test_band_noise_is_the_whole_images_noise_without_drawing_it_whole(monkeypatch, latent, chunk):
+    """Streamed in chunks (not multiples of a row), each band's part of each frame's noise equals the same
+    part of one whole draw, as SRPipeline.sample makes it."""
+    from zoo.ops.ensemble import undo_dihedral
+    from zoo.pipeline import band_noise
+
+    monkeypatch.setattr(band_noise, "CHUNK", chunk)
+    assert band_noise.chunks_are_exact()
+    h, w = latent
+    noise = band_noise.BandNoise(3, latent, torch.device("cpu"))
+    for rows in [(0, 10), (5, 17), (h - 7, h)]:
+        noise.at(rows)
+        for k in range(8):
+            whole = torch.randn((3, h, w) if k < 4 else (3, w, h), generator=torch.Generator().manual_seed(7))
+            expected = dihedral(undo_dihedral(whole, k)[:, rows[0] : rows[1], :], k)
+            assert torch.equal(noise.batch([7], [k])[0], expected), (rows, k)
+
+
 @pytest.fixture(scope="module")
 def local_pipe():
     """A local denoiser (exact tiles, noisy-latent gate open, 2 DDIM steps) with back-projection."""
