@@ -510,7 +510,10 @@ class SRPipeline:
         latent = self.options.steps_for(run, steps) * radius + 2  # each step reads the radius again; +2: bilinear
         reach = math.ceil(latent * f / s) + (int(getattr(self.vae, "receptive_radius", 0) or 0) + 1) * f + 3
         halo = reach + 1 + self.options.data_consistency * BACK_PROJECTION_REACH + 1  # + gate, steps, map windows
-        return band_spans(h, max(1, self.band_pixels // lr01.shape[-1]), halo, f // math.gcd(f, s))
+        step = f // math.gcd(f, s)
+        halo = -(-halo // step) * step
+        rows = _tile_aligned_rows(max(1, self.band_pixels // lr01.shape[-1]), halo, plan, f / s)
+        return band_spans(h, rows, halo, step)
 
     def uncertainty_parts(
         self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
@@ -698,6 +701,15 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
     for start in range(rows, y.shape[-2], rows):
         out[start : start + rows] = array_from_unit(y[..., start : start + rows, :], fmt)
     return out
+
+
+def _tile_aligned_rows(budget: int, halo: int, plan: TilePlan, lr_per_latent: float) -> int:
+    """The most kept LR rows, at most ``budget``, whose band with its context fills whole tile rows (``n`` tiles
+    of ``plan`` overlapping down the band: no tile row mostly repeats its neighbour); ``budget`` if none fits."""
+    best, n = 0, 1
+    while (kept := int((n * plan.tile - (n - 1) * plan.overlap) * lr_per_latent) - 2 * halo) <= budget:
+        best, n = max(best, kept), n + 1
+    return best or budget
 
 
 def _put_rows(array: np.ndarray | None, y0: int, height: int, rows: np.ndarray) -> np.ndarray:
