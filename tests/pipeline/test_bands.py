@@ -156,3 +156,14 @@ def test_zoo_sr_of_a_large_scan_stays_within_its_memory_budget(tmp_path, option)
 
     out = read_image(tmp_path / "out" / "scan.png").array
     assert out.shape == (4096, 4096) and out.dtype == np.uint16
+
+
+def test_tensor_outputs_are_mapped_back_in_bands_of_rows():
+    """``tensor_from_unit`` in bands of rows (no float64 copy of a large output) equals the whole mapping."""
+    from zoo.ops.intensity import EdgeFormat, tensor_from_unit
+
+    y = torch.rand(2, 3, 10, 7, generator=torch.Generator().manual_seed(0))
+    formats = [EdgeFormat(0.1, 0.7, torch.float32, "CHW"), EdgeFormat(0.0, 0.25, torch.float32, "CHW")]
+    whole = torch.stack([f.from_unit(img.double()).to(f.dtype) for f, img in zip(formats, y, strict=True)])
+    assert torch.equal(tensor_from_unit(y, formats, rows=3), whole)
+    assert tensor_from_unit(y, formats).dtype == torch.float32

@@ -633,11 +633,13 @@ class SRPipeline:
             seeds = seed_list(seed, unit.shape[0])
             result = self.super_resolve(unit, seed=seeds, **opts)
             sr, error = result if uncertainty else (result, None)
-            sr = tensor_from_unit(sr.cpu(), formats).to(lr.device)
+            del unit, result
+            out = tensor_from_unit(sr.cpu(), formats).to(lr.device)  # in bands: no float64 copy of the image
+            del sr
             if not uncertainty:
-                return sr
-            spans = torch.tensor([f.hi - f.lo for f in formats], dtype=torch.float64).view(-1, 1, 1, 1)
-            return sr, (error.cpu().double() * spans).to(lr.dtype).to(lr.device)
+                return out
+            spans = [EdgeFormat(0.0, f.hi - f.lo, f.dtype, f.layout) for f in formats]  # the map: error x span
+            return out, tensor_from_unit(error.cpu(), spans).to(lr.device)
         if not isinstance(lr, (list, tuple)) or not lr:
             raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
         converted = [array_to_unit(a, value_range) for a in lr]
