@@ -135,7 +135,8 @@ def _mosaic_png(path, side: int):
 # Peak RSS budgets of `zoo sr` at 1024² LR (-> 4096² HR) with the embedded default, from the measured scaling
 # (docs/large-images.md): about 0.5 GB of start-up and weights, a band's working set, and a few bytes per HR
 # pixel (the uint16 output, the whole image's noise; with the map its float32 array and its uint16 copy).
-RSS_BUDGET_1024 = {"": 1.0e9, "--uncertainty": 1.25e9}
+# Measured: 0.96 GB and 0.99 GB (2-core AMD EPYC, loaded); budgets 15 % above.
+RSS_BUDGET_1024 = {"": 1.1e9, "--uncertainty": 1.15e9}
 
 
 @pytest.mark.slow
