@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -463,7 +463,8 @@ class SRPipeline:
         return (result["sr"], result["map"]) if uncertainty else result["sr"]
 
     def _run_bands(
-        self, lr01: torch.Tensor, write: Any, tile: int | str | TilePlan | None, self_ensemble: int | None,
+        self, lr01: torch.Tensor, write: Callable[[int, torch.Tensor, torch.Tensor | None], None],
+        tile: int | str | TilePlan | None, self_ensemble: int | None,
         uncertainty: bool, samples: int, **kwargs: Any,
     ) -> None:
         """Steps 2-7 of :meth:`super_resolve`, band by band (:mod:`zoo.ops.bands`) when the image is tiled with
