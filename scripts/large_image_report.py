@@ -6,7 +6,8 @@
 Parts:
 
 * ``rss``: peak RSS (``ru_maxrss`` of the child, as ``/usr/bin/time -v`` reports it) of a real
-  ``zoo sr`` process on a 2048² 16-bit PNG (a mosaic of the bundled 256² sample slices) with the
+  ``zoo sr`` process (with and without ``--uncertainty``) and of ``pipe([array])`` on a 2048² (and
+  1024²: ``--rss-sides``) 16-bit PNG (a mosaic of the bundled 256² sample slices) with the
   embedded default, and of medvae-4-3 + the paper UNet (random weights, ``--paper-steps`` DDIM steps)
   on a ``--paper-lr``² crop of it;
 * ``time``: time per HR pixel of the embedded default at 256² and 1024² LR, run alternately in this
@@ -63,7 +64,28 @@ def _save_png(array: np.ndarray, path: Path) -> Path:
 
 def zoo_sr_peak_rss(inputs: Path, out: Path, *args: str) -> dict[str, Any]:
     """Run ``zoo sr INPUTS --out OUT ARGS`` as a child process: its peak RSS (bytes) and wall time."""
-    cmd = [sys.executable, "-m", "zoo", "sr", str(inputs), "--out", str(out), *args]
+    return child_peak_rss([sys.executable, "-m", "zoo", "sr", str(inputs), "--out", str(out), *args],
+                          "zoo sr " + " ".join([str(inputs), "--out", str(out), *args]))
+
+
+# ``pipe(lr)`` in a child process: the embedded default on one 16-bit PNG read as an array
+PIPE_CHILD = """import sys
+import zoo
+from zoo.assets import DEFAULT_PIPELINE_DIR
+from zoo.data.readers import read_image
+pipe = zoo.load_pipeline(DEFAULT_PIPELINE_DIR)
+sr = pipe([read_image(sys.argv[1]).array], seed=0, progress=False)[0]
+print(sr.shape, sr.dtype)
+"""
+
+
+def pipe_peak_rss(png: Path) -> dict[str, Any]:
+    """Peak RSS of ``pipe([array])`` (the embedded default) on ``png``, in a child process."""
+    return child_peak_rss([sys.executable, "-c", PIPE_CHILD, str(png)], f"pipe([read_image({png.name}).array])")
+
+
+def child_peak_rss(cmd: list[str], label: str) -> dict[str, Any]:
+    """Run ``cmd`` as a child process: its peak RSS (bytes) and wall time."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as output:  # not a pipe: a long progress log would fill it and block the child
         proc = subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT)
@@ -74,7 +96,7 @@ def zoo_sr_peak_rss(inputs: Path, out: Path, *args: str) -> dict[str, Any]:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {code}:\n{log}")
-    return {"command": "zoo sr " + " ".join(cmd[4:]), "peak_rss_bytes": usage.ru_maxrss * 1024,
+    return {"command": label, "peak_rss_bytes": usage.ru_maxrss * 1024,
             "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3),
             "wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)}
 
@@ -86,11 +108,18 @@ def part_rss(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import zoo
 
     image = mosaic(2048)
-    default = zoo_sr_peak_rss(_save_png(image, work / "in2048" / "mosaic2048.png"), work / "out2048")
-    default.update(lr=2048, hr=8192, pipeline="embedded default", tile="auto")
-    print(f"rss: embedded default 2048² LR: {default['peak_rss_gb']} GB", flush=True)
+    found: dict[str, Any] = {"limit_gb": 1.5, "limit_uncertainty_gb": 2.5}
+    for side in args.rss_sides:
+        png = _save_png(image[:side, :side], work / f"in{side}" / f"mosaic{side}.png")
+        runs = {"": zoo_sr_peak_rss(png.parent, work / f"out{side}", "-q"),
+                "_uncertainty": zoo_sr_peak_rss(png.parent, work / f"out{side}-map", "-q", "--uncertainty"),
+                "_pipe": pipe_peak_rss(png)}
+        for suffix, run in runs.items():
+            run.update(lr=side, hr=4 * side, pipeline="embedded default", tile="auto")
+            found[f"default_{side}{suffix}"] = run
+            print(f"rss: embedded default {side}² LR{suffix}: {run['peak_rss_gb']} GB", flush=True)
     if args.paper_lr <= 0:  # the previous medvae-4-3 + UNet figure is kept (main)
-        return {"limit_gb": 2.5, "default_2048": default}
+        return found
 
     torch.manual_seed(0)
     paper = zoo.build_pipeline("medvae-4-3", "unet", "ddim", steps=args.paper_steps, pretrained=False, hr_size=256)
@@ -101,7 +130,7 @@ def part_rss(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     medvae.update(lr=lr, hr=4 * lr, pipeline=f"medvae-4-3 + paper UNet, random weights, {args.paper_steps} DDIM steps",
                   tile="auto")
     print(f"rss: medvae-4-3 + UNet {lr}² LR: {medvae['peak_rss_gb']} GB", flush=True)
-    return {"limit_gb": 2.5, "default_2048": default, "medvae_unet": medvae}
+    return {**found, "medvae_unet": medvae}
 
 
 def part_time(args: argparse.Namespace) -> dict[str, Any]:
@@ -203,10 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paper-lr", type=int, default=512,
                         help="LR side of the medvae-4-3 + UNet RSS run (1024: 4x the time; 0: skip it and keep "
                              "the figure already in --out)")
+    parser.add_argument("--rss-sides", default="2048,1024",
+                        help="LR sides of the embedded default's RSS runs (each: zoo sr, zoo sr --uncertainty, pipe)")
     parser.add_argument("--paper-steps", type=int, default=2, help="DDIM steps of the medvae-4-3 + UNet RSS run")
     parser.add_argument("--work", default=None, help="keep inputs and outputs here (default: a temporary folder)")
     args = parser.parse_args(argv)
     args.tiles = [int(t) for t in args.tiles.split(",") if t]
+    args.rss_sides = [int(t) for t in args.rss_sides.split(",") if t]
     parts = [p for p in args.parts.split(",") if p]
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts {sorted(unknown)}")

@@ -20,11 +20,17 @@ from zoo.folders.atomic import atomic_path
 
 
 def to_dtype(array: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
-    """Round and clip ``array`` into an integer ``dtype`` (or cast to a float one)."""
+    """Round and clip ``array`` into an integer ``dtype`` (or cast to a float one). An array already of ``dtype``
+    is returned as is, and no copy wider than the input is made (``np.rint`` of integers would be float64)."""
     dtype = np.dtype(dtype)
+    if array.dtype == dtype:
+        return array
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        return np.clip(np.rint(array), info.min, info.max).astype(dtype)
+        if array.dtype.kind in "iu":
+            return np.clip(array, info.min, info.max).astype(dtype)
+        rounded = np.rint(array)  # in the input's float dtype
+        return np.clip(rounded, info.min, info.max, out=rounded).astype(dtype)
     return array.astype(dtype)
 
 

@@ -13,9 +13,11 @@ import math
 import torch
 from torch.nn import functional as F
 
-__all__ = ["lanczos_downsample", "project_to_lr"]
+__all__ = ["BACK_PROJECTION_REACH", "lanczos_downsample", "project_to_lr"]
 
 LANCZOS_A = 3  # PIL's LANCZOS: a 3-lobe windowed sinc
+# LR rows one step reaches: the LANCZOS taps (LANCZOS_A LR rows), then the bicubic taps (2), rounded up
+BACK_PROJECTION_REACH = LANCZOS_A + 3
 
 
 def _lanczos(x: torch.Tensor) -> torch.Tensor:

@@ -79,7 +79,7 @@ def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 def self_ensemble(
     run: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor, count: int, rows: int = 512,
-    batch_pixels: int = BATCH_PIXELS, spread: EnsembleSpread | None = None,
+    batch_pixels: int = BATCH_PIXELS, spread: EnsembleSpread | None = None, transforms: bool = False,
 ) -> torch.Tensor:
     """Gated mean of ``run`` over ``count`` dihedral transforms of ``lr`` (B x C x h x w in [0, 1]).
 
@@ -93,10 +93,12 @@ def self_ensemble(
     ``rows`` rows. ``spread``: an :class:`EnsembleSpread` to fill (the variance buffer becomes its ``std``; its
     ``gate`` takes one more)."""
     if check_count(count) == 1:
-        return run(lr)
+        return run(lr, [0]) if transforms else run(lr)
     out = mean = variance = None
     for ks in _chunks(lr, count, batch_pixels):
-        srs = run(torch.cat([dihedral(lr, k) for k in ks])).to(torch.float32).split(lr.shape[0])
+        batch = torch.cat([dihedral(lr, k) for k in ks])
+        srs = (run(batch, ks) if transforms else run(batch)).to(torch.float32).split(lr.shape[0])
+        del batch
         for k, sr in zip(ks, srs, strict=True):
             sr = undo_dihedral(sr, k)
             if out is None:  # PIL-exact bicubic: the reference, and where the output is written

@@ -107,6 +107,13 @@ def tensor_to_unit(x: torch.Tensor, intensity: str) -> tuple[torch.Tensor, list[
     return unit.float(), formats
 
 
-def tensor_from_unit(y: torch.Tensor, formats: list[EdgeFormat]) -> torch.Tensor:
-    """Inverse of :func:`tensor_to_unit`: each image back to its range, in the input's dtype."""
-    return torch.stack([f.from_unit(img.double()).to(f.dtype) for f, img in zip(formats, y, strict=True)])
+def tensor_from_unit(y: torch.Tensor, formats: list[EdgeFormat], rows: int = 512) -> torch.Tensor:
+    """Inverse of :func:`tensor_to_unit`: each image back to its range, in the input's dtype; computed in bands
+    of ``rows`` rows into one output (the mapping is pointwise: no float64 copy of a large image)."""
+    if len(formats) != y.shape[0]:
+        raise ValueError(f"got {len(formats)} formats for {y.shape[0]} images")
+    out = torch.empty(y.shape, dtype=formats[0].dtype if formats else y.dtype, device=y.device)
+    for i, f in enumerate(formats):
+        for top in range(0, y.shape[-2], rows):
+            out[i, ..., top : top + rows, :] = f.from_unit(y[i, ..., top : top + rows, :].double()).to(f.dtype)
+    return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from zoo.autoencoders.preprocess import from_model_output, to_model_input
+from zoo.ops.bands import Band, band_spans
+from zoo.ops.consistency import BACK_PROJECTION_REACH
 from zoo.ops.ensemble import EnsembleSpread, check_count
 from zoo.ops.ensemble import self_ensemble as self_ensemble_sr
 from zoo.ops.geometry import Geometry
@@ -54,6 +56,7 @@ from zoo.ops.tiling import (
     tiled_denoise,
 )
 from zoo.ops.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
+from zoo.pipeline.band_noise import BandNoise
 from zoo.pipeline.config import CONDITIONINGS, CompatibilityError, PipelineConfig
 from zoo.samplers.noise import generators_for, randn, seed_list
 from zoo.samplers.parameterization import output_to_x0, training_target
@@ -61,6 +64,7 @@ from zoo.samplers.parameterization import output_to_x0, training_target
 __all__ = ["CONDITIONINGS", "CompatibilityError", "PipelineConfig", "SRPipeline"]
 _DEFAULTS = PipelineConfig()
 SEED_STRIDE = 1000  # uncertainty sample k of image i runs with seed seed_i + 1000 k
+BAND_PIXELS = 160 * 2048  # LR pixels a band of a large call keeps (zoo.ops.bands): its buffers stay this small
 
 
 def _name(component: Any, kind: str) -> str:
@@ -120,6 +124,8 @@ class SRPipeline:
     also reads as ``pipe.<option>`` (``pipe.steps``, ``pipe.latent_stats``, ...); assigning one
     replaces ``pipe.options`` with a checked copy.
     """
+
+    band_pixels: int = BAND_PIXELS  # LR pixels per band of a large tiled call (0: never banded); see _run_bands
 
     def __init__(
         self,
@@ -309,15 +315,19 @@ class SRPipeline:
     def sample(
         self, cond: torch.Tensor, seed: int | Sequence[int] = 0, steps: int | None = None,
         sampler: Any = None, progress: bool | None = None, tile: TilePlan | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Normalized SR latent for a conditioning latent; image ``i`` uses seed ``seed + i`` (or ``seed[i]``).
 
-        The noise is drawn once for the whole latent; ``tile`` only splits the denoiser calls."""
+        The noise is drawn once for the whole latent; ``tile`` only splits the denoiser calls. ``noise``: the
+        initial noise to use instead (its part of a whole image's noise, for a band of it)."""
         from zoo.factory import build_sampler
 
         run = build_sampler(sampler) if sampler is not None else self.sampler
         generators = generators_for(seed, cond.shape[0])
-        x = randn(cond.shape, generators, self.device, torch.float32)
+        if noise is not None and tuple(noise.shape) != tuple(cond.shape):
+            raise ValueError(f"noise of shape {tuple(noise.shape)} for a latent of shape {tuple(cond.shape)}")
+        x = randn(cond.shape, generators, self.device, torch.float32) if noise is None else noise.to(self.device)
         return run(
             lambda x_t, t: self.predict_x0(x_t, t, cond, tile=tile), x, self.options.steps_for(run, steps),
             schedule=self.schedule, generator=generators, disable=None if progress is None else not progress,
@@ -375,14 +385,17 @@ class SRPipeline:
             return None
         return plan
 
-    def _super_resolve_tiled(self, lr01: torch.Tensor, plan: TilePlan, **kwargs: Any) -> torch.Tensor:
-        """:meth:`super_resolve` on overlapping tiles: encode, denoise and decode each run tile by tile."""
+    def _super_resolve_tiled(
+        self, lr01: torch.Tensor, plan: TilePlan, ref: torch.Tensor | None = None, **kwargs: Any,
+    ) -> torch.Tensor:
+        """:meth:`super_resolve` on overlapping tiles: encode, denoise and decode each run tile by tile; ``ref``:
+        the per-image intensity range (:func:`~zoo.ops.tiling.range_reference`; default: ``lr01``'s own)."""
         lr01 = lr01.to(self.device, torch.float32)
         b, c = lr01.shape[:2]
         f, s, ch = self.factor, self.scale, self.vae.latent_channels
         hr = self.hr_size(lr01.shape[-2:])
         lat = (hr[0] // f, hr[1] // f)
-        ref = range_reference(lr01)  # a tile's intensity mapping (minmax cards) uses the whole image's range
+        ref = range_reference(lr01) if ref is None else ref  # a tile's mapping (minmax cards): the whole image's range
 
         def zeros(*shape: int) -> torch.Tensor:
             return torch.zeros(*shape, dtype=torch.float32, device=self.device)
@@ -432,16 +445,76 @@ class SRPipeline:
 
         The numbered steps are those of docs/architecture.md's "One SR call" (steps 1 and 8, into [0, 1] and back, are
         :meth:`__call__`'s; steps 4-6 are :meth:`_super_resolve_once`'s)."""
-        if uncertainty:  # lean: no image-size bicubic buffer, the gate only where the weights use it
-            weights = self.options.uncertainty_weights or DEFAULT_WEIGHTS
-            parts = self.uncertainty_parts(lr01, tile, self_ensemble, uncertainty_samples, bicubic=False,
-                                           gate=weights["gate"] > 0, **kwargs)
-            return parts.sr, parts.map(weights)
+        result: dict[str, torch.Tensor | None] = {}
+        hr = self.hr_size(lr01.shape[-2:])
+
+        def write(y0: int, sr: torch.Tensor, error: torch.Tensor | None) -> None:
+            if sr.shape[-2] == hr[0]:  # the whole image at once: no copy
+                result["sr"], result["map"] = sr, error
+                return
+            if not result:
+                result["sr"] = sr.new_empty((*sr.shape[:2], *hr))
+                result["map"] = None if error is None else error.new_empty((*error.shape[:2], *hr))
+            result["sr"][..., y0 : y0 + sr.shape[-2], :] = sr
+            if error is not None:
+                result["map"][..., y0 : y0 + error.shape[-2], :] = error
+
+        self._run_bands(lr01, write, tile, self_ensemble, uncertainty, uncertainty_samples, **kwargs)
+        return (result["sr"], result["map"]) if uncertainty else result["sr"]
+
+    def _run_bands(
+        self, lr01: torch.Tensor, write: Callable[[int, torch.Tensor, torch.Tensor | None], None],
+        tile: int | str | TilePlan | None, self_ensemble: int | None,
+        uncertainty: bool, samples: int, **kwargs: Any,
+    ) -> None:
+        """Steps 2-7 of :meth:`super_resolve`, band by band (:mod:`zoo.ops.bands`) when the image is tiled with
+        exact tiles and the sampler draws no noise after the first: ``write(y0, sr, map)`` receives each band's
+        HR rows from ``y0`` (``map`` None without ``uncertainty``); one call with the whole image otherwise."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         # 2. self-ensemble: steps 3-6 on each flip/rotation, combined where they agree
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
+        weights = (self.options.uncertainty_weights or DEFAULT_WEIGHTS) if uncertainty else None
+        if uncertainty:
+            check_estimable(count, samples)
         seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
-        return self._consistent(self._super_resolve_ensemble(lr01, plan, count, seeds, **kwargs), lr01)
+        bands = self._bands(lr01, plan, kwargs.get("sampler"), kwargs.get("steps"))
+        s, f = self.scale, self.factor
+        noise = BandNoise(self.vae.latent_channels, (lr01.shape[-2] * s // f, lr01.shape[-1] * s // f), self.device)
+        ref = range_reference(lr01.to(self.device, torch.float32))
+        for lo, top, bottom, hi in bands:
+            part = lr01[..., lo:hi, :]
+            extra = {} if len(bands) == 1 else {"noise": noise.at((lo * s // f, hi * s // f)), "ref": ref}
+            if weights is None:  # 7. data consistency
+                sr, error = self._consistent(self._super_resolve_ensemble(part, plan, count, seeds, **extra,
+                                                                          **kwargs), part), None
+            else:  # lean: no image-size bicubic buffer, the gate only where the weights use it
+                parts = self._parts(part, plan, count, seeds, samples, False, weights["gate"] > 0, **extra, **kwargs)
+                sr, error = parts.sr, parts.map(weights)
+                del parts
+            keep = slice((top - lo) * s, (bottom - lo) * s)
+            write(top * s, sr[..., keep, :], None if error is None else error[..., keep, :])
+            del sr, error
+
+    def _bands(self, lr01: torch.Tensor, plan: TilePlan | None, sampler: Any, steps: int | None) -> list[Band]:
+        """The bands of LR rows of one call (:func:`zoo.ops.bands.band_spans`); one, the whole image, unless it
+        is tiled with exact tiles and the sampler is deterministic after its initial noise (DDIM, ``eta=0``)."""
+        h = lr01.shape[-2]
+        radius = self.tile_radius()
+        if plan is None or radius is None or self.band_pixels <= 0:
+            return [(0, 0, h, h)]
+        from zoo.factory import build_sampler
+
+        run = build_sampler(sampler) if sampler is not None else self.sampler
+        if run.name != "ddim" or float(run.config.get("eta", 0.0)) != 0.0:
+            return [(0, 0, h, h)]
+        f, s = self.factor, self.scale
+        latent = self.options.steps_for(run, steps) * radius + 2  # each step reads the radius again; +2: bilinear
+        reach = math.ceil(latent * f / s) + (int(getattr(self.vae, "receptive_radius", 0) or 0) + 1) * f + 3
+        halo = reach + 1 + self.options.data_consistency * BACK_PROJECTION_REACH + 1  # + gate, steps, map windows
+        step = f // math.gcd(f, s)
+        halo = -(-halo // step) * step
+        rows = _tile_aligned_rows(max(1, self.band_pixels // lr01.shape[-1]), halo, plan, f / s)
+        return band_spans(h, rows, halo, step)
 
     def uncertainty_parts(
         self, lr01: torch.Tensor, tile: int | str | TilePlan | None = None, self_ensemble: int | None = None,
@@ -452,15 +525,23 @@ class SRPipeline:
         ``uncertainty_samples`` seeds (``seed``, ``seed + 1000``, ...) add their spread to the orientations';
         the SR stays that of ``seed``. ``bicubic`` / ``gate``: keep the whole bicubic image / measure the gate
         (each one buffer of the SR's size). Raises :class:`~zoo.ops.uncertainty.UncertaintyError` (naming the
-        option) when there is neither more than one orientation nor more than one sample."""
+        option) when there is neither more than one orientation nor more than one sample. Whole image (not
+        banded): :meth:`super_resolve` with ``uncertainty=True`` runs large images in bands."""
         plan = tile if isinstance(tile, TilePlan) else self.tile_plan(self.hr_size(lr01.shape[-2:]), tile)
         count = self.options.self_ensemble if self_ensemble is None else check_count(self_ensemble)
         check_estimable(count, uncertainty_samples)
         seeds = seed_list(kwargs.pop("seed", 0), lr01.shape[0])
+        return self._parts(lr01, plan, count, seeds, uncertainty_samples, bicubic, gate, **kwargs)
+
+    def _parts(
+        self, lr01: torch.Tensor, plan: TilePlan | None, count: int, seeds: list[int], samples: int, bicubic: bool,
+        gate: bool, **kwargs: Any,
+    ) -> UncertaintyParts:
+        """:meth:`uncertainty_parts` with the plan, count and seeds resolved (of an image or a band)."""
         spread = EnsembleSpread(want_gate=gate)
         sr = self._super_resolve_ensemble(lr01, plan, count, seeds, spread, **kwargs)
-        if uncertainty_samples > 1:
-            spread.std = self._seed_spread(lr01, plan, count, seeds, sr, spread, uncertainty_samples, **kwargs)
+        if samples > 1:
+            spread.std = self._seed_spread(lr01, plan, count, seeds, sr, spread, samples, **kwargs)
         sr = self._consistent(sr, lr01)
         lr = lr01.to(sr.device, torch.float32)
         whole = bicubic_upsample(lr, self.scale).clamp_(0, 1) if bicubic else None
@@ -480,13 +561,17 @@ class SRPipeline:
     ) -> torch.Tensor:
         """The self-ensemble of ``count`` transforms (or one SR), image ``i`` with seed ``seeds[i]``, before
         data consistency; ``spread`` is filled as :func:`zoo.ops.ensemble.self_ensemble` does."""
+        noise: BandNoise | None = kwargs.pop("noise", None)
+        ref: torch.Tensor | None = kwargs.pop("ref", None)
+
+        def run(x: torch.Tensor, ks: list[int]) -> torch.Tensor:  # each transform of image i keeps image i's seed
+            if noise is not None:  # a band: its part of each transform's whole-image noise, the whole image's range
+                kwargs.update(noise=noise.batch(seeds, ks), ref=ref.repeat(len(ks), 1, 1, 1))
+            return self._super_resolve_once(x, plan, seed=seeds * len(ks), **kwargs)
+
         if count == 1:
-            return self._super_resolve_once(lr01, plan, seed=seeds, **kwargs)
-
-        def run(x: torch.Tensor) -> torch.Tensor:  # each transform of image i keeps image i's seed
-            return self._super_resolve_once(x, plan, seed=seeds * (x.shape[0] // len(seeds)), **kwargs)
-
-        return self_ensemble_sr(run, lr01.to(self.device, torch.float32), count, spread=spread)
+            return run(lr01, [0])
+        return self_ensemble_sr(run, lr01.to(self.device, torch.float32), count, spread=spread, transforms=True)
 
     def _seed_spread(
         self, lr01: torch.Tensor, plan: TilePlan | None, count: int, seeds: list[int], first: torch.Tensor,
@@ -509,6 +594,7 @@ class SRPipeline:
         """One SR of ``lr01``, tiled by ``plan`` or whole, before data consistency."""
         if plan is not None:  # 3. tiles: steps 4-6 tile by tile, blended
             return self._super_resolve_tiled(lr01, plan, **kwargs)
+        kwargs.pop("ref", None)  # a band's range: bands are tiled
         # 4. conditioning latent
         cond = self.conditioning_latent(lr01)
         # 5. sampling, 6. decode
@@ -548,11 +634,13 @@ class SRPipeline:
             seeds = seed_list(seed, unit.shape[0])
             result = self.super_resolve(unit, seed=seeds, **opts)
             sr, error = result if uncertainty else (result, None)
-            sr = tensor_from_unit(sr.cpu(), formats).to(lr.device)
+            del unit, result
+            out = tensor_from_unit(sr.cpu(), formats).to(lr.device)  # in bands: no float64 copy of the image
+            del sr
             if not uncertainty:
-                return sr
-            spans = torch.tensor([f.hi - f.lo for f in formats], dtype=torch.float64).view(-1, 1, 1, 1)
-            return sr, (error.cpu().double() * spans).to(lr.dtype).to(lr.device)
+                return out
+            spans = [EdgeFormat(0.0, f.hi - f.lo, f.dtype, f.layout) for f in formats]  # the map: error x span
+            return out, tensor_from_unit(error.cpu(), spans).to(lr.device)
         if not isinstance(lr, (list, tuple)) or not lr:
             raise TypeError("lr must be a float tensor B x C x h x w in [0, 1] or a non-empty list of numpy arrays")
         converted = [array_to_unit(a, value_range) for a in lr]
@@ -562,15 +650,22 @@ class SRPipeline:
             groups.setdefault(tuple(unit.shape), []).append(i)
         out: list[np.ndarray | None] = [None] * len(converted)
         maps: list[np.ndarray | None] = [None] * len(converted)
-        for idx in groups.values():
+        for idx in groups.values():  # each band straight into the output arrays: no image-size float buffer
             batch = torch.cat([converted[i][0] for i in idx])
-            result = self.super_resolve(batch, seed=[seeds[i] for i in idx], **opts)
-            sr, error = (result[0].cpu(), result[1].cpu()) if uncertainty else (result.cpu(), None)
-            del batch, result
-            for j, i in enumerate(idx):
-                out[i] = _array_from_unit_banded(sr[j : j + 1], converted[i][1])
-                if error is not None:
-                    maps[i] = _error_array(error[j], converted[i][1])
+            height = self.hr_size(batch.shape[-2:])[0]
+
+            def write(y0: int, sr: torch.Tensor, error: torch.Tensor | None, idx: list[int] = idx,
+                      height: int = height) -> None:
+                sr, error = sr.cpu(), None if error is None else error.cpu()
+                for j, i in enumerate(idx):
+                    fmt = converted[i][1]
+                    out[i] = _put_rows(out[i], y0, height, _array_from_unit_banded(sr[j : j + 1], fmt))
+                    if error is not None:
+                        maps[i] = _put_rows(maps[i], y0, height, _error_array(error[j], fmt))
+
+            self._run_bands(batch, write, tile, self_ensemble, uncertainty, uncertainty_samples,
+                            seed=[seeds[i] for i in idx], steps=steps, sampler=sampler, progress=progress)
+            del batch
         return (out, maps) if uncertainty else out
 
     def volume_range(self, volume: np.ndarray) -> tuple[float, float]:
@@ -609,6 +704,26 @@ def _array_from_unit_banded(y: torch.Tensor, fmt: EdgeFormat, rows: int = 512) -
     for start in range(rows, y.shape[-2], rows):
         out[start : start + rows] = array_from_unit(y[..., start : start + rows, :], fmt)
     return out
+
+
+def _tile_aligned_rows(budget: int, halo: int, plan: TilePlan, lr_per_latent: float) -> int:
+    """The most kept LR rows, at most ``budget``, whose band with its context fills whole tile rows (``n`` tiles
+    of ``plan`` overlapping down the band: no tile row mostly repeats its neighbour); ``budget`` if none fits."""
+    best, n = 0, 1
+    while (kept := int((n * plan.tile - (n - 1) * plan.overlap) * lr_per_latent) - 2 * halo) <= budget:
+        best, n = max(best, kept), n + 1
+    return best or budget
+
+
+def _put_rows(array: np.ndarray | None, y0: int, height: int, rows: np.ndarray) -> np.ndarray:
+    """``rows`` written into ``array`` (made on the first band, of ``height`` rows) from row ``y0``; a band
+    of the whole height is the array itself."""
+    if array is None and rows.shape[0] == height:
+        return rows
+    if array is None:
+        array = np.empty((height, *rows.shape[1:]), dtype=rows.dtype)
+    array[y0 : y0 + rows.shape[0]] = rows
+    return array
 
 
 def _error_array(error: torch.Tensor, fmt: EdgeFormat) -> np.ndarray:
