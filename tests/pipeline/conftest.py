@@ -35,3 +35,19 @@ def tiny_pipeline(vae: str = "medvae-4-3", denoiser: str = "unet", sampler: str 
 def pipe43():
     """medvae-4-3 geometry (3 latent channels, f=4), tiny UNet, DDPM (stochastic) with 2 steps."""
     return tiny_pipeline("medvae-4-3", "unet", "ddpm")
+
+
+def local_pipeline(data_consistency: int = 0):
+    """A local denoiser (resconv tiny, random weights seeded 0, noisy-latent gate half open) on the lossless
+    first stage, 2 DDIM steps: exact tiles, so tiled and banded calls can equal the whole-image call."""
+    import torch
+
+    import zoo
+
+    torch.manual_seed(0)
+    pipe = zoo.build_pipeline("zoo-s2d-f4", "resconv", steps=2, pretrained=False, conditioning="bicubic-latent",
+                              residual=True, pixel_skip=True, data_consistency=data_consistency,
+                              denoiser_config={"preset": "tiny"})
+    with torch.no_grad():
+        pipe.denoiser.noisy_gate.bias.fill_(0.5)
+    return pipe

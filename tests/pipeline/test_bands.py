@@ -10,6 +10,8 @@ import zoo
 from zoo.ops.bands import band_spans, frame_rows
 from zoo.ops.ensemble import dihedral
 
+from .conftest import local_pipeline
+
 
 @pytest.mark.parametrize(("height", "rows", "halo", "step"), [(100, 16, 7, 4), (37, 10, 3, 1), (64, 64, 8, 4)])
 def test_band_spans_keep_every_row_once_with_their_context(height, rows, halo, step):
@@ -51,12 +53,7 @@ def test_band_noise_is_the_whole_images_noise_without_drawing_it_whole(monkeypat
 @pytest.fixture(scope="module")
 def local_pipe():
     """A local denoiser (exact tiles, noisy-latent gate open, 2 DDIM steps) with back-projection."""
-    torch.manual_seed(0)
-    pipe = zoo.build_pipeline("zoo-s2d-f4", "resconv", steps=2, pretrained=False, conditioning="bicubic-latent",
-                              residual=True, pixel_skip=True, data_consistency=2, denoiser_config={"preset": "tiny"})
-    with torch.no_grad():
-        pipe.denoiser.noisy_gate.bias.fill_(0.5)
-    return pipe
+    return local_pipeline(data_consistency=2)
 
 
 def _banded(pipe, rows: int, **run):

@@ -12,6 +12,8 @@ import torch
 import zoo
 from zoo.ops.tiling import TilePlan, TilingError, bicubic_region, blend_weights, run_tiled, spans, tiled_denoise
 
+from .conftest import local_pipeline
+
 SAMPLES = Path(zoo.__file__).resolve().parent / "assets" / "samples" / "slices"
 
 
@@ -73,12 +75,7 @@ def test_bicubic_region_equals_the_crop_of_the_whole_upsampling():
 @pytest.fixture(scope="module")
 def local_pipe():
     """A local denoiser (resconv, random weights, noisy-latent gate open) on the lossless first stage, 2 DDIM steps."""
-    torch.manual_seed(0)
-    pipe = zoo.build_pipeline("zoo-s2d-f4", "resconv", steps=2, pretrained=False, conditioning="bicubic-latent",
-                              residual=True, pixel_skip=True, denoiser_config={"preset": "tiny"})
-    with torch.no_grad():
-        pipe.denoiser.noisy_gate.bias.fill_(0.5)
-    return pipe
+    return local_pipeline()
 
 
 def test_exact_plans_give_context_to_every_inner_edge(local_pipe):

@@ -15,7 +15,7 @@ from zoo.ops.uncertainty import FEATURES, UncertaintyError, uncertainty_map
 from zoo.pipeline.config import PipelineConfig, PipelineConfigError
 from zoo.pipeline.saved import PIPELINE_FILE
 
-from .conftest import tiny_pipeline
+from .conftest import local_pipeline, tiny_pipeline
 
 SAMPLE_LR = Path(zoo.__file__).resolve().parent / "assets" / "samples" / "prepared" / "lr" / "nema-ct-small_full.png"
 
@@ -30,12 +30,7 @@ def default_pipe():
 @pytest.fixture(scope="module")
 def local_pipe():
     """A local denoiser (exact tiles) on the lossless first stage, as in test_tiling."""
-    torch.manual_seed(0)
-    pipe = zoo.build_pipeline("zoo-s2d-f4", "resconv", steps=2, pretrained=False, conditioning="bicubic-latent",
-                              residual=True, pixel_skip=True, data_consistency=2, denoiser_config={"preset": "tiny"})
-    with torch.no_grad():
-        pipe.denoiser.noisy_gate.bias.fill_(0.5)
-    return pipe
+    return local_pipeline(data_consistency=2)
 
 
 def sample_lr(size: int = 32) -> np.ndarray:
