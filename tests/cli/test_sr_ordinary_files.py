@@ -61,6 +61,23 @@ def test_sr_colour_pngs_of_small_sizes_with_the_default_pipeline(tmp_path):
         assert result.mode == "RGB" and result.size == (4 * w, 4 * h)  # the alpha channel is dropped on reading
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1)])
+def test_an_image_of_one_row_or_column_is_one_line_and_the_others_go_on(tmp_path, shape):
+    """A single row or column has nothing 2D to super-resolve: one line naming the file; a 2 x 2 image runs."""
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros(shape, np.uint16)).save(tmp_path / "in" / "line.png")
+    Image.fromarray(np.full((2, 2), 900, np.uint16)).save(tmp_path / "in" / "small.png")
+    res = _sr([str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    lines = [line for line in res.output.splitlines() if "line.png" in line]
+    assert len(lines) == 1 and f"image is {shape[0]}x{shape[1]} pixels: too small" in lines[0], res.output
+    assert "Traceback" not in res.output
+    assert [row["input"].endswith("small.png") for row in _manifest(tmp_path / "o")] == [True]
+    assert Image.open(tmp_path / "o" / "small.png").size == (8, 8)
+    assert not (tmp_path / "o" / "line.png").exists()
+
+
 @pytest.mark.slow  # two 100 x 100 frames, 8 transforms each: ~4 s on a busy CPU
 def test_sr_pydicom_rgb_two_frame_file_with_the_default_pipeline(tmp_path):
     import pydicom

@@ -45,27 +45,20 @@ def dicom() -> Path:
 
 
 def bad_inputs(folder: Path) -> dict[str, Path]:
-    """A corrupt DICOM and a 4D NIfTI with NaNs, written into ``folder`` (files ``zoo sr`` refuses)."""
+    """A corrupt DICOM, a 1 x 1 PNG and a 4D NIfTI with NaNs, written into ``folder`` (files ``zoo sr`` refuses)."""
     import nibabel as nib
+    from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     corrupt = folder / "corrupt.dcm"
     corrupt.write_bytes(b"\0" * 128 + b"DICM" + dicom().read_bytes()[132:400])
+    tiny = folder / "tiny.png"
+    Image.fromarray(np.zeros((1, 1), np.uint16)).save(tiny)
     nan = np.ones((8, 8, 4, 2), np.float32)
     nan[2, 3, 1, 0] = np.nan
     nans = folder / "nans.nii.gz"
     nib.save(nib.Nifti1Image(nan, np.eye(4)), nans)
-    return {"corrupt DICOM": corrupt, "4D NIfTI with NaNs": nans}
-
-
-def tiny_image(folder: Path) -> Path:
-    """A 1 x 1 16-bit PNG: ``zoo sr`` super-resolves it (to 4 x 4), so the page does too."""
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tiny = folder / "tiny.png"
-    Image.fromarray(np.zeros((1, 1), np.uint16)).save(tiny)
-    return tiny
+    return {"corrupt DICOM": corrupt, "1 x 1 image": tiny, "4D NIfTI with NaNs": nans}
 
 
 def same_file(got: bytes, want: bytes, name: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.view.conftest import bad_inputs, dicom, needs, png16, same_file, tiny_image
+from tests.view.conftest import bad_inputs, dicom, needs, png16, same_file
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +64,3 @@ def test_bad_inputs_are_one_line_and_the_server_keeps_running(view_server, tmp_p
         assert "\n" not in message.strip() and path.name in message and "Traceback" not in message, (what, message)
         assert view_server.alive()
     assert sorted(p.name for p in view_server.out.iterdir()) == before  # nothing half-written
-
-
-def test_a_one_pixel_image_runs_as_zoo_sr_runs_it(view_server, tmp_path):
-    """zoo sr super-resolves a 1 x 1 image (4 x 4 out); the page, on the same engine, shows it too."""
-    from pathlib import Path
-
-    downloads = _run(_client(view_server), tiny_image(tmp_path))[2]  # (preset, scrub, downloads, ...)
-    assert sorted(Path(d).name for d in downloads) == ["tiny.png", "tiny.uncertainty.png"]
-    assert view_server.alive()

@@ -42,10 +42,19 @@ def read_image(path: str | os.PathLike, frame: int | None = 0, slice_axis: int |
     return image
 
 
+MIN_SIDE = 2
+"""The fewest pixels an image (each slice of a volume) may have along each side: a single row or column has
+no 2D structure to super-resolve, measure (SSIM) or train on."""
+
+
 def check_values(image: MedicalImage) -> None:
-    """Reject empty arrays and NaN/inf values."""
+    """Reject empty arrays, images under :data:`MIN_SIDE` pixels a side, and NaN/inf values."""
     if image.array.size == 0 or min(image.array.shape) == 0:
         raise DataError(image.source, f"empty image (shape {tuple(image.array.shape)})")
+    height, width = (image.array.shape[image.layout.index(axis)] for axis in "HW")
+    if min(height, width) < MIN_SIDE:
+        raise DataError(image.source, f"image is {height}x{width} pixels: too small (each side needs at least "
+                                      f"{MIN_SIDE} pixels)")
     if image.array.dtype.kind == "f" and not np.isfinite(image.array).all():
         bad = int((~np.isfinite(image.array)).sum())
         raise DataError(image.source, f"{bad} NaN/inf value(s) in the pixel data")
