@@ -246,3 +246,25 @@ def test_zoo_sr_v_says_which_runtime_ran_and_why(shared, shared_cache, tmp_path)
     assert "auto backend: openvino (validated against torch" in line and "dPSNR" in line
     assert "auto backend: running" not in run.stderr  # nothing passed over
     assert (tmp_path / "out" / "lr.png").is_file()
+
+
+def test_on_cuda_auto_runs_tensorrt_only_where_engines_were_built(fresh_cache):
+    """The CUDA branch never builds engines and never touches TensorRT without it: here (no TensorRT, no CUDA) it
+    runs torch and says why, and the engine lookup itself refuses before importing TensorRT."""
+    import importlib.util
+
+    from zoo.backends.auto import AutoBackend
+    from zoo.backends.torch import TorchRuntime
+    from zoo.errors import ZooError
+
+    pipe = small_pipeline()
+    reference = TorchRuntime(pipe.vae, pipe.denoiser)
+    runtime, choice = AutoBackend()._pick_cuda(pipe, reference)
+    assert runtime is reference and choice.backend == "torch" and not choice.skipped
+    if importlib.util.find_spec("tensorrt") is None:
+        assert "TensorRT is not installed" in choice.reason
+    if not torch.cuda.is_available():
+        with pytest.raises(ZooError, match="CUDA"):
+            zoo.build_backend("tensorrt").cached_engine(pipe)
+        assert "tensorrt" not in sys.modules
+    assert not (fresh_cache / "exports").exists()  # nothing exported or built

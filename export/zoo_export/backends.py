@@ -277,11 +277,25 @@ class TensorRTBackend:
         self.cache_dir = cache_dir
         self.builder_optimization_level = builder_optimization_level
 
-    def runtime(self, pipeline: Any) -> TrtRuntime:
-        env = current_environment()  # checks CUDA and TensorRT first
+    def _options(self, pipeline: Any) -> Any:
         options = export_options_for(pipeline, backend="trt", fp16=True, size=self.size, batch=self.batch)
         options.builder_optimization_level = self.builder_optimization_level
-        return TrtRuntime(_cached_export(pipeline, self.cache_dir, options, env))
+        return options
+
+    def runtime(self, pipeline: Any) -> TrtRuntime:
+        env = current_environment()  # checks CUDA and TensorRT first
+        entry = _cached_export(pipeline, self.cache_dir, self._options(pipeline), env)
+        runtime = TrtRuntime(entry)
+        runtime.export_dir = entry  # the auto backend's record names its manifest
+        return runtime
+
+    def cached_engine(self, pipeline: Any) -> Path | None:
+        """The cache entry holding valid engines of ``pipeline`` for this GPU and TensorRT, or None when none was
+        built yet (builds nothing; the ``auto`` backend runs TensorRT only where this finds one)."""
+        env = current_environment()  # checks CUDA and TensorRT first
+        fingerprint = cache_fingerprint(pipeline, self._options(pipeline), env)
+        entry = export_cache_folder(self.cache_dir) / fingerprint[:32]
+        return entry if _valid_entry(entry, fingerprint, pipeline) else None
 
     def load(self, export_dir: str | Path) -> Any:
         return pipeline_from_export(export_dir, TrtRuntime(export_dir), self.name)

@@ -1,6 +1,7 @@
 """The ``auto`` backend (the default): the fastest installed runtime that passed validation against torch.
 
-On a CUDA device: torch on the GPU. On the CPU: the first installed of ``openvino`` (precision auto: bf16
+On a CUDA device: TensorRT where engines of the pipeline were built for this GPU (never built here), else
+torch on the GPU. On the CPU: the first installed of ``openvino`` (precision auto: bf16
 where the CPU computes it natively) and ``onnxruntime`` (fp32), found through the backend registry, else
 torch. A candidate runs only after its whole SR call matched torch's on a probe image
 (:mod:`zoo.backends.validation`); the result is recorded in the private cache, so runs after the first
@@ -85,7 +86,8 @@ def machine_choice(device: str = "cpu") -> dict[str, Any]:
     cpu = cpu_facts()
     installed = [name for name, _, _ in installed_candidates()]
     if torch.device(device).type == "cuda":
-        return {"device": device, "backend": "torch", "reason": "a CUDA device: torch on the GPU",
+        return {"device": device, "backend": "torch", "reason": "a CUDA device: torch on the GPU, or TensorRT "
+                "for a pipeline whose engines were built on this GPU (validated against torch)",
                 "installed": installed, "cpu": cpu}
     if not installed:
         return {"device": device, "backend": "torch", "reason": "neither openvino nor onnxruntime is installed",
@@ -147,6 +149,8 @@ class AutoBackend:
 
     def _pick(self, pipeline: SRPipeline, reference: Runtime) -> tuple[Runtime, Choice]:
         device = torch.device(pipeline.device)
+        if device.type == "cuda":
+            return self._pick_cuda(pipeline, reference)
         if device.type != "cpu":
             return reference, Choice("torch", f"{device.type} device: torch on it")
         if pipeline.dtype != torch.float32:
@@ -172,6 +176,30 @@ class AutoBackend:
                 return runtime, Choice(name, why, skipped)
             skipped.append(f"{name} {why}")
         return reference, Choice("torch", "no candidate passed", skipped)
+
+    def _pick_cuda(self, pipeline: SRPipeline, reference: Runtime) -> tuple[Runtime, Choice]:
+        """On a CUDA device: TensorRT where engines of this pipeline were built for this GPU (validated against
+        torch like a CPU candidate), else torch on the GPU. Engines are never built here: that takes minutes
+        (``zoo-export --backend trt``, or ``build_backend("tensorrt").runtime(pipe)`` once)."""
+        from zoo.factory import build_backend
+
+        forced = os.environ.get(ENV_VAR, "").strip().lower()
+        card = _card("tensorrt")
+        if forced == "torch" or card is None or any(importlib.util.find_spec(p) is None for p in card.requires):
+            why = f"{ENV_VAR}=torch" if forced == "torch" else "TensorRT is not installed"
+            return reference, Choice("torch", f"cuda device: torch on it ({why})")
+        try:
+            entry = build_backend("tensorrt").cached_engine(pipeline)
+        except Exception as err:  # noqa: BLE001 - TensorRT unusable here (driver, version): torch runs it
+            return reference, Choice("torch", f"cuda device: torch on it (TensorRT unusable: {_one_line(err)})")
+        if entry is None:
+            return reference, Choice("torch", "cuda device: torch on it (no TensorRT engine built for this "
+                                              "pipeline on this GPU)")
+        key = record_key(pipeline_fingerprint(pipeline), "tensorrt", {}, card.requires)
+        runtime, why = self._try(pipeline, "tensorrt", {}, key, reference, {})
+        if runtime is not None:
+            return runtime, Choice("tensorrt", why)
+        return reference, Choice("torch", "cuda device: torch on it", [f"tensorrt {why}"])
 
     def _try(self, pipeline: SRPipeline, name: str, options: dict[str, Any], key: str, reference: Runtime,
              probe: dict[str, torch.Tensor]) -> tuple[Runtime | None, str]:

@@ -148,7 +148,7 @@ def probe_pair(scale: int, channels: int = 1, lr_side: int = PROBE_LR_SIDE) -> t
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a.double() - b.double()) ** 2).item()
+    mse = torch.mean((a.detach().cpu().double() - b.detach().cpu().double()) ** 2).item()
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
