@@ -1,5 +1,5 @@
 """``python -m zoo`` runs the zoo CLI."""
 
-from zoo.cli import main
+from zoo.cli import run
 
-main()
+run()

@@ -78,3 +78,15 @@ def main() -> None:
 
 
 add_verbosity_options(main)
+
+
+def run() -> None:
+    """The ``zoo`` console script and ``python -m zoo``: :func:`main`, then a quick exit
+    (:func:`zoo.utils.fast_exit.exit_now`: about 0.3 s less than tearing down torch's modules)."""
+    from zoo.utils.fast_exit import exit_now
+
+    try:
+        main()
+    except SystemExit as done:
+        exit_now(done.code)
+    exit_now(0)
