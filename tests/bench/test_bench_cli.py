@@ -74,7 +74,7 @@ def test_files_times_a_folder_through_the_file_loop(tmp_path, doc_paths):
 def test_bf16_onnxruntime_and_baseline_fields(tmp_path, doc_paths):
     report, markdown = run_bench(tmp_path, *TINY, "--backends", "torch-bf16,onnxruntime", "--baseline",
                                  "--cache-dir", str(tmp_path / "exports"))
-    _check_documented(report, doc_paths, skip_prefixes=("quality.",))
+    _check_documented(report, doc_paths, skip_prefixes=("quality.", "files."))
     by_name = {r["backend"]: r for r in report["results"]}
     bf16, ort = by_name["torch-bf16"], by_name["onnxruntime"]
     assert bf16["status"] == "ok" and bf16["precision"] == "bf16", bf16["reason"]
@@ -98,7 +98,7 @@ def test_openvino_variants_report_their_precision_and_validation(tmp_path, doc_p
 
     report, markdown = run_bench(tmp_path, *TINY, "--backends", "openvino,openvino-bf16",
                                  "--cache-dir", str(tmp_path / "exports"))
-    _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality."))
+    _check_documented(report, doc_paths, skip_prefixes=("baseline.", "quality.", "files."))
     fp32, bf16 = report["results"][1:]
     assert fp32["status"] == bf16["status"] == "ok", (fp32["reason"], bf16["reason"])
     native = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
