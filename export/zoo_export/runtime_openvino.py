@@ -36,8 +36,10 @@ class OpenVinoUnavailable(ZooError, ImportError):
 
 def import_openvino() -> Any:
     """``openvino``, or a one-line :class:`OpenVinoUnavailable` error saying how to install it."""
+    from zoo.utils.openvino_import import import_openvino as import_without_telemetry
+
     try:
-        import openvino
+        openvino = import_without_telemetry()
     except ImportError as err:
         raise OpenVinoUnavailable(
             f"the openvino backend needs the openvino package ({err}); pip install 'zoo-export[openvino]'"

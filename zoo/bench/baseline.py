@@ -33,9 +33,9 @@ def zoo_default_variant(device: str) -> Variant:
 def _openvino_native_bf16() -> bool:
     if importlib.util.find_spec("openvino") is None:
         return False
-    import openvino
+    from zoo.utils.openvino_import import import_openvino
 
-    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def _zoo_result(results: list[dict[str, Any]], device: str) -> dict[str, Any] | None:
