@@ -2,7 +2,8 @@
 """Fit a pipeline's uncertainty-map weights on the validation split and store them with the pipeline.
 
     python scripts/fit_uncertainty.py                      # the embedded default, bundled val split: print
-    python scripts/fit_uncertainty.py --split val+train --write   # how the embedded default's were fitted
+    python scripts/fit_uncertainty.py --split val+train --write   # shape from both, scale from val
+    python scripts/fit_uncertainty.py --split val+train --calibration data/calibration/prepared --write
 
 The weights (``uncertainty_weights``, see zoo/ops/uncertainty.py) come from
 :func:`zoo.evaluate.uncertainty.fit_weights`: the shape of a small grid that best calibrates and ranks the
@@ -20,8 +21,10 @@ import sys
 from pathlib import Path
 
 
-def fit(folder: Path, split: str, data: str | None, seed: int, samples: int) -> tuple[dict[str, float], list]:
-    """The fitted weights and the collected images."""
+def fit(folder: Path, split: str, data: str | None, seed: int, samples: int,
+        calibration: str | None = None) -> tuple[dict[str, float], list]:
+    """The fitted weights and the collected images (``calibration``: a prepared folder whose val images the
+    model never saw, added to the fit and to the scale: ``scripts/make_calibration.py``)."""
     import torch
 
     from zoo.data.pngio import load_unit
@@ -31,8 +34,9 @@ def fit(folder: Path, split: str, data: str | None, seed: int, samples: int) -> 
 
     pipe = load_pipeline(folder)
     images, unseen = [], []
-    for part in split.split("+"):
-        for item in held_out(part, data):
+    parts = [(part, data) for part in split.split("+")] + ([("val", calibration)] if calibration else [])
+    for part, source in parts:
+        for item in held_out(part, source):
             lr = torch.from_numpy(load_unit(item.lr).astype("float32"))[None, None]
             images.append(collect(pipe, lr, load_unit(item.hr), item.id, item.modality, seed, samples))
             if part == "val":
@@ -61,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="prepared dataset folder (default: the bundled samples)")
     parser.add_argument("--split", default="val", choices=["val", "train", "val+train"],
                         help="split(s) to fit on (never test)")
+    parser.add_argument("--calibration", default=None,
+                        help="prepared folder of unseen calibration scans (scripts/make_calibration.py): its val "
+                             "images join the fit and the scale")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=1, help="uncertainty_samples of each call")
     parser.add_argument("--write", action="store_true", help="store the weights in the pipeline's zoo_pipeline.json")
@@ -69,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.assets import DEFAULT_PIPELINE_DIR
 
     folder = Path(args.pipeline) if args.pipeline else DEFAULT_PIPELINE_DIR
-    weights, images = fit(folder, args.split, args.data, args.seed, args.samples)
+    weights, images = fit(folder, args.split, args.data, args.seed, args.samples, args.calibration)
     print(json.dumps({"split": args.split, "images": [im.id for im in images], "uncertainty_weights": weights}))
     if args.write:
         print(f"wrote {store(folder, weights)}")

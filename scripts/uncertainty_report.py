@@ -115,7 +115,10 @@ def markdown(result: dict[str, Any]) -> str:
         "# Uncertainty map: calibration on the held-out split",
         "",
         f"Pipeline: {result['pipeline']} (uncertainty_weights {json.dumps(result['weights'])}, fitted on the "
-        f"val + train splits, {len(result['fitted_on'])} images). Split scored: {result['split']} ({o['n']} images). "
+        f"val + train splits, {len(result['fitted_on'])} images"
+        + (f", and {len(result['calibration'])} unseen calibration images of `scripts/make_calibration.py` (with the "
+           "val image, the scale and the calibration criterion)" if result.get("calibration") else "")
+        + f"). Split scored: {result['split']} ({o['n']} images). "
         f"Machine: {MACHINE}. Written by `scripts/uncertainty_report.py`.",
         "",
         "## Goals (issue 23)",
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results", help="folder for uncertainty.md and .json")
     parser.add_argument("--split", default="test", choices=["test"], help="the held-out split")
+    parser.add_argument("--calibration", default=None,
+                        help="the prepared calibration folder the weights were also fitted on (listed in the report)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "pipeline": "embedded default", "weights": WEIGHTS,
         "fitted_on": [i.id for part in ("val", "train") for i in held_out(part)],
+        "calibration": [i.id for i in held_out("val", args.calibration)] if args.calibration else [],
         "split": args.split, "machine": MACHINE, "goals": GOALS, "overall": _summary(rows),
         "per_modality": {m: _summary([r for r in rows if r["modality"] == m]) for m in modalities},
         "per_image": rows, "synthetic": synthetic_rows(pipe), "cost": overhead(pipe, args.split),

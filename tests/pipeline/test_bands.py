@@ -9,6 +9,7 @@ import torch
 import zoo
 from zoo.ops.bands import band_spans, frame_rows
 from zoo.ops.ensemble import dihedral
+from zoo.ops.uncertainty import FEATURES, noise_level
 
 from .conftest import local_pipeline
 
@@ -87,17 +88,31 @@ def test_bands_of_a_call_equal_the_whole_image(local_pipe, monkeypatch):
     assert float((short - whole).abs().max()) > 1e-4
 
 
-def test_banded_map_equals_the_whole_map(local_pipe):
-    lr = torch.rand(1, 1, 96, 48, generator=torch.Generator().manual_seed(4))
+@pytest.mark.parametrize("weights", [None, "every feature"])
+def test_banded_map_equals_the_whole_map(local_pipe, weights):
+    """Every feature, the per-image noise level included (measured once on the whole LR, not per band)."""
+    g = torch.Generator().manual_seed(4)
+    lr = torch.rand(1, 1, 96, 48, generator=g)
+    lr[..., :48, :] = 0.3 + 0.01 * torch.randn(1, 1, 48, 48, generator=g)  # bands of unlike noise levels
     run = {"lr01": lr, "seed": 0, "progress": False, "self_ensemble": 4, "tile": 128, "uncertainty": True,
            "uncertainty_samples": 2}
-    with torch.inference_mode():
-        sr, error = _banded(local_pipe, 16, **run)
-        local_pipe.band_pixels = 0
-        whole_sr, whole = local_pipe.super_resolve(**{**run, "tile": "off"})
+    every = dict.fromkeys(FEATURES, 0.5)
+    local_pipe.uncertainty_weights = None if weights is None else every
+    try:
+        with torch.inference_mode():
+            sr, error = _banded(local_pipe, 16, **run)
+            local_pipe.band_pixels = 0
+            whole_sr, whole = local_pipe.super_resolve(**{**run, "tile": "off"})
+            parts = local_pipe.uncertainty_parts(**{k: v for k, v in run.items() if k != "uncertainty"})
+    finally:
+        local_pipe.uncertainty_weights = None
     torch.testing.assert_close(sr, whole_sr, atol=1e-6, rtol=0)
     torch.testing.assert_close(error, whole, atol=2e-5, rtol=0)  # measured 8.8e-6: sqrt of a variance near 0
     assert float(whole.mean()) > 1e-3
+    if weights is not None:  # the control: the noise level of the first band alone would differ
+        first = noise_level(lr[..., :24, :], local_pipe.scale)
+        assert abs(float(first - noise_level(lr, local_pipe.scale))) > 1e-3
+        torch.testing.assert_close(whole, parts.map(every), atol=2e-5, rtol=0)
 
 
 def test_arrays_in_bands_go_straight_into_the_output_dtype(local_pipe):

@@ -97,10 +97,10 @@ def test_a_map_in_bands_equals_the_whole_map() -> None:
     sr, spread, gate = (torch.rand(2, 1, 52, 40, generator=g) for _ in range(3))
     bicubic = bicubic_upsample(lr, 4).clamp(0, 1)
     weights = dict.fromkeys(FEATURES, 0.5)
-    whole = uncertainty_map(sr, bicubic, spread, gate, weights, rows=512)
+    whole = uncertainty_map(sr, bicubic, spread, gate, weights, rows=512, lr=lr)
     for rows in (7, 16):  # bands, with the whole bicubic image or its rows computed band by band from the LR
-        torch.testing.assert_close(uncertainty_map(sr, bicubic, spread, gate, weights, rows=rows), whole, atol=1e-6,
-                                   rtol=0)
+        torch.testing.assert_close(uncertainty_map(sr, bicubic, spread, gate, weights, rows=rows, lr=lr), whole,
+                                   atol=1e-6, rtol=0)
         torch.testing.assert_close(uncertainty_map(sr, None, spread, gate, weights, rows=rows, lr=lr), whole,
                                    atol=1e-6, rtol=0)
 
@@ -108,7 +108,8 @@ def test_a_map_in_bands_equals_the_whole_map() -> None:
 def test_the_weights_are_an_option_saved_and_loaded(tmp_path: Path) -> None:
     pipe = tiny_pipeline("medvae-4-1", steps=1)
     pipe.uncertainty_weights = {"spread": 2.0, "departure": 0.5}
-    assert pipe.uncertainty_weights == {"spread": 2.0, "gate": 0.0, "departure": 0.5, "gradient": 0.0, "detail": 0.0}
+    assert pipe.uncertainty_weights == {"spread": 2.0, "gate": 0.0, "departure": 0.5, "gradient": 0.0, "detail": 0.0,
+                                        "noise": 0.0}
     pipe.save_pretrained(tmp_path / "p")
     again = zoo.load_pipeline(tmp_path / "p")
     assert again.uncertainty_weights == pipe.uncertainty_weights
@@ -121,7 +122,7 @@ def test_the_weights_are_an_option_saved_and_loaded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [({"spread": -1.0}, "pipeline options: uncertainty_weights: weights must be finite and >= 0"),
-     ({"noise": 1.0}, "uncertainty_weights: unknown feature 'noise'"),
+     ({"blur": 1.0}, "uncertainty_weights: unknown feature 'blur'"),
      ([1.0], "uncertainty_weights: expected a dict")],
 )
 def test_wrong_weights_are_one_error_naming_the_option(value: object, message: str) -> None:
@@ -216,3 +217,67 @@ def test_the_scale_comes_from_the_unseen_images_when_given() -> None:
     weights = fit_weights(seen, scale_on=[unseen])
     assert map_of(unseen, weights).mean() == pytest.approx(unseen.error.mean(), rel=1e-6)
     assert all(map_of(im, weights).mean() > im.error.mean() for im in seen)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_the_noise_level_is_the_lrs_noise_times_the_scale_and_ignores_edges_and_ramps(scale: int) -> None:
+    from zoo.ops.uncertainty import noise_level
+
+    g = torch.Generator().manual_seed(5)
+    ramp = torch.linspace(0, 0.6, 96).view(1, 1, 1, 96).expand(2, 1, 96, 96).clone()
+    ramp[..., 40:, :] += 0.3  # an edge across the image
+    noisy = ramp + torch.tensor([0.01, 0.03]).view(2, 1, 1, 1) * torch.randn(2, 1, 96, 96, generator=g)
+    level = noise_level(noisy, scale).flatten()
+    torch.testing.assert_close(level, torch.tensor([0.01, 0.03]) * scale, rtol=0.1, atol=0)
+    assert float(noise_level(ramp, scale).abs().max()) < 1e-6  # no noise: 0, the edge and the ramp do not count
+    assert noise_level(torch.rand(1, 3, 2, 40), scale).shape == (1, 3, 1, 1)  # under 3 pixels a side: 0
+    assert float(noise_level(torch.rand(1, 3, 2, 40), scale).abs().max()) == 0.0
+
+
+def test_the_noise_weight_raises_a_noisy_images_map_and_keeps_its_ranking() -> None:
+    g = torch.Generator().manual_seed(6)
+    lr = 0.5 + 0.02 * torch.randn(1, 1, 24, 24, generator=g)
+    sr, spread = torch.rand(1, 1, 96, 96, generator=g), torch.rand(1, 1, 96, 96, generator=g)
+    without = uncertainty_map(sr, None, spread, None, {"spread": 1.0}, lr=lr)
+    with_noise = uncertainty_map(sr, None, spread, None, {"spread": 1.0, "noise": 0.5}, lr=lr)
+    torch.testing.assert_close(with_noise - without, torch.full_like(without, 0.5 * 0.02 * 4), rtol=0.1, atol=0)
+
+
+def test_the_fit_weights_the_noise_level_where_unseen_images_hold_noise_no_local_feature_sees() -> None:
+    from zoo.evaluate.uncertainty import fit_weights, map_of
+
+    g = torch.Generator().manual_seed(7)
+    rng = np.random.default_rng(7)
+    images = []
+    for k, sigma in enumerate((0.0, 0.01, 0.04, 0.1)):  # HR noise the LR cannot show, and its measured level
+        detail = 0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4
+        image = _parts_with_error(detail, 1.0, 20 + k)
+        image.hr = image.hr + rng.normal(0.0, sigma, image.hr.shape)
+        image.features["noise"] = np.full_like(image.sr, sigma)
+        images.append(image)
+    weights = fit_weights(images, scale_on=images)
+    assert weights["noise"] > 0
+    ratios = [map_of(im, weights).mean() / im.error.mean() for im in images]
+    without = dict(weights, noise=0.0)
+    assert max(ratios) / min(ratios) < max(map_of(im, without).mean() / im.error.mean() for im in images) / min(
+        map_of(im, without).mean() / im.error.mean() for im in images)
+
+
+def test_the_fit_script_adds_a_calibration_folders_images_to_the_fit_and_the_scale(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    from zoo.assets import ASSETS_DIR
+    from zoo.data.prepare import PrepareConfig, prepare
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "fit_uncertainty.py"
+    spec = importlib.util.spec_from_file_location("fit_uncertainty", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = PrepareConfig(scale=4, size=256, subject_from="parent", fractions=(0.0, 1.0, 0.0))
+    prepare([ASSETS_DIR / "samples" / "slices" / "deid-us-breast"], tmp_path / "cal" / "prepared", config)
+    pipe = tiny_pipeline("medvae-4-1", steps=1, self_ensemble=2)
+    pipe.save_pretrained(tmp_path / "p")
+    assert module.main(["--pipeline", str(tmp_path / "p"), "--calibration", str(tmp_path / "cal" / "prepared")]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert printed["images"][0] == "nema-ct-small_full" and len(printed["images"]) == 6
+    assert all(name.startswith("deid-us-breast") for name in printed["images"][1:])

@@ -85,7 +85,7 @@ def map_of(image: ImageParts, weights: dict[str, float]) -> np.ndarray:
 
 SHAPE_GRID = {  # the relative weights fit_weights tries (gate: 0, the embedded default does not measure it)
     "spread": (0.0, 0.5, 1.0), "gate": (0.0,), "departure": (0.0, 0.5, 1.0), "gradient": (0.0, 0.1, 0.3),
-    "detail": (0.0, 0.25, 1.0),
+    "detail": (0.0, 0.25, 1.0), "noise": (0.0, 0.25, 0.5, 1.0),
 }
 RATIO_BAND = (0.67, 1.5)  # issue 23: mean(map) / mean(error) of an image within this band counts as calibrated
 
@@ -98,13 +98,16 @@ def calibration_factor(maps: Sequence[np.ndarray], images: Sequence[ImageParts])
 
 
 def shape_merit(maps: Sequence[np.ndarray], images: Sequence[ImageParts],
-                baseline: tuple[float, float] | None = None) -> float:
-    """How good a map shape is, scaled by :func:`calibration_factor`: share of images with the ratio in
-    :data:`RATIO_BAND` + mean AUROC for "worse than bicubic" pixels, - 1 for each goal of issue 23 it misses
-    against the no-model baseline: mean lift >= 3 and above the baseline's, mean AUROC above the baseline's
-    (``baseline``: its mean lift and AUROC over ``images``, :func:`baseline_figures`)."""
-    factor = calibration_factor(maps, images)
-    ratios = np.array([factor * m.mean() / max(im.error.mean(), 1e-12) for m, im in zip(maps, images, strict=True)])
+                baseline: tuple[float, float] | None = None, unseen: Sequence[int] | None = None) -> float:
+    """How good a map shape is: share of images with the ratio in :data:`RATIO_BAND` + mean AUROC for "worse
+    than bicubic" pixels, - 1 for each goal of issue 23 it misses against the no-model baseline: mean lift >= 3
+    and above the baseline's, mean AUROC above the baseline's (``baseline``: its mean lift and AUROC over
+    ``images``, :func:`baseline_figures`). The ratios are those of the images at ``unseen`` (default: all),
+    scaled by their :func:`calibration_factor`: calibration is judged where the model's error is a new scan's."""
+    keep = range(len(images)) if unseen is None else unseen
+    kept_maps, kept = [maps[i] for i in keep], [images[i] for i in keep]
+    factor = calibration_factor(kept_maps, kept)
+    ratios = np.array([factor * m.mean() / max(im.error.mean(), 1e-12) for m, im in zip(kept_maps, kept, strict=True)])
     ours = [score(m, im, spearman=False) for m, im in zip(maps, images, strict=True)]
     base_lift, base_auroc = baseline if baseline is not None else baseline_figures(images)
     lift, auroc = float(np.mean([f["lift"] for f in ours])), _mean_finite([f["auroc"] for f in ours])
@@ -130,11 +133,12 @@ def fit_weights(images: Sequence[ImageParts], scale_on: Sequence[ImageParts] | N
     import itertools
 
     best, best_merit, baseline = None, float("-inf"), baseline_figures(images)
+    unseen = None if scale_on is None else [i for i, im in enumerate(images) if any(im is u for u in scale_on)]
     for values in itertools.product(*SHAPE_GRID.values()):
         shape = dict(zip(SHAPE_GRID, values, strict=True))
         if not any(values):
             continue
-        merit = shape_merit([map_of(im, shape) for im in images], images, baseline)
+        merit = shape_merit([map_of(im, shape) for im in images], images, baseline, unseen or None)
         if best is None or merit > best_merit:
             best, best_merit = shape, merit
     scale_on = images if scale_on is None else scale_on

@@ -1,7 +1,7 @@
 """Per-pixel uncertainty: the expected absolute error of each SR pixel, estimated from the LR alone.
 
-The map is a nonnegative weighted sum of five per-pixel features, the first four averaged over a 5 x 5
-window (:data:`RADIUS`), all in the SR's [0, 1] units:
+The map is a nonnegative weighted sum of six features, the first four averaged over a 5 x 5 window
+(:data:`RADIUS`), all in the SR's [0, 1] units:
 
 * ``spread``: the standard deviation of the SRs that the pipeline combined: the self-ensemble's
   flips/rotations (:mod:`zoo.ops.ensemble`) and, with ``uncertainty_samples=N``, N seeds;
@@ -9,12 +9,15 @@ window (:data:`RADIUS`), all in the SR's [0, 1] units:
 * ``departure``: ``|SR - bicubic|``, how much the output adds to the interpolation of the LR;
 * ``gradient``: the gradient magnitude of the bicubic image (edges are where any SR errs most);
 * ``detail``: ``|SR - bicubic|`` of the pixel itself, not averaged: it ranks the pixels where the SR is
-  worse than bicubic best of the five (the SR can only be worse where it departs from bicubic).
+  worse than bicubic best of the five (the SR can only be worse where it departs from bicubic);
+* ``noise``: one number per image and channel, the LR's noise level (:func:`noise_level`) times the scale:
+  the HR noise that no SR can recover from the LR (an image's error never falls below it). It raises the
+  whole map of a noisy image and leaves the ranking of its pixels as it is.
 
 The weights are the pipeline option ``uncertainty_weights`` (fitted by ``scripts/fit_uncertainty.py``
-on the validation split); ``None`` uses :data:`DEFAULT_WEIGHTS`. Every feature is local (a few pixels),
-so a map computed in bands of rows, or from a tiled SR equal to the whole-image SR, equals the
-whole-image map.
+on the validation split); ``None`` uses :data:`DEFAULT_WEIGHTS`. Every feature but ``noise`` is local (a few
+pixels), and ``noise`` is measured once on the whole LR, so a map computed in bands of rows, or from a tiled
+SR equal to the whole-image SR, equals the whole-image map.
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ from zoo.ops.resample import bicubic_upsample
 
 __all__ = [
     "DEFAULT_WEIGHTS", "FEATURES", "UncertaintyError", "UncertaintyParts", "baseline_map", "check_estimable",
-    "check_weights", "features", "uncertainty_map",
+    "check_weights", "features", "noise_level", "uncertainty_map",
 ]
 
-FEATURES = ("spread", "gate", "departure", "gradient", "detail")
+FEATURES = ("spread", "gate", "departure", "gradient", "detail", "noise")
 # uncalibrated (folders without fitted weights): the model's terms only
-DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0, "detail": 0.0}
+DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0, "detail": 0.0, "noise": 0.0}
 RADIUS = 2  # 5 x 5 windows
 HALO = RADIUS + 1  # rows a band needs on each side: the window and the central differences
 
@@ -60,11 +63,15 @@ class UncertaintyParts:
     def features(self) -> dict[str, torch.Tensor]:
         """The features of :data:`FEATURES` (whole image)."""
         bicubic = self.bicubic if self.bicubic is not None else bicubic_rows(self.lr, self.sr, 0, self.sr.shape[-2])
-        return features(self.sr, bicubic, self.std, self.gate)
+        noise = noise_level(self.lr, self.sr.shape[-2] // self.lr.shape[-2])
+        return features(self.sr, bicubic, self.std, self.gate, noise)
 
-    def map(self, weights: Mapping[str, float] | None, rows: int = 512) -> torch.Tensor:
-        """:func:`uncertainty_map` of these parts."""
-        return uncertainty_map(self.sr, self.bicubic, self.std, self.gate, weights, rows, lr=self.lr)
+    def map(
+        self, weights: Mapping[str, float] | None, rows: int = 512, noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """:func:`uncertainty_map` of these parts; ``noise``: the whole image's :func:`noise_level` when these parts
+        are one band of it (None: measured on this LR)."""
+        return uncertainty_map(self.sr, self.bicubic, self.std, self.gate, weights, rows, lr=self.lr, noise=noise)
 
 
 def check_weights(value: Any) -> dict[str, float] | None:
@@ -107,6 +114,25 @@ def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(gx * gx + gy * gy).reshape(x.shape)
 
 
+LAPLACIAN_PAIR = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))  # blind to planes; 6 sigma on white noise
+MEDIAN_ABS_PER_SIGMA = 0.6745 * 6.0  # median |response| of that mask to white noise of std 1
+
+
+def noise_level(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """B x C x 1 x 1: the noise standard deviation of each LR plane (B x C x h x w), times ``scale``.
+
+    The noise is the median absolute response to a 3 x 3 second-difference mask (zero on constant and planar
+    regions), divided by its value for white noise of std 1: robust to the edges that cover less than half
+    of the image. Times ``scale``: the LR averages about scale x scale HR pixels, which divides white noise by
+    about the scale. An LR under 3 pixels a side gives 0."""
+    b, c, h, w = lr.shape
+    if h < 3 or w < 3:
+        return lr.new_zeros((b, c, 1, 1), dtype=torch.float32)
+    mask = torch.tensor(LAPLACIAN_PAIR, dtype=torch.float32, device=lr.device).view(1, 1, 3, 3)
+    response = F.conv2d(lr.reshape(b * c, 1, h, w).float(), mask).abs().reshape(b * c, -1)
+    return (response.median(dim=1).values / MEDIAN_ABS_PER_SIGMA * scale).reshape(b, c, 1, 1)
+
+
 def bicubic_rows(lr: torch.Tensor, sr: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
     """Rows ``y0:y1`` of the clipped PIL-exact bicubic upsampling of ``lr`` to ``sr``'s size, from the LR rows
     that cover them plus 3 (its taps reach 2 LR rows): equal to the same rows of the whole upsampling."""
@@ -118,8 +144,10 @@ def bicubic_rows(lr: torch.Tensor, sr: torch.Tensor, y0: int, y1: int) -> torch.
 
 def features(
     sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor | None,
+    noise: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` None: zeros)."""
+    """The features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` / ``noise`` None: zeros;
+    ``noise``: B x C x 1 x 1, :func:`noise_level`)."""
     detail = (sr - bicubic).abs()
     return {
         "spread": local_mean(spread),
@@ -127,6 +155,7 @@ def features(
         "departure": local_mean(detail),
         "gradient": local_mean(gradient_magnitude(bicubic)),
         "detail": detail,
+        "noise": noise.to(sr).expand_as(sr) if noise is not None else torch.zeros_like(sr),
     }
 
 
@@ -138,19 +167,23 @@ def baseline_map(sr: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
 def uncertainty_map(
     sr: torch.Tensor, bicubic: torch.Tensor | None, spread: torch.Tensor, gate: torch.Tensor | None,
     weights: Mapping[str, float] | None, rows: int = 512, lr: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Σ weight · feature (float32, B x C x H x W), computed in bands of ``rows`` rows (same result as whole).
 
-    ``bicubic`` None: each band's bicubic rows come from ``lr`` (:func:`bicubic_rows`, no image-size buffer)."""
+    ``bicubic`` None: each band's bicubic rows come from ``lr`` (:func:`bicubic_rows`, no image-size buffer).
+    ``noise`` None: :func:`noise_level` of ``lr`` where the weights use it."""
     weights = weights or DEFAULT_WEIGHTS
+    if noise is None and weights.get("noise") and lr is not None:
+        noise = noise_level(lr, sr.shape[-2] // lr.shape[-2])
     out = torch.empty(sr.shape, dtype=torch.float32, device=sr.device)
     h = sr.shape[-2]
     for top in range(0, h, rows):
         lo, hi = max(top - HALO, 0), min(top + rows + HALO, h)
         up = bicubic[..., lo:hi, :].float() if bicubic is not None else bicubic_rows(lr, sr, lo, hi)
         removed = gate[..., lo:hi, :].float() if gate is not None else None
-        parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed)
-        total = sum(weights[name] * value for name, value in parts.items() if weights[name])
+        parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed, noise)
+        total = sum(weights.get(name, 0.0) * value for name, value in parts.items() if weights.get(name, 0.0))
         total = total if isinstance(total, torch.Tensor) else torch.zeros_like(up)
         out[..., top : top + rows, :] = total[..., top - lo : top - lo + min(rows, h - top), :]
     return out

@@ -55,7 +55,7 @@ from zoo.ops.tiling import (
     run_tiled,
     tiled_denoise,
 )
-from zoo.ops.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable
+from zoo.ops.uncertainty import DEFAULT_WEIGHTS, UncertaintyParts, check_estimable, noise_level
 from zoo.pipeline.band_noise import BandNoise
 from zoo.pipeline.config import CONDITIONINGS, CompatibilityError, PipelineConfig
 from zoo.samplers.noise import generators_for, randn, seed_list
@@ -481,6 +481,7 @@ class SRPipeline:
         s, f = self.scale, self.factor
         noise = BandNoise(self.vae.latent_channels, (lr01.shape[-2] * s // f, lr01.shape[-1] * s // f), self.device)
         ref = range_reference(lr01.to(self.device, torch.float32))
+        level = noise_level(lr01.to(self.device), self.scale) if weights and weights.get("noise") else None
         for lo, top, bottom, hi in bands:
             part = lr01[..., lo:hi, :]
             extra = {} if len(bands) == 1 else {"noise": noise.at((lo * s // f, hi * s // f)), "ref": ref}
@@ -489,7 +490,7 @@ class SRPipeline:
                                                                           **kwargs), part), None
             else:  # lean: no image-size bicubic buffer, the gate only where the weights use it
                 parts = self._parts(part, plan, count, seeds, samples, False, weights["gate"] > 0, **extra, **kwargs)
-                sr, error = parts.sr, parts.map(weights)
+                sr, error = parts.sr, parts.map(weights, noise=level)
                 del parts
             keep = slice((top - lo) * s, (bottom - lo) * s)
             write(top * s, sr[..., keep, :], None if error is None else error[..., keep, :])
