@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.assets import DEFAULT_PIPELINE_DIR
 
     folder = Path(args.pipeline) if args.pipeline else DEFAULT_PIPELINE_DIR
-    weights, images = fit(folder, args.split, args.data, args.seed, args.samples, args.calibration)
+    from zoo.errors import ZooError
+
+    try:
+        weights, images = fit(folder, args.split, args.data, args.seed, args.samples, args.calibration)
+    except ZooError as err:  # a missing or broken folder: one line, exit 2, nothing written
+        parser.exit(2, f"fit_uncertainty: error: {err}\n")
     print(json.dumps({"split": args.split, "images": [im.id for im in images], "uncertainty_weights": weights}))
     if args.write:
         print(f"wrote {store(folder, weights)}")

@@ -136,13 +136,19 @@ def test_the_embedded_default_carries_weights_fitted_on_val(default_pipe) -> Non
     assert set(weights) == set(FEATURES) and sum(weights.values()) > 0
 
 
-def test_the_fit_script_fits_on_val_and_stores_weights_that_load(tmp_path: Path, capsys) -> None:
+def _fit_script():
+    """scripts/fit_uncertainty.py as a module."""
     import importlib.util
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "fit_uncertainty.py"
     spec = importlib.util.spec_from_file_location("fit_uncertainty", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fit_script_fits_on_val_and_stores_weights_that_load(tmp_path: Path, capsys) -> None:
+    module = _fit_script()
     pipe = tiny_pipeline("medvae-4-1", steps=1, self_ensemble=2)
     pipe.save_pretrained(tmp_path / "p")
     assert module.main(["--pipeline", str(tmp_path / "p"), "--write"]) == 0
@@ -264,15 +270,10 @@ def test_the_fit_weights_the_noise_level_where_unseen_images_hold_noise_no_local
 
 
 def test_the_fit_script_adds_a_calibration_folders_images_to_the_fit_and_the_scale(tmp_path: Path, capsys) -> None:
-    import importlib.util
-
     from zoo.assets import ASSETS_DIR
     from zoo.data.prepare import PrepareConfig, prepare
 
-    script = Path(__file__).resolve().parents[2] / "scripts" / "fit_uncertainty.py"
-    spec = importlib.util.spec_from_file_location("fit_uncertainty", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _fit_script()
     config = PrepareConfig(scale=4, size=256, subject_from="parent", fractions=(0.0, 1.0, 0.0))
     prepare([ASSETS_DIR / "samples" / "slices" / "deid-us-breast"], tmp_path / "cal" / "prepared", config)
     pipe = tiny_pipeline("medvae-4-1", steps=1, self_ensemble=2)
@@ -281,3 +282,15 @@ def test_the_fit_script_adds_a_calibration_folders_images_to_the_fit_and_the_sca
     printed = json.loads(capsys.readouterr().out.splitlines()[0])
     assert printed["images"][0] == "nema-ct-small_full" and len(printed["images"]) == 6
     assert all(name.startswith("deid-us-breast") for name in printed["images"][1:])
+
+
+def test_the_fit_script_refuses_a_calibration_folder_that_is_not_prepared_in_one_line(tmp_path: Path, capsys) -> None:
+    module = _fit_script()
+    pipe = tiny_pipeline("medvae-4-1", steps=1, self_ensemble=2)
+    pipe.save_pretrained(tmp_path / "p")
+    before = (tmp_path / "p" / PIPELINE_FILE).read_bytes()
+    with pytest.raises(SystemExit) as done:
+        module.main(["--pipeline", str(tmp_path / "p"), "--calibration", str(tmp_path / "missing"), "--write"])
+    err = capsys.readouterr().err.strip()
+    assert done.value.code == 2 and "\n" not in err and "missing" in err and "manifest.csv" in err
+    assert (tmp_path / "p" / PIPELINE_FILE).read_bytes() == before
