@@ -6,11 +6,12 @@
     python scripts/fit_uncertainty.py --split val+train --calibration data/calibration/prepared --write
 
 The weights (``uncertainty_weights``, see zoo/ops/uncertainty.py) come from
-:func:`zoo.evaluate.uncertainty.fit_weights`: the shape of a small grid that best calibrates and ranks the
-split's images, scaled so that the per-image ratios mean(map) / mean(error) of the val images centre on 1.
-Only ``val`` and ``train`` may be used (``val+train``: the shape from both, the scale from val): the test
+:func:`zoo.evaluate.uncertainty.fit_weights`: the shape of a small grid that ranks every fit image's errors
+best against the no-model baseline, then the noise weight and the scale that size the val (and calibration)
+images: their per-image ratios mean(map) / mean(error) most alike, the median at 1.
+Only ``val`` and ``train`` may be used (``val+train``: the shape from both, the level from val): the test
 split is what the report scores. Training images are biased (the model saw them: its error there is 0.5-0.7
-of bicubic's, 0.88 on the unseen val image), so they choose the shape but never the scale when val is given.
+of bicubic's, 0.88 on the unseen val image), so they choose the shape but never the level when val is given.
 """
 
 from __future__ import annotations

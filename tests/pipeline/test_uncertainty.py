@@ -109,7 +109,7 @@ def test_the_weights_are_an_option_saved_and_loaded(tmp_path: Path) -> None:
     pipe = tiny_pipeline("medvae-4-1", steps=1)
     pipe.uncertainty_weights = {"spread": 2.0, "departure": 0.5}
     assert pipe.uncertainty_weights == {"spread": 2.0, "gate": 0.0, "departure": 0.5, "gradient": 0.0, "detail": 0.0,
-                                        "noise": 0.0}
+                                        "sr_gradient": 0.0, "disputed": 0.0, "noise": 0.0}
     pipe.save_pretrained(tmp_path / "p")
     again = zoo.load_pipeline(tmp_path / "p")
     assert again.uncertainty_weights == pipe.uncertainty_weights
@@ -175,15 +175,36 @@ def test_the_figures_of_a_map_that_knows_the_error() -> None:
     assert blind["ratio"] == pytest.approx(1.0) and blind["auroc"] == pytest.approx(0.5)
 
 
-def test_detail_is_the_per_pixel_departure_and_the_embedded_default_weights_it(default_pipe) -> None:
+def test_the_per_pixel_terms_and_the_embedded_default_weights_one(default_pipe) -> None:
     from zoo.data.pngio import load_unit
+    from zoo.ops.uncertainty import gradient_magnitude, local_mean
 
     lr = torch.from_numpy(load_unit(SAMPLE_LR).astype("float32"))[None, None]
     with torch.inference_mode():
         parts = default_pipe.uncertainty_parts(lr, seed=[0], progress=False)
     feats = parts.features()
     torch.testing.assert_close(feats["detail"], (parts.sr - parts.bicubic).abs())
-    assert default_pipe.uncertainty_weights["detail"] > 0
+    torch.testing.assert_close(feats["disputed"], torch.sqrt(feats["detail"] * feats["spread"]))
+    torch.testing.assert_close(feats["sr_gradient"], local_mean(gradient_magnitude(parts.sr)))
+    weights = default_pipe.uncertainty_weights
+    assert weights["detail"] + weights["disputed"] > 0  # a term of the pixel itself: ranks "worse than bicubic"
+
+
+def test_sr_gradient_marks_the_edges_the_output_draws_and_disputed_needs_departure_and_spread() -> None:
+    from zoo.ops.uncertainty import features
+
+    sr = torch.zeros(1, 1, 32, 32, dtype=torch.float64)
+    sr[..., 16:] = 0.5  # a vertical edge the SR draws
+    bicubic = sr.clone()
+    bicubic[..., 4:8, 4:8] += 0.1  # the SR departs from bicubic here only
+    spread = torch.zeros_like(sr)
+    spread[..., :, 20:] = 0.04  # the orientations disagree here only, away from the departure
+    feats = features(sr, bicubic, spread, None)
+    assert float(feats["sr_gradient"][..., 10, 16]) > 0.05 and float(feats["sr_gradient"][..., 10, 4]) == 0.0
+    assert float(feats["disputed"].abs().max()) == 0.0  # departure and spread never meet: nothing disputed
+    spread[..., 4:8, 4:8] = 0.04
+    feats = features(sr, bicubic, spread, None)
+    assert float(feats["disputed"][..., 5, 5]) > 0.0 and float(feats["disputed"][..., 5, 12]) == 0.0
 
 
 def _parts_with_error(detail: torch.Tensor, times: float, seed: int):
@@ -211,6 +232,37 @@ def test_the_fit_centres_per_image_ratios_and_weights_what_predicts_the_error() 
     ratios = [map_of(im, weights).mean() / im.error.mean() for im in images]
     assert np.prod(ratios) == pytest.approx(1.0, rel=1e-6)  # geometric mean 1: ratios 1/√2 and √2
     assert all(RATIO_BAND[0] <= r <= RATIO_BAND[1] for r in ratios)
+
+
+def test_the_scale_centres_the_median_ratio_so_one_far_off_image_moves_no_other() -> None:
+    from zoo.evaluate.uncertainty import calibration_factor
+
+    g = torch.Generator().manual_seed(8)
+    details = [0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4 for _ in range(5)]
+    times = (1.0, 1.0, 1.0, 1.0, 0.1)  # the last image's error is a tenth of what its map says
+    images = [_parts_with_error(d, t, 30 + k) for k, (d, t) in enumerate(zip(details, times, strict=True))]
+    maps = [im.features["detail"] for im in images]
+    assert calibration_factor(maps, images) == pytest.approx(1.0, rel=1e-9)  # the geometric mean would give 0.63
+
+
+def test_the_level_step_keeps_the_shapes_ranking() -> None:
+    from zoo.evaluate.uncertainty import fit_level, fit_shape, map_of, ranking_figures
+
+    g = torch.Generator().manual_seed(9)
+    rng = np.random.default_rng(9)
+    images = []
+    for k, sigma in enumerate((0.0, 0.02, 0.05)):
+        image = _parts_with_error(0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4, 1.0, 40 + k)
+        image.hr = image.hr + rng.normal(0.0, sigma, image.hr.shape)
+        image.features["noise"] = np.full_like(image.sr, sigma)
+        images.append(image)
+    shape = fit_shape(images)
+    assert shape["noise"] == 0.0 and shape["detail"] > 0  # the shape ranks; the noise constant cannot
+    weights = fit_level(shape, images)
+    assert weights["noise"] > 0
+    before = ranking_figures([map_of(im, shape) for im in images], images)
+    after = ranking_figures([map_of(im, weights) for im in images], images)
+    assert after == pytest.approx(before, rel=1e-6)
 
 
 def test_the_scale_comes_from_the_unseen_images_when_given() -> None:

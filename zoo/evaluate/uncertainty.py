@@ -9,8 +9,9 @@ For one image with SR error ``e = |SR - HR|`` and a map ``u`` (both in the image
   others (0.5: chance; NaN when an image has none or only such pixels).
 
 The model's map is compared with :func:`zoo.ops.uncertainty.baseline_map` (no model needed).
-:func:`fit_weights` fits the map's weights: the shape (relative weights) of a small grid that best ranks and
-calibrates the fit images, then one factor that centres the per-image ratios of unseen images on 1.
+:func:`fit_weights` fits the map's weights in two steps: the shape (relative weights of a small grid) that best
+ranks the fit images' errors against the baseline, then the noise weight that makes the per-image ratios of
+unseen images most alike and one factor that puts their median at 1.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import torch
 from zoo.ops.uncertainty import FEATURES, baseline_map
 
 __all__ = [
-    "ImageParts", "WORSE_BY", "calibration_factor", "collect", "fit_weights", "map_files", "map_of", "map_record",
-    "score",
+    "ImageParts", "RATIO_BAND", "WORSE_BY", "calibration_factor", "collect", "fit_level", "fit_shape", "fit_weights",
+    "map_files", "map_of", "map_record", "ranking_figures", "ranking_margin", "score",
 ]
 
 WORSE_BY = 1.0 / 255  # "zoo worse than bicubic" pixels: |SR - HR| - |bicubic - HR| above this
@@ -84,41 +85,42 @@ def map_of(image: ImageParts, weights: dict[str, float]) -> np.ndarray:
 
 
 SHAPE_GRID = {  # the relative weights fit_weights tries (gate: 0, the embedded default does not measure it)
-    "spread": (0.0, 0.5, 1.0), "gate": (0.0,), "departure": (0.0, 0.5, 1.0), "gradient": (0.0, 0.1, 0.3),
-    "detail": (0.0, 0.25, 1.0), "noise": (0.0, 0.25, 0.5, 1.0),
+    "spread": (0.5, 1.0), "gate": (0.0,), "departure": (0.0, 0.5), "gradient": (0.0,),
+    "detail": (0.0, 0.25, 0.5), "sr_gradient": (0.0, 0.25, 0.5), "disputed": (0.0, 1.0, 2.0),
 }
+NOISE_GRID = (0.0, *np.geomspace(0.02, 5.0, 25).tolist())  # noise weight / shape scale that the level step tries
 RATIO_BAND = (0.67, 1.5)  # issue 23: mean(map) / mean(error) of an image within this band counts as calibrated
 
 
+def _log_ratios(maps: Sequence[np.ndarray], images: Sequence[ImageParts]) -> np.ndarray:
+    return np.array([np.log(m.mean() / im.error.mean()) for m, im in zip(maps, images, strict=True)
+                     if m.mean() > 0 and im.error.mean() > 0])
+
+
 def calibration_factor(maps: Sequence[np.ndarray], images: Sequence[ImageParts]) -> float:
-    """The one factor that makes the geometric mean over images of mean(map) / mean(error) equal to 1."""
-    logs = [np.log(m.mean() / im.error.mean()) for m, im in zip(maps, images, strict=True)
-            if m.mean() > 0 and im.error.mean() > 0]
-    return float(np.exp(-np.mean(logs))) if logs else 1.0
+    """The one factor that makes the median over images of mean(map) / mean(error) equal to 1 (the median, not the
+    mean: a few far-off images do not move the others out of :data:`RATIO_BAND`)."""
+    logs = _log_ratios(maps, images)
+    return float(np.exp(-np.median(logs))) if logs.size else 1.0
 
 
-def shape_merit(maps: Sequence[np.ndarray], images: Sequence[ImageParts],
-                baseline: tuple[float, float] | None = None, unseen: Sequence[int] | None = None) -> float:
-    """How good a map shape is: share of images with the ratio in :data:`RATIO_BAND` + mean AUROC for "worse
-    than bicubic" pixels, - 1 for each goal of issue 23 it misses against the no-model baseline: mean lift >= 3
-    and above the baseline's, mean AUROC above the baseline's (``baseline``: its mean lift and AUROC over
-    ``images``, :func:`baseline_figures`). The ratios are those of the images at ``unseen`` (default: all),
-    scaled by their :func:`calibration_factor`: calibration is judged where the model's error is a new scan's."""
-    keep = range(len(images)) if unseen is None else unseen
-    kept_maps, kept = [maps[i] for i in keep], [images[i] for i in keep]
-    factor = calibration_factor(kept_maps, kept)
-    ratios = np.array([factor * m.mean() / max(im.error.mean(), 1e-12) for m, im in zip(kept_maps, kept, strict=True)])
-    ours = [score(m, im, spearman=False) for m, im in zip(maps, images, strict=True)]
-    base_lift, base_auroc = baseline if baseline is not None else baseline_figures(images)
-    lift, auroc = float(np.mean([f["lift"] for f in ours])), _mean_finite([f["auroc"] for f in ours])
-    penalty = float(lift < max(3.0, base_lift)) + float(auroc <= base_auroc)
-    return float(np.mean((ratios >= RATIO_BAND[0]) & (ratios <= RATIO_BAND[1])) + auroc - penalty)
+def ranking_margin(figures: tuple[float, float], baseline: tuple[float, float]) -> float:
+    """How far a map's (mean lift, mean AUROC) beat the no-model baseline's: the smaller of the lift's relative
+    gain and the AUROC's gain over the baseline's distance to 1 (negative: it loses on one)."""
+    lift, auroc = figures
+    base_lift, base_auroc = baseline
+    return min(lift / base_lift - 1.0, (auroc - base_auroc) / max(1.0 - base_auroc, 1e-9))
+
+
+def ranking_figures(maps: Sequence[np.ndarray], images: Sequence[ImageParts]) -> tuple[float, float]:
+    """Mean lift and mean AUROC ("worse than bicubic" pixels) of ``maps`` over ``images``."""
+    figures = [score(m, im, spearman=False) for m, im in zip(maps, images, strict=True)]
+    return float(np.mean([f["lift"] for f in figures])), _mean_finite([f["auroc"] for f in figures])
 
 
 def baseline_figures(images: Sequence[ImageParts]) -> tuple[float, float]:
     """Mean lift and mean AUROC of the no-model baseline map over ``images``."""
-    figures = [score(im.baseline(), im, spearman=False) for im in images]
-    return float(np.mean([f["lift"] for f in figures])), _mean_finite([f["auroc"] for f in figures])
+    return ranking_figures([im.baseline() for im in images], images)
 
 
 def _mean_finite(values: Sequence[float]) -> float:
@@ -126,24 +128,44 @@ def _mean_finite(values: Sequence[float]) -> float:
     return float(np.mean(finite)) if finite else 0.0
 
 
-def fit_weights(images: Sequence[ImageParts], scale_on: Sequence[ImageParts] | None = None) -> dict[str, float]:
-    """The weights of the best shape of :data:`SHAPE_GRID` by :func:`shape_merit` over ``images`` (ties: the
-    first), times the :func:`calibration_factor` that centres the per-image ratios of ``scale_on`` (default:
-    ``images``) on 1. Scale on images the model never saw: its error on its training images is lower."""
+def fit_shape(images: Sequence[ImageParts]) -> dict[str, float]:
+    """The relative weights of :data:`SHAPE_GRID` that rank ``images``' errors best: the largest
+    :func:`ranking_margin` over the no-model baseline (ties: the first). Only the ranking counts here: a
+    constant per image (``noise``) and the scale do not change it, and :func:`fit_weights` sets them."""
     import itertools
 
-    best, best_merit, baseline = None, float("-inf"), baseline_figures(images)
-    unseen = None if scale_on is None else [i for i, im in enumerate(images) if any(im is u for u in scale_on)]
+    best, best_margin, baseline = None, float("-inf"), baseline_figures(images)
     for values in itertools.product(*SHAPE_GRID.values()):
         shape = dict(zip(SHAPE_GRID, values, strict=True))
         if not any(values):
             continue
-        merit = shape_merit([map_of(im, shape) for im in images], images, baseline, unseen or None)
-        if best is None or merit > best_merit:
-            best, best_merit = shape, merit
-    scale_on = images if scale_on is None else scale_on
-    factor = calibration_factor([map_of(im, best) for im in scale_on], scale_on)
-    return {name: best[name] * factor for name in FEATURES}
+        margin = ranking_margin(ranking_figures([map_of(im, shape) for im in images], images), baseline)
+        if best is None or margin > best_margin:
+            best, best_margin = shape, margin
+    return {name: best.get(name, 0.0) for name in FEATURES}
+
+
+def fit_level(shape: dict[str, float], images: Sequence[ImageParts]) -> dict[str, float]:
+    """``shape`` plus the ``noise`` weight of :data:`NOISE_GRID` that makes ``images``' per-image ratios most alike
+    (the smallest standard deviation of their logs; ties: the first), times the :func:`calibration_factor` of
+    ``images``. The noise level is one number per image: it moves the level, never the ranking."""
+    base = [map_of(im, shape) for im in images]
+    best, best_spread = 0.0, float("inf")
+    for t in NOISE_GRID:
+        logs = _log_ratios([m + t * im.features["noise"] for m, im in zip(base, images, strict=True)], images)
+        spread = float(np.std(logs)) if logs.size > 1 else 0.0
+        if spread < best_spread - 1e-12:
+            best, best_spread = t, spread
+    weights = dict(shape, noise=best)
+    factor = calibration_factor([map_of(im, weights) for im in images], images)
+    return {name: weights.get(name, 0.0) * factor for name in FEATURES}
+
+
+def fit_weights(images: Sequence[ImageParts], scale_on: Sequence[ImageParts] | None = None) -> dict[str, float]:
+    """Weights in two steps: the shape that ranks ``images``' errors best (:func:`fit_shape`), then the noise
+    weight and the scale that calibrate the per-image ratios of ``scale_on`` (default: ``images``;
+    :func:`fit_level`). Scale on images the model never saw: its error on its training images is lower."""
+    return fit_level(fit_shape(images), list(scale_on) if scale_on is not None else list(images))
 
 
 def _auroc(score_: np.ndarray, positive: np.ndarray) -> float:

@@ -1,15 +1,19 @@
 """Per-pixel uncertainty: the expected absolute error of each SR pixel, estimated from the LR alone.
 
-The map is a nonnegative weighted sum of six features, the first four averaged over a 5 x 5 window
-(:data:`RADIUS`), all in the SR's [0, 1] units:
+The map is a nonnegative weighted sum of eight features, all in the SR's [0, 1] units (the "5 x 5" ones
+averaged over the window of :data:`RADIUS`):
 
-* ``spread``: the standard deviation of the SRs that the pipeline combined: the self-ensemble's
+* ``spread``: 5 x 5, the standard deviation of the SRs that the pipeline combined: the self-ensemble's
   flips/rotations (:mod:`zoo.ops.ensemble`) and, with ``uncertainty_samples=N``, N seeds;
-* ``gate``: what the self-ensemble's agreement gate removed, ``|ungated - gated|``;
-* ``departure``: ``|SR - bicubic|``, how much the output adds to the interpolation of the LR;
-* ``gradient``: the gradient magnitude of the bicubic image (edges are where any SR errs most);
+* ``gate``: 5 x 5, what the self-ensemble's agreement gate removed, ``|ungated - gated|``;
+* ``departure``: 5 x 5, ``|SR - bicubic|``, how much the output adds to the interpolation of the LR;
+* ``gradient``: 5 x 5, the gradient magnitude of the bicubic image (edges are where any SR errs most);
 * ``detail``: ``|SR - bicubic|`` of the pixel itself, not averaged: it ranks the pixels where the SR is
-  worse than bicubic best of the five (the SR can only be worse where it departs from bicubic);
+  worse than bicubic best of any single feature (the SR can only be worse where it departs from bicubic);
+* ``sr_gradient``: 5 x 5, the gradient magnitude of the SR itself: the edges the output draws, where a
+  misplaced edge costs most (it ranks the largest errors better than the bicubic's gradient);
+* ``disputed``: ``sqrt(detail x spread)``, per pixel: a departure from bicubic that the orientations
+  disagree on (the geometric mean needs both);
 * ``noise``: one number per image and channel, the LR's noise level (:func:`noise_level`) times the scale:
   the HR noise that no SR can recover from the LR (an image's error never falls below it). It raises the
   whole map of a noisy image and leaves the ranking of its pixels as it is.
@@ -22,7 +26,7 @@ SR equal to the whole-image SR, equals the whole-image map.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +41,10 @@ __all__ = [
     "check_weights", "features", "noise_level", "uncertainty_map",
 ]
 
-FEATURES = ("spread", "gate", "departure", "gradient", "detail", "noise")
+FEATURES = ("spread", "gate", "departure", "gradient", "detail", "sr_gradient", "disputed", "noise")
 # uncalibrated (folders without fitted weights): the model's terms only
-DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0, "detail": 0.0, "noise": 0.0}
+DEFAULT_WEIGHTS = {"spread": 1.0, "gate": 1.0, "departure": 0.0, "gradient": 0.0, "detail": 0.0, "sr_gradient": 0.0,
+                   "disputed": 0.0, "noise": 0.0}
 RADIUS = 2  # 5 x 5 windows
 HALO = RADIUS + 1  # rows a band needs on each side: the window and the central differences
 
@@ -144,19 +149,30 @@ def bicubic_rows(lr: torch.Tensor, sr: torch.Tensor, y0: int, y1: int) -> torch.
 
 def features(
     sr: torch.Tensor, bicubic: torch.Tensor, spread: torch.Tensor, gate: torch.Tensor | None,
-    noise: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None, names: Iterable[str] = FEATURES,
 ) -> dict[str, torch.Tensor]:
-    """The features of :data:`FEATURES` (all B x C x H x W, [0, 1] units; ``gate`` / ``noise`` None: zeros;
-    ``noise``: B x C x 1 x 1, :func:`noise_level`)."""
+    """The features of :data:`FEATURES` named in ``names`` (all B x C x H x W, [0, 1] units; ``gate`` / ``noise``
+    None: zeros; ``noise``: B x C x 1 x 1, :func:`noise_level`)."""
     detail = (sr - bicubic).abs()
-    return {
-        "spread": local_mean(spread),
-        "gate": local_mean(gate) if gate is not None else torch.zeros_like(spread),
-        "departure": local_mean(detail),
-        "gradient": local_mean(gradient_magnitude(bicubic)),
-        "detail": detail,
-        "noise": noise.to(sr).expand_as(sr) if noise is not None else torch.zeros_like(sr),
+    spread_mean: list[torch.Tensor] = []  # computed once, for spread and disputed
+
+    def spread_5x5() -> torch.Tensor:
+        if not spread_mean:
+            spread_mean.append(local_mean(spread))
+        return spread_mean[0]
+
+    make = {
+        "spread": spread_5x5,
+        "gate": lambda: local_mean(gate) if gate is not None else torch.zeros_like(spread),
+        "departure": lambda: local_mean(detail),
+        "gradient": lambda: local_mean(gradient_magnitude(bicubic)),
+        "detail": lambda: detail,
+        "sr_gradient": lambda: local_mean(gradient_magnitude(sr)),
+        "disputed": lambda: torch.sqrt(detail * spread_5x5()),
+        "noise": lambda: noise.to(sr).expand_as(sr) if noise is not None else torch.zeros_like(sr),
     }
+    wanted = set(names)
+    return {name: make[name]() for name in FEATURES if name in wanted}
 
 
 def baseline_map(sr: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
@@ -182,8 +198,9 @@ def uncertainty_map(
         lo, hi = max(top - HALO, 0), min(top + rows + HALO, h)
         up = bicubic[..., lo:hi, :].float() if bicubic is not None else bicubic_rows(lr, sr, lo, hi)
         removed = gate[..., lo:hi, :].float() if gate is not None else None
-        parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed, noise)
-        total = sum(weights.get(name, 0.0) * value for name, value in parts.items() if weights.get(name, 0.0))
+        used = [name for name in FEATURES if weights.get(name, 0.0)]
+        parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed, noise, used)
+        total = sum(weights[name] * value for name, value in parts.items())
         total = total if isinstance(total, torch.Tensor) else torch.zeros_like(up)
         out[..., top : top + rows, :] = total[..., top - lo : top - lo + min(rows, h - top), :]
     return out
