@@ -117,7 +117,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Pipeline: {result['pipeline']} (uncertainty_weights {json.dumps(result['weights'])}, fitted on the "
         f"val + train splits, {len(result['fitted_on'])} images (the shape: step 1)"
         + (f", and {len(result['calibration'])} unseen calibration images of `scripts/make_calibration.py` (with the "
-           "val image, they set the noise weight and the scale: step 2 of the fit)" if result.get("calibration") else "")
+           "val image, they set the noise weight and scale: step 2 of the fit)" if result.get("calibration") else "")
         + f"). Split scored: {result['split']} ({o['n']} images). "
         f"Machine: {MACHINE}. Written by `scripts/uncertainty_report.py`.",
         "",
