@@ -153,25 +153,19 @@ def features(
 ) -> dict[str, torch.Tensor]:
     """The features of :data:`FEATURES` named in ``names`` (all B x C x H x W, [0, 1] units; ``gate`` / ``noise``
     None: zeros; ``noise``: B x C x 1 x 1, :func:`noise_level`)."""
+    wanted = set(names)
     detail = (sr - bicubic).abs()
-    spread_mean: list[torch.Tensor] = []  # computed once, for spread and disputed
-
-    def spread_5x5() -> torch.Tensor:
-        if not spread_mean:
-            spread_mean.append(local_mean(spread))
-        return spread_mean[0]
-
+    spread_mean = local_mean(spread) if wanted & {"spread", "disputed"} else None
     make = {
-        "spread": spread_5x5,
+        "spread": lambda: spread_mean,
         "gate": lambda: local_mean(gate) if gate is not None else torch.zeros_like(spread),
         "departure": lambda: local_mean(detail),
         "gradient": lambda: local_mean(gradient_magnitude(bicubic)),
         "detail": lambda: detail,
         "sr_gradient": lambda: local_mean(gradient_magnitude(sr)),
-        "disputed": lambda: torch.sqrt(detail * spread_5x5()),
+        "disputed": lambda: torch.sqrt(detail * spread_mean),
         "noise": lambda: noise.to(sr).expand_as(sr) if noise is not None else torch.zeros_like(sr),
     }
-    wanted = set(names)
     return {name: make[name]() for name in FEATURES if name in wanted}
 
 
@@ -192,13 +186,13 @@ def uncertainty_map(
     weights = weights or DEFAULT_WEIGHTS
     if noise is None and weights.get("noise") and lr is not None:
         noise = noise_level(lr, sr.shape[-2] // lr.shape[-2])
+    used = [name for name in FEATURES if weights.get(name, 0.0)]
     out = torch.empty(sr.shape, dtype=torch.float32, device=sr.device)
     h = sr.shape[-2]
     for top in range(0, h, rows):
         lo, hi = max(top - HALO, 0), min(top + rows + HALO, h)
         up = bicubic[..., lo:hi, :].float() if bicubic is not None else bicubic_rows(lr, sr, lo, hi)
         removed = gate[..., lo:hi, :].float() if gate is not None else None
-        used = [name for name in FEATURES if weights.get(name, 0.0)]
         parts = features(sr[..., lo:hi, :].float(), up, spread[..., lo:hi, :].float(), removed, noise, used)
         total = sum(weights[name] * value for name, value in parts.items())
         total = total if isinstance(total, torch.Tensor) else torch.zeros_like(up)
