@@ -8,7 +8,7 @@
 The weights (``uncertainty_weights``, see zoo/ops/uncertainty.py) come from
 :func:`zoo.evaluate.uncertainty.fit_weights`: the shape of a small grid that ranks every fit image's errors
 best against the no-model baseline, then the noise weight and the scale that size the val (and calibration)
-images: their per-image ratios mean(map) / mean(error) most alike, the median at 1.
+images: the most of their per-image ratios mean(map) / mean(error) inside [0.67, 1.5], centred in it.
 Only ``val`` and ``train`` may be used (``val+train``: the shape from both, the level from val): the test
 split is what the report scores. Training images are biased (the model saw them: its error there is 0.5-0.7
 of bicubic's, 0.88 on the unseen val image), so they choose the shape but never the level when val is given.

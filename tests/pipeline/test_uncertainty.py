@@ -229,20 +229,34 @@ def test_the_fit_centres_per_image_ratios_and_weights_what_predicts_the_error() 
     images = [_parts_with_error(d, t, k) for k, (d, t) in enumerate(zip(details, (1.0, 2.0), strict=True))]
     weights = fit_weights(images)
     assert weights["detail"] > 0 and weights["gate"] == 0
-    ratios = [map_of(im, weights).mean() / im.error.mean() for im in images]
-    assert np.prod(ratios) == pytest.approx(1.0, rel=1e-6)  # geometric mean 1: ratios 1/√2 and √2
-    assert all(RATIO_BAND[0] <= r <= RATIO_BAND[1] for r in ratios)
+    low, high = sorted(map_of(im, weights).mean() / im.error.mean() for im in images)
+    assert high / low == pytest.approx(2.0, rel=1e-6)  # one factor keeps the errors' 2x apart
+    assert low / RATIO_BAND[0] == pytest.approx(RATIO_BAND[1] / high, rel=1e-6)  # equal room to both edges
 
 
-def test_the_scale_centres_the_median_ratio_so_one_far_off_image_moves_no_other() -> None:
-    from zoo.evaluate.uncertainty import calibration_factor
+def test_the_scale_puts_the_most_images_in_band_so_one_far_off_image_moves_no_other() -> None:
+    from zoo.evaluate.uncertainty import RATIO_BAND, calibration_factor
 
     g = torch.Generator().manual_seed(8)
     details = [0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4 for _ in range(5)]
     times = (1.0, 1.0, 1.0, 1.0, 0.1)  # the last image's error is a tenth of what its map says
     images = [_parts_with_error(d, t, 30 + k) for k, (d, t) in enumerate(zip(details, times, strict=True))]
     maps = [im.features["detail"] for im in images]
-    assert calibration_factor(maps, images) == pytest.approx(1.0, rel=1e-9)  # the geometric mean would give 0.63
+    middle = np.sqrt(RATIO_BAND[0] * RATIO_BAND[1])  # four equal ratios: centred in the band (log scale)
+    assert calibration_factor(maps, images) == pytest.approx(middle, rel=1e-9)  # the geometric mean would give 0.63
+
+
+def test_band_shift_counts_the_largest_group_that_fits_and_centres_it() -> None:
+    from zoo.evaluate.uncertainty import RATIO_BAND, band_shift
+
+    lo, hi = np.log(RATIO_BAND)
+    logs = np.array([0.0, 0.3, 0.5, 2.0, 2.1])  # 0 .. 0.5 fit in the band (0.81 wide); 2.0 and 2.1 are 2 only
+    count, shift = band_shift(logs)
+    assert count == 3
+    assert shift + 0.0 - lo == pytest.approx(hi - (shift + 0.5))  # the same room below and above
+    # a tie of two groups of two: the closer pair (5.0 .. 5.05) leaves more room, so it wins
+    assert band_shift(np.array([0.0, 0.1, 5.0, 5.05])) == (2, pytest.approx(lo - 5.0 + (hi - lo - 0.05) / 2))
+    assert band_shift(np.array([]))[0] == 0
 
 
 def test_the_level_step_keeps_the_shapes_ranking() -> None:
@@ -266,14 +280,15 @@ def test_the_level_step_keeps_the_shapes_ranking() -> None:
 
 
 def test_the_scale_comes_from_the_unseen_images_when_given() -> None:
-    from zoo.evaluate.uncertainty import fit_weights, map_of
+    from zoo.evaluate.uncertainty import RATIO_BAND, fit_weights, map_of
 
     g = torch.Generator().manual_seed(6)
     details = [0.1 * torch.rand(1, 1, 48, 48, generator=g, dtype=torch.float64) ** 4 for _ in range(3)]
     seen = [_parts_with_error(d, t, k) for k, (d, t) in enumerate(zip(details[:2], (1.0, 1.2), strict=True))]
     unseen = _parts_with_error(details[2], 3.0, 9)  # a new scan: three times the error of what the model saw
     weights = fit_weights(seen, scale_on=[unseen])
-    assert map_of(unseen, weights).mean() == pytest.approx(unseen.error.mean(), rel=1e-6)
+    middle = np.sqrt(RATIO_BAND[0] * RATIO_BAND[1])  # one image: centred in the band, about 1
+    assert map_of(unseen, weights).mean() == pytest.approx(unseen.error.mean() * middle, rel=1e-6)
     assert all(map_of(im, weights).mean() > im.error.mean() for im in seen)
 
 

@@ -34,8 +34,12 @@ def to_dtype(array: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
     return array.astype(dtype)
 
 
+PNG_COMPRESS_LEVEL = 1  # zlib level: at 2048² 16-bit, 2-7x faster to write than PIL's default 6, files 3-9 % larger
+
+
 def write_png(path: str | os.PathLike, array: np.ndarray, bits: int | None = None) -> None:
-    """Gray 8/16-bit or RGB 8-bit PNG. ``bits`` defaults to the array's dtype (uint8 -> 8, else 16).
+    """Gray 8/16-bit or RGB 8-bit PNG (lossless, zlib level :data:`PNG_COMPRESS_LEVEL`). ``bits`` defaults to the
+    array's dtype (uint8 -> 8, else 16).
 
     Float arrays are taken as [0, 1] and scaled to the full integer range.
     """
@@ -58,7 +62,7 @@ def write_png(path: str | os.PathLike, array: np.ndarray, bits: int | None = Non
     else:
         raise ValueError(f"{path}: PNG needs a 2D image, got shape {array.shape}")
     with atomic_path(path) as tmp:
-        im.save(tmp, format="PNG")
+        im.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
 
 
 def write_tiff(path: str | os.PathLike, array: np.ndarray, spacing: tuple[float, float] | None = None) -> None:

@@ -10,8 +10,8 @@ For one image with SR error ``e = |SR - HR|`` and a map ``u`` (both in the image
 
 The model's map is compared with :func:`zoo.ops.uncertainty.baseline_map` (no model needed).
 :func:`fit_weights` fits the map's weights in two steps: the shape (relative weights of a small grid) that best
-ranks the fit images' errors against the baseline, then the noise weight that makes the per-image ratios of
-unseen images most alike and one factor that puts their median at 1.
+ranks the fit images' errors against the baseline, then the noise weight and the one factor that put the most
+unseen images' per-image ratios inside :data:`RATIO_BAND`, as far from its edges as they can.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import torch
 from zoo.ops.uncertainty import FEATURES, baseline_map
 
 __all__ = [
-    "ImageParts", "RATIO_BAND", "WORSE_BY", "calibration_factor", "collect", "fit_level", "fit_shape", "fit_weights",
-    "map_files", "map_of", "map_record", "ranking_figures", "ranking_margin", "score",
+    "ImageParts", "RATIO_BAND", "WORSE_BY", "band_shift", "calibration_factor", "collect", "fit_level", "fit_shape",
+    "fit_weights", "map_files", "map_of", "map_record", "ranking_figures", "ranking_margin", "score",
 ]
 
 WORSE_BY = 1.0 / 255  # "zoo worse than bicubic" pixels: |SR - HR| - |bicubic - HR| above this
@@ -97,11 +97,26 @@ def _log_ratios(maps: Sequence[np.ndarray], images: Sequence[ImageParts]) -> np.
                      if m.mean() > 0 and im.error.mean() > 0])
 
 
+def band_shift(logs: np.ndarray) -> tuple[int, float]:
+    """How many of the log ratios ``logs`` one common shift can put inside log :data:`RATIO_BAND`, and that shift:
+    the middle of the shifts that do (the widest margin to both edges; ties: the group with the most room)."""
+    lo, hi = np.log(RATIO_BAND)
+    ordered = np.sort(np.asarray(logs, np.float64))
+    best: tuple[tuple[int, float], float] | None = None
+    for i, first in enumerate(ordered):
+        j = int(np.searchsorted(ordered, first + (hi - lo), side="right"))  # ordered[i:j] fit in the band
+        room = (hi - lo) - (ordered[j - 1] - first)
+        key = (j - i, room)
+        if best is None or key > best[0]:
+            best = (key, lo - first + room / 2)
+    return (best[0][0], best[1]) if best is not None else (0, 0.0)
+
+
 def calibration_factor(maps: Sequence[np.ndarray], images: Sequence[ImageParts]) -> float:
-    """The one factor that makes the median over images of mean(map) / mean(error) equal to 1 (the median, not the
-    mean: a few far-off images do not move the others out of :data:`RATIO_BAND`)."""
+    """The one factor that puts the most images' mean(map) / mean(error) inside :data:`RATIO_BAND`, as far from
+    its edges as it can (:func:`band_shift`): the goal's own measure, so a few far-off images move no other."""
     logs = _log_ratios(maps, images)
-    return float(np.exp(-np.median(logs))) if logs.size else 1.0
+    return float(np.exp(band_shift(logs)[1])) if logs.size else 1.0
 
 
 def ranking_margin(figures: tuple[float, float], baseline: tuple[float, float]) -> float:
@@ -146,16 +161,17 @@ def fit_shape(images: Sequence[ImageParts]) -> dict[str, float]:
 
 
 def fit_level(shape: dict[str, float], images: Sequence[ImageParts]) -> dict[str, float]:
-    """``shape`` plus the ``noise`` weight of :data:`NOISE_GRID` that makes ``images``' per-image ratios most alike
-    (the smallest standard deviation of their logs; ties: the first), times the :func:`calibration_factor` of
-    ``images``. The noise level is one number per image: it moves the level, never the ranking."""
+    """``shape`` plus the ``noise`` weight of :data:`NOISE_GRID` with which one factor puts the most of
+    ``images``' per-image ratios in :data:`RATIO_BAND` (ties: the smallest standard deviation of their logs, then
+    the first), times that :func:`calibration_factor`. The noise level is one number per image: it moves the
+    level, never the ranking."""
     base = [map_of(im, shape) for im in images]
-    best, best_spread = 0.0, float("inf")
+    best, best_key = 0.0, None
     for t in NOISE_GRID:
         logs = _log_ratios([m + t * im.features["noise"] for m, im in zip(base, images, strict=True)], images)
-        spread = float(np.std(logs)) if logs.size > 1 else 0.0
-        if spread < best_spread - 1e-12:
-            best, best_spread = t, spread
+        key = (band_shift(logs)[0], -round(float(np.std(logs)) if logs.size > 1 else 0.0, 12))
+        if best_key is None or key > best_key:
+            best, best_key = t, key
     weights = dict(shape, noise=best)
     factor = calibration_factor([map_of(im, weights) for im in images], images)
     return {name: weights.get(name, 0.0) * factor for name in FEATURES}
