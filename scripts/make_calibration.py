@@ -46,8 +46,8 @@ from zoo.data.readers import read_image  # noqa: E402
 from zoo.data.writers import write_png  # noqa: E402
 
 HR_SIZE, SCALE, SIDE = 256, 4, 256
-DECODERS = ("pylibjpeg", "libjpeg", "openjpeg")  # import names of:
 PIP_DECODERS = "pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
+DECODERS = ("pylibjpeg", "libjpeg", "openjpeg")  # their import names
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reserved-check", type=Path, default=RESERVED_CHECK, help="the reserved-scan check")
     parser.add_argument("--keep-downloads", type=Path, help="keep the downloaded packages in this folder")
     args = parser.parse_args(argv)
-    missing = [name for name in DECODERS if importlib.util.find_spec(name) is None]
-    if missing:
+    if not all(importlib.util.find_spec(name) for name in DECODERS):
         parser.error(f"pydicom needs JPEG decoders for two sources: pip install {PIP_DECODERS}")
     summary = build(args.out, args.reserved_check, args.keep_downloads)
     print(f"calibration set: {summary['counts']} in {args.out / 'prepared'}")
