@@ -13,7 +13,7 @@ into a temporary folder, extracts the files of :data:`SOURCES`, runs the reserve
     OUT/prepared/                    `zoo prepare` of the slices (256 -> 64, x4, lanczos), every subject in "val"
 
 Two sources are compressed (JPEG 2000, JPEG lossless): pydicom decodes them with
-``pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg`` (checked first, one line if missing).
+``pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg`` (checked first: one line and exit 2 if missing).
 
 Nothing here is bundled with zoo: the set is rebuilt from the registries where it is needed. Each
 source is a different patient or study from every bundled sample and from each other (checked by pixel
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-downloads", type=Path, help="keep the downloaded packages in this folder")
     args = parser.parse_args(argv)
     if not all(importlib.util.find_spec(name) for name in DECODERS):
-        parser.error(f"pydicom needs JPEG decoders for two sources: pip install {PIP_DECODERS}")
+        parser.exit(2, f"make_calibration: error: pydicom needs JPEG decoders for two sources: pip install "
+                       f"{PIP_DECODERS}\n")
     summary = build(args.out, args.reserved_check, args.keep_downloads)
     print(f"calibration set: {summary['counts']} in {args.out / 'prepared'}")
     return 0
