@@ -115,8 +115,7 @@ def band_shift(logs: np.ndarray) -> tuple[int, float]:
 def calibration_factor(maps: Sequence[np.ndarray], images: Sequence[ImageParts]) -> float:
     """The one factor that puts the most images' mean(map) / mean(error) inside :data:`RATIO_BAND`, as far from
     its edges as it can (:func:`band_shift`): the goal's own measure, so a few far-off images move no other."""
-    logs = _log_ratios(maps, images)
-    return float(np.exp(band_shift(logs)[1])) if logs.size else 1.0
+    return float(np.exp(band_shift(_log_ratios(maps, images))[1]))  # no ratio: shift 0, factor 1
 
 
 def ranking_margin(figures: tuple[float, float], baseline: tuple[float, float]) -> float:
